@@ -1,0 +1,48 @@
+# mooc-risk — `make help` lists the targets. Every target sets up .venv from the lock when needed.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA ?= data/synthetic
+LEARNERS ?= 20000
+COURSES ?= 8
+SEED ?= 42
+AS_OF ?= 0,7,14,28
+
+help: ## show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the pinned dependencies (requirements.lock)
+
+demo: $(STAMP) ## run the main job on synthetic data: data → features (→ train → serve → score)
+	$(BIN)/mooc-risk generate --learners $(LEARNERS) --courses $(COURSES) --seed $(SEED) --out $(DATA)
+	$(BIN)/mooc-risk survey-report --data $(DATA)
+	$(BIN)/mooc-risk features --data $(DATA) --as-of $(AS_OF) --out data/features.parquet
+
+test: $(STAMP) ## run the test suite (PySpark tests skip when Java/pyspark are missing)
+	$(BIN)/pytest
+
+bench-features: $(STAMP) ## benchmark the feature pipeline on 10M synthetic events
+	$(BIN)/python bench/features.py
+
+lock: ## re-resolve requirements.lock from pyproject.toml in a scratch venv
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet -e '.[dev,spark]'
+	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+	rm -rf .lock-venv
+
+clean: ## remove the venv, generated data and caches (keeps mlruns/)
+	rm -rf $(VENV) data .pytest_cache .hypothesis
+
+.PHONY: help install demo test bench-features lock clean

@@ -1,0 +1,147 @@
+"""``build_features``: the one feature code path for training, serving and batch scoring."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import ibis
+import pandas as pd
+
+from features import clickstream
+from features.clickstream import ClickstreamSpec
+from features.constructs import ConstructMap, construct_scores, load_construct_map
+from features.schemas import KEYS, FeatureTable
+from features.tables import Tables
+
+DEMOGRAPHICS = ("gender", "age_band", "education_level", "employment", "country", "disability")
+CONTEXT_CATEGORICAL = ("platform", "credential_type", "paid_by", "expected_benefits")
+DEFAULT_EVENT_TYPE_LIMIT = 12
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Everything that decides which feature columns exist; stored with a trained model so that
+    serving builds exactly the columns the model was trained on."""
+
+    clickstream: ClickstreamSpec
+    constructs: ConstructMap = field(default_factory=load_construct_map)
+
+    def to_dict(self) -> dict:
+        return {
+            "event_types": list(self.clickstream.event_types),
+            "assessment_types": list(self.clickstream.assessment_types),
+            "session_gap_minutes": self.clickstream.session_gap_minutes,
+            "constructs": self.constructs.model_dump(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeatureSpec:
+        return cls(
+            ClickstreamSpec(
+                event_types=tuple(data["event_types"]),
+                assessment_types=tuple(data["assessment_types"]),
+                session_gap_minutes=int(data["session_gap_minutes"]),
+            ),
+            ConstructMap.model_validate(data["constructs"]),
+        )
+
+    def categorical_columns(self) -> list[str]:
+        return [*CONTEXT_CATEGORICAL, *DEMOGRAPHICS]
+
+
+def discover_event_types(
+    events: ibis.Table,
+    assessment_types: Sequence[str] = ("assessment",),
+    limit: int = DEFAULT_EVENT_TYPE_LIMIT,
+) -> tuple[str, ...]:
+    """The most frequent non-assessment event types (sorted by name); the rest count as other."""
+    ev = events.filter(~events.event_type.isin(list(assessment_types)))
+    top = ev.group_by("event_type").aggregate(n=ev.count()).order_by([ibis.desc("n"), "event_type"])
+    return tuple(sorted(top.limit(limit).event_type.to_pandas().tolist()))
+
+
+def default_spec(tables: Tables, constructs: ConstructMap | None = None) -> FeatureSpec:
+    """A spec fitted to the data: its frequent event types and the given (or default) instrument."""
+    return FeatureSpec(
+        ClickstreamSpec(event_types=discover_event_types(tables.events)),
+        constructs or load_construct_map(),
+    )
+
+
+def context_features(tables: Tables, spec: FeatureSpec) -> ibis.Table:
+    """Enrolment context and survey answers: known from day 0, one row per enrolment."""
+    e = tables.enrolments
+    s = tables.surveys
+    scores = construct_scores(s, spec.constructs)
+    survey = s.select(
+        *KEYS,
+        survey_answered=ibis.literal(1.0),
+        **{c: s[c] for c in DEMOGRAPHICS},
+        expected_benefits=s.expected_benefits,
+        prior_attempts=s.prior_attempts.cast("float64"),
+        hours_per_week_planned=s.hours_per_week_planned.cast("float64"),
+        intends_credential=s.intends_credential.cast("float64"),
+        **scores,
+    )
+    self_paced = e.course_end.isnull()
+    enrolment = e.select(
+        *KEYS,
+        platform=e.platform,
+        credential_type=e.credential_type,
+        paid_by=e.paid_by,
+        credential_cost=e.credential_cost.cast("float64"),
+        self_paced=self_paced.cast("float64"),
+        days_enrolled_before_start=ibis.ifelse(
+            self_paced, 0.0, (e.course_start.epoch_seconds() - e.enrolled_at.epoch_seconds()) / 86400
+        ).cast("float64"),
+        course_length_days=ibis.ifelse(
+            self_paced, None, (e.course_end.epoch_seconds() - e.course_start.epoch_seconds()) / 86400
+        ).cast("float64"),
+    )
+    joined = enrolment.left_join(survey, list(KEYS))
+    return joined.mutate(survey_answered=joined.survey_answered.fill_null(0.0)).drop(
+        *[f"{k}_right" for k in KEYS if f"{k}_right" in joined.columns]
+    )
+
+
+def build_features(
+    tables: Tables,
+    as_of_days: Sequence[int],
+    spec: FeatureSpec,
+    on_step: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """One row per enrolment × as-of day, keyed ``learner_id, course_id, run_id, as_of_day``.
+
+    Pure: reads only ``tables``; a row uses only events before its cutoff (module docstring of
+    ``features.clickstream``). ``on_step`` is told after each of ``1 + len(as_of_days)`` steps.
+    """
+    days = sorted({int(d) for d in as_of_days})
+    if not days or days[0] < 0:
+        raise ValueError(f"as-of days must be whole numbers ≥ 0, got {list(as_of_days)}")
+    step = on_step or (lambda _label: None)
+    cs = spec.clickstream
+    anchored = clickstream.anchors(tables.enrolments).cache()
+    ev = clickstream.event_days(tables.events, anchored, cs).cache()
+    daily = clickstream.daily_activity(ev, cs).cache()
+    learner_obj = clickstream.learner_objects(ev).cache()
+    course_obj = clickstream.course_objects(ev).cache()
+    context = context_features(tables, spec).cache()
+    step("daily activity")
+    parts = []
+    for d in days:
+        hz = clickstream.horizons(anchored, [d])
+        click = clickstream.clickstream_features(hz, daily, learner_obj, course_obj, cs)
+        rows = context.join(click, list(KEYS))
+        parts.append(rows.to_pandas())
+        step(f"day {d}")
+    return _tidy(parts, context.columns, click.columns)
+
+
+def _tidy(parts: list[pd.DataFrame], context_cols: list[str], click_cols: list[str]) -> pd.DataFrame:
+    order = [*KEYS, "as_of_day", *[c for c in context_cols if c not in KEYS],
+             *[c for c in click_cols if c not in (*KEYS, "as_of_day")]]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=order)
+    frame = frame[order].sort_values([*KEYS, "as_of_day"], kind="stable").reset_index(drop=True)
+    frame["as_of_day"] = frame["as_of_day"].astype("int64")
+    return FeatureTable.validate(frame)

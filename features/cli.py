@@ -1,0 +1,117 @@
+"""Commands of the data and feature stages: generate, features, survey-report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from features.progress import progress_steps
+
+DataDir = Annotated[
+    Path, typer.Option("--data", help="Folder with enrolments, events, surveys, outcomes "
+                       "(.parquet, .csv or a folder of Parquet files).")
+]
+Constructs = Annotated[
+    Path | None,
+    typer.Option("--constructs", help="Construct map YAML of the survey instrument "
+                 "(default: the six-construct enrolment instrument)."),
+]
+Backend = Annotated[str, typer.Option("--backend", help="Feature engine: duckdb or pyspark.")]
+
+
+def parse_days(text: str) -> list[int]:
+    """'0,7,14' → [0, 7, 14]; a clear error for anything else."""
+    try:
+        days = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"expected whole days separated by commas, got {text!r}") from None
+    if not days or min(days) < 0:
+        raise typer.BadParameter(f"expected one or more days ≥ 0, got {text!r}")
+    return sorted(set(days))
+
+
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the tables to.")],
+    learners: Annotated[int, typer.Option("--learners", min=1, help="Number of learners.")] = 20000,
+    courses: Annotated[int, typer.Option("--courses", min=1, help="Number of courses.")] = 8,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="Runs per course.")] = 3,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same data.")] = 42,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    constructs: Constructs = None,
+) -> None:
+    """Write a synthetic MOOC data set (deterministic by seed) in the canonical layout."""
+    from features.constructs import load_construct_map
+    from features.synthetic.generate import generate as write_synthetic
+
+    if fmt not in ("parquet", "csv"):
+        raise typer.BadParameter(f"--format must be parquet or csv, got {fmt!r}")
+    with progress_steps(3, "generate") as step:
+        counts = write_synthetic(out, learners, courses, seed, load_construct_map(constructs),
+                                 runs=runs, fmt=fmt, on_step=step)
+    typer.echo(", ".join(f"{n:,} {name}" for name, n in counts.items()) + f" → {out}")
+
+
+def features(
+    data: DataDir,
+    out: Annotated[Path, typer.Option("--out", help="Output file, .parquet or .csv.")],
+    as_of: Annotated[str, typer.Option("--as-of", help="As-of days, e.g. 7,14,28.")] = "0,7,14,28",
+    constructs: Constructs = None,
+    event_types: Annotated[
+        str | None,
+        typer.Option("--event-types", help="Event types with their own count column, comma "
+                     "separated (default: the 12 most frequent in the data)."),
+    ] = None,
+    backend: Backend = "duckdb",
+) -> None:
+    """Build one feature row per enrolment × as-of day (leakage-free) and write it to a file."""
+    from features.build import FeatureSpec, build_features, default_spec
+    from features.clickstream import ClickstreamSpec
+    from features.constructs import load_construct_map
+    from features.engine import connect
+    from features.files import write_table
+    from features.tables import read_tables
+
+    days = parse_days(as_of)
+    if out.suffix not in (".parquet", ".csv"):
+        raise typer.BadParameter(f"--out must end in .parquet or .csv, got {out.name!r}")
+    cmap = load_construct_map(constructs)
+    with progress_steps(2 + len(days), "features") as step:
+        tables = read_tables(data, connect(backend), cmap)
+        step("validated")
+        if event_types:
+            spec = FeatureSpec(ClickstreamSpec(tuple(t.strip() for t in event_types.split(","))), cmap)
+        else:
+            spec = default_spec(tables, cmap)
+        frame = build_features(tables, days, spec, on_step=step)
+    write_table(frame, out)
+    typer.echo(f"{len(frame):,} rows × {frame.shape[1]} columns → {out}")
+
+
+def survey_report(data: DataDir, constructs: Constructs = None) -> None:
+    """Construct scores and Cronbach's alpha of the enrolment survey in DATA."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from features.constructs import load_construct_map, reliability_report
+    from features.engine import connect
+    from features.tables import read_tables
+
+    cmap = load_construct_map(constructs)
+    tables = read_tables(data, connect(), cmap)
+    surveys = tables.surveys.to_pandas()
+    report = reliability_report(surveys, cmap)
+    table = Table(title=f"{cmap.instrument}: {len(surveys):,} survey rows")
+    for column in ("construct", "items", "reverse_keyed", "scored", "complete", "mean", "alpha"):
+        table.add_column(column, justify="left" if column == "construct" else "right")
+    for row in report.itertuples(index=False):
+        table.add_row(row.construct, str(row.items), str(row.reverse_keyed), f"{row.scored:,}",
+                      f"{row.complete:,}", f"{row.mean:.2f}", f"{row.alpha:.3f}")
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(generate)
+    app.command()(features)
+    app.command("survey-report")(survey_report)

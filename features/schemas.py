@@ -1,0 +1,136 @@
+"""pandera contracts of the canonical tables (DESIGN.md) and of the feature table.
+
+The models are the single source of truth: which columns a table must have (``Optional`` means
+the column may be absent), their types, and the value checks. ``features.validation`` uses them
+to cast raw files and to name the first offending rows when a check fails.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import ibis.expr.datatypes as dt
+import pandera.ibis as pa
+import pandera.pandas as ppd
+
+KEYS: tuple[str, str, str] = ("learner_id", "course_id", "run_id")
+
+
+class Enrolments(pa.DataFrameModel):
+    """One row per learner × course run."""
+
+    learner_id: str
+    course_id: str
+    run_id: str
+    enrolled_at: dt.Timestamp
+    course_start: Optional[dt.Timestamp] = pa.Field(nullable=True)
+    course_end: Optional[dt.Timestamp] = pa.Field(nullable=True)  # null = self-paced
+    platform: Optional[str] = pa.Field(nullable=True)
+    credential_type: Optional[str] = pa.Field(nullable=True)
+    credential_cost: Optional[float] = pa.Field(nullable=True, ge=0)
+    paid_by: Optional[str] = pa.Field(nullable=True)
+
+    class Config:
+        strict = False
+
+
+class Surveys(pa.DataFrameModel):
+    """At most one row per enrolment; every answer optional. Likert items are added per
+    instrument (see ``survey_schema``)."""
+
+    learner_id: str
+    course_id: str
+    run_id: str
+    gender: Optional[str] = pa.Field(nullable=True)
+    age_band: Optional[str] = pa.Field(nullable=True)
+    education_level: Optional[str] = pa.Field(nullable=True)
+    employment: Optional[str] = pa.Field(nullable=True)
+    country: Optional[str] = pa.Field(nullable=True)
+    disability: Optional[str] = pa.Field(nullable=True)
+    prior_attempts: Optional[int] = pa.Field(nullable=True, ge=0)
+    hours_per_week_planned: Optional[float] = pa.Field(nullable=True, ge=0, le=168)
+    intends_credential: Optional[bool] = pa.Field(nullable=True)
+    expected_benefits: Optional[str] = pa.Field(nullable=True)
+
+    class Config:
+        strict = False
+
+
+class Events(pa.DataFrameModel):
+    """One row per event. ``value`` is the score for assessment events and otherwise the number
+    of actions the row stands for (clicks; null counts as 1)."""
+
+    learner_id: str
+    course_id: str
+    run_id: str
+    ts: dt.Timestamp
+    event_type: str
+    object_id: Optional[str] = pa.Field(nullable=True)
+    value: Optional[float] = pa.Field(nullable=True, ge=0)
+
+    class Config:
+        strict = False
+
+
+class Outcomes(pa.DataFrameModel):
+    """One row per enrolment: the labels."""
+
+    learner_id: str
+    course_id: str
+    run_id: str
+    certified: bool
+    dropped_out: bool
+    last_active_at: Optional[dt.Timestamp] = pa.Field(nullable=True)
+
+    class Config:
+        strict = False
+
+
+TABLE_MODELS: dict[str, type[pa.DataFrameModel]] = {
+    "enrolments": Enrolments,
+    "surveys": Surveys,
+    "events": Events,
+    "outcomes": Outcomes,
+}
+
+
+def survey_schema(items: list[str], scale_min: int, scale_max: int) -> pa.DataFrameSchema:
+    """The surveys schema with the instrument's Likert items as optional, range-checked columns."""
+    likert = {
+        item: pa.Column(
+            float,
+            checks=pa.Check.in_range(scale_min, scale_max),
+            nullable=True,
+            required=False,
+        )
+        for item in items
+    }
+    return Surveys.to_schema().add_columns(likert)
+
+
+def table_schema(name: str) -> pa.DataFrameSchema:
+    return TABLE_MODELS[name].to_schema()
+
+
+class FeatureTable(ppd.DataFrameModel):
+    """The output of ``build_features``: one row per enrolment × as-of day.
+
+    Only the columns every feature set has are listed; event-type counts and construct scores
+    depend on the vocabulary and the instrument.
+    """
+
+    learner_id: str = ppd.Field(nullable=False)
+    course_id: str = ppd.Field(nullable=False)
+    run_id: str = ppd.Field(nullable=False)
+    as_of_day: int = ppd.Field(ge=0)
+    events_total: float = ppd.Field(ge=0)
+    active_days: float = ppd.Field(ge=0)
+    sessions: float = ppd.Field(ge=0)
+    days_since_last_activity: float = ppd.Field(nullable=True, ge=0)
+    objects_touched_share: float = ppd.Field(nullable=True, ge=0, le=1)
+    assessments_submitted: float = ppd.Field(ge=0)
+
+    class Config:
+        strict = False
+        coerce = False
+        unique = ["learner_id", "course_id", "run_id", "as_of_day"]

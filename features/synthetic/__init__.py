@@ -1,0 +1,1 @@
+"""A synthetic MOOC in the canonical layout, deterministic by seed (``mooc-risk generate``)."""

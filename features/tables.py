@@ -1,0 +1,115 @@
+"""The four canonical tables, read from a folder and validated, as Ibis tables.
+
+A data folder holds ``enrolments`` and ``events`` (required) and ``surveys`` and ``outcomes``
+(optional), each as ``NAME.parquet``, ``NAME.csv`` or a folder ``NAME/`` of Parquet files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+import pandas as pd
+from ibis.backends import BaseBackend
+
+from features import validation
+from features.constructs import ConstructMap
+from features.engine import read_file
+from features.errors import InputError
+from features.schemas import survey_schema, table_schema
+
+REQUIRED = ("enrolments", "events")
+OPTIONAL = ("surveys", "outcomes")
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Canonical, validated tables on one engine. ``outcomes`` is None when not given."""
+
+    enrolments: ibis.Table
+    events: ibis.Table
+    surveys: ibis.Table
+    outcomes: ibis.Table | None = None
+
+
+def find_table(folder: Path, name: str) -> Path | None:
+    """The file (or Parquet folder) holding table ``name`` in ``folder``, if any."""
+    candidates = [folder / f"{name}.parquet", folder / f"{name}.csv", folder / name]
+    found = [p for p in candidates if p.exists()]
+    if len(found) > 1:
+        shown = ", ".join(p.name for p in found)
+        raise InputError(f"{folder}: table {name!r} is given more than once ({shown}); keep one")
+    return found[0] if found else None
+
+
+def read_tables(folder: Path | str, con: BaseBackend, cmap: ConstructMap) -> Tables:
+    """Read and validate the canonical tables in ``folder``; raise InputError on bad input."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such data folder")
+    paths = {name: find_table(folder, name) for name in REQUIRED + OPTIONAL}
+    missing = [n for n in REQUIRED if paths[n] is None]
+    if missing:
+        raise InputError(
+            f"{folder}: missing table(s) {', '.join(missing)} "
+            f"(expected NAME.parquet, NAME.csv or a folder NAME/ of Parquet files)"
+        )
+    raw = {name: _read(con, path) for name, path in paths.items() if path is not None}
+    return canonical_tables(raw, cmap, sources={n: str(p) for n, p in paths.items() if p})
+
+
+def tables_from_frames(
+    frames: dict[str, pd.DataFrame], cmap: ConstructMap, sources: dict[str, str] | None = None
+) -> Tables:
+    """Canonical tables from in-memory frames (a raw request, a test), validated the same way."""
+    raw = {name: ibis.memtable(frame) for name, frame in frames.items() if frame is not None}
+    return canonical_tables(raw, cmap, sources=sources or {n: n for n in raw})
+
+
+def canonical_tables(
+    raw: dict[str, ibis.Table], cmap: ConstructMap, sources: dict[str, str]
+) -> Tables:
+    """Validate raw tables against the contracts and check they agree with each other."""
+    schemas = {name: table_schema(name) for name in REQUIRED + OPTIONAL}
+    schemas["surveys"] = survey_schema(cmap.items, cmap.scale.min, cmap.scale.max)
+    typed = {
+        name: validation.canonical_table(table, schemas[name], sources[name])
+        for name, table in raw.items()
+    }
+    enrolments = typed["enrolments"]
+    validation.check_unique_keys(enrolments, sources["enrolments"], "enrolment")
+    _check_scheduled_runs_have_start(enrolments, sources["enrolments"])
+    for name in ("surveys", "outcomes"):
+        if name in typed:
+            validation.check_unique_keys(typed[name], sources[name], f"{name[:-1]} row")
+            validation.check_known_enrolments(typed[name], enrolments, sources[name])
+    validation.check_known_enrolments(typed["events"], enrolments, sources["events"])
+    surveys = typed.get("surveys")
+    if surveys is None:
+        surveys = _empty_like(enrolments, schemas["surveys"])
+    return Tables(enrolments, typed["events"], surveys, typed.get("outcomes"))
+
+
+def _read(con: BaseBackend, path: Path) -> ibis.Table:
+    try:
+        return read_file(con, path)
+    except Exception as exc:  # the engines raise their own types for unreadable files
+        raise InputError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+
+
+def _check_scheduled_runs_have_start(enrolments: ibis.Table, source: str) -> None:
+    bad = enrolments.filter(enrolments.course_end.notnull() & enrolments.course_start.isnull())
+    rows = bad.select("learner_id", "course_id", "run_id").limit(validation.SHOWN_ROWS)
+    found = rows.to_pandas()
+    if len(found):
+        raise InputError(
+            f"{source}: column 'course_start' is empty for a scheduled run (course_end is set; "
+            f"leave course_end empty for self-paced runs); first: {validation.format_keys(found)}"
+        )
+
+
+def _empty_like(enrolments: ibis.Table, schema) -> ibis.Table:
+    """A typed, empty surveys table on the enrolments' engine."""
+    nulls = {n: ibis.null().cast(c.dtype.type) for n, c in schema.columns.items()}
+    return enrolments.limit(0).select(**nulls)

@@ -1,0 +1,184 @@
+"""Turn a raw table into a canonical one, or stop with a message a user can act on.
+
+Every failure raises ``InputError`` naming the file, the column and the first offending rows
+(1-based data rows, the header not counted). Nothing here writes anything.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.datatypes as dt
+import pandas as pd
+import pandera.errors
+from ibis import _
+from pandera.api.ibis.container import DataFrameSchema
+
+from features.errors import InputError
+from features.schemas import KEYS
+
+SHOWN_ROWS = 5
+_TRUE = ("true", "t", "1", "yes", "y")
+_FALSE = ("false", "f", "0", "no", "n")
+
+
+def canonical_table(raw: ibis.Table, schema: DataFrameSchema, source: str) -> ibis.Table:
+    """Check columns, cast to the contract's types and run the contract's value checks."""
+    check_columns(raw, schema, source)
+    typed = cast_columns(raw, schema, source)
+    check_values(typed, schema, source)
+    return typed
+
+
+def check_columns(raw: ibis.Table, schema: DataFrameSchema, source: str) -> None:
+    missing = [n for n, c in schema.columns.items() if c.required and n not in raw.columns]
+    if missing:
+        raise InputError(
+            f"{source}: missing required column(s) {', '.join(map(repr, missing))}; "
+            f"found {', '.join(map(repr, raw.columns)) or 'no columns'}"
+        )
+
+
+def cast_columns(raw: ibis.Table, schema: DataFrameSchema, source: str) -> ibis.Table:
+    """Cast every contract column to its type; absent optional columns become typed nulls.
+
+    Row numbers are only used to name offending rows; the returned table does not carry them.
+    """
+    present = [n for n in schema.columns if n in raw.columns]
+    work = raw.mutate(__row=ibis.row_number().over() + 1)
+    work = work.mutate(
+        **{f"__cast_{n}": _cast(work[n], schema.columns[n].dtype.type) for n in present}
+    )
+    failed = {n: work[n].notnull() & work[f"__cast_{n}"].isnull() for n in present}
+    if failed:
+        counts = work.aggregate(**{n: f.cast("int64").sum() for n, f in failed.items()})
+        counts = counts.to_pandas().iloc[0]
+        for name in present:
+            if counts[name] and counts[name] > 0:
+                rows = work.filter(failed[name]).order_by("__row").limit(SHOWN_ROWS)
+                examples = rows.select("__row", name).to_pandas()
+                shown = ", ".join(f"row {r}: {v!r}" for r, v in examples.itertuples(index=False))
+                raise InputError(
+                    f"{source}: column {name!r} has {int(counts[name])} value(s) that are not "
+                    f"a valid {_type_name(schema.columns[name].dtype.type)}; first: {shown}"
+                )
+    return raw.select(
+        **{
+            n: _cast(raw[n], c.dtype.type) if n in raw.columns else ibis.null().cast(c.dtype.type)
+            for n, c in schema.columns.items()
+        }
+    )
+
+
+def _cast(column: ibis.Value, target: dt.DataType) -> ibis.Value:
+    source = column.type()
+    if target.is_timestamp():
+        if source.is_timestamp():
+            ts = column.cast(dt.Timestamp()) if source.timezone else column
+        else:
+            ts = column.cast("string").try_cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp())
+        return ts.truncate("s")
+    if target.is_boolean() and source.is_string():
+        text = column.strip().lower()
+        return ibis.cases((text.isin(_TRUE), True), (text.isin(_FALSE), False), else_=None).cast(
+            "boolean"
+        )
+    if target.is_string():
+        return column.cast("string")
+    if source == target:
+        return column
+    if target.is_integer() and source.is_string():
+        as_float = column.try_cast("float64")
+        return ibis.ifelse(as_float == as_float.floor(), as_float, None).cast(target)
+    return column.try_cast(target)
+
+
+def _type_name(target: dt.DataType) -> str:
+    if target.is_timestamp():
+        return "timestamp (ISO 8601, e.g. 2024-02-01T09:30:00Z)"
+    if target.is_boolean():
+        return "boolean (true/false)"
+    if target.is_integer():
+        return "whole number"
+    if target.is_floating():
+        return "number"
+    return str(target)
+
+
+def check_values(typed: ibis.Table, schema: DataFrameSchema, source: str) -> None:
+    """Run the pandera checks (types, nulls, ranges) lazily and report the first failure."""
+    try:
+        schema.validate(typed, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        raise InputError(_describe_failures(typed, exc.failure_cases, source)) from None
+
+
+def _describe_failures(typed: ibis.Table, cases: pd.DataFrame, source: str) -> str:
+    lines = []
+    for (column, check), group in _normalised(cases).groupby(["column", "check"], sort=False):
+        if check == "not_nullable":
+            rows = _null_rows(typed, column)
+            lines.append(f"column {column!r} must not be empty; first empty at {rows}")
+            continue
+        shown = ", ".join(
+            f"row {int(i) + 1}: {v!r}" if pd.notna(i) else repr(v)
+            for i, v in group[["index", "value"]].head(SHOWN_ROWS).itertuples(index=False)
+        )
+        lines.append(f"column {column!r} fails {check} in {len(group)} row(s); first: {shown}")
+    return f"{source}: " + "; ".join(lines)
+
+
+def _normalised(cases: pd.DataFrame) -> pd.DataFrame:
+    """pandera's Ibis backend (0.35) reports element-wise failures under the column name
+    'failure_case' with the value as {column: value}; undo that so the real column is named."""
+    rows = []
+    for case in cases.to_dict("records"):
+        column, value = case["column"], case["failure_case"]
+        if isinstance(value, dict) and len(value) == 1:
+            ((column, value),) = value.items()
+        rows.append({"column": column, "check": case["check"], "index": case["index"],
+                     "value": value})
+    return pd.DataFrame(rows, columns=["column", "check", "index", "value"])
+
+
+def _null_rows(typed: ibis.Table, column: str) -> str:
+    numbered = typed.mutate(__row=ibis.row_number().over() + 1)
+    rows = numbered.filter(numbered[column].isnull()).order_by("__row").limit(SHOWN_ROWS)
+    return ", ".join(f"row {r}" for r in rows.__row.to_pandas())
+
+
+def check_unique_keys(table: ibis.Table, source: str, what: str) -> None:
+    """At most one row per enrolment (learner_id, course_id, run_id)."""
+    dupes = (
+        table.group_by(list(KEYS))
+        .aggregate(rows=_.count())
+        .filter(_.rows > 1)
+        .order_by(list(KEYS))
+    )
+    found = dupes.limit(SHOWN_ROWS).to_pandas()
+    if len(found):
+        total = dupes.count().to_pandas()
+        raise InputError(
+            f"{source}: duplicate {what} — {int(total)} key(s) (learner_id, course_id, run_id) "
+            f"appear more than once; first: {format_keys(found)}"
+        )
+
+
+def check_known_enrolments(table: ibis.Table, enrolments: ibis.Table, source: str) -> None:
+    """Every row must belong to an enrolment listed in the enrolments table."""
+    known = enrolments.select(*KEYS).distinct()
+    orphans = table.anti_join(known, list(KEYS)).select(*KEYS).distinct().order_by(list(KEYS))
+    found = orphans.limit(SHOWN_ROWS).to_pandas()
+    if len(found):
+        total = orphans.count().to_pandas()
+        raise InputError(
+            f"{source}: rows for {int(total)} enrolment(s) not in the enrolments table; "
+            f"first: {format_keys(found)}"
+        )
+
+
+def format_keys(frame: pd.DataFrame) -> str:
+    parts = []
+    for row in frame.to_dict("records"):
+        extra = f" ({row['rows']} rows)" if "rows" in row else ""
+        parts.append(" ".join(f"{k}={row[k]}" for k in KEYS) + extra)
+    return "; ".join(parts)

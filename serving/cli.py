@@ -1,0 +1,37 @@
+"""The ``mooc-risk`` command line: one app, each stage registering its commands."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from features import cli as feature_commands
+from features.errors import InputError
+
+EXIT_BAD_INPUT = 2
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="mooc-risk",
+        help="Completion and dropout risk for MOOC learners: data → features → train → serve.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    feature_commands.register(app)
+    return app
+
+
+def main() -> None:
+    """Entry point: bad input data ends with its message and exit code 2, not a traceback."""
+    try:
+        build_app()(standalone_mode=True)
+    except InputError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+if __name__ == "__main__":
+    main()
