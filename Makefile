@@ -33,7 +33,7 @@ test: $(STAMP) ## run the test suite (PySpark tests skip when Java/pyspark are m
 	$(BIN)/pytest
 
 bench-features: $(STAMP) ## benchmark the feature pipeline on 10M synthetic events
-	$(BIN)/python bench/features.py
+	$(BIN)/python -m bench.features
 
 lock: ## re-resolve requirements.lock from pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import ibis
@@ -105,43 +105,38 @@ def context_features(tables: Tables, spec: FeatureSpec) -> ibis.Table:
     )
 
 
-def build_features(
-    tables: Tables,
-    as_of_days: Sequence[int],
-    spec: FeatureSpec,
-    on_step: Callable[[str], None] | None = None,
-) -> pd.DataFrame:
-    """One row per enrolment × as-of day, keyed ``learner_id, course_id, run_id, as_of_day``.
+def feature_table(tables: Tables, as_of_days: Sequence[int], spec: FeatureSpec) -> ibis.Table:
+    """The feature rows as one lazy Ibis expression (see ``build_features``).
 
-    Pure: reads only ``tables``; a row uses only events before its cutoff (module docstring of
-    ``features.clickstream``). ``on_step`` is told after each of ``1 + len(as_of_days)`` steps.
+    One expression, not a chain of cached steps: the engine plans the whole thing, shares the
+    single pass over the events between the daily, object and run aggregates, and streams.
     """
     days = sorted({int(d) for d in as_of_days})
     if not days or days[0] < 0:
         raise ValueError(f"as-of days must be whole numbers ≥ 0, got {list(as_of_days)}")
-    step = on_step or (lambda _label: None)
     cs = spec.clickstream
-    anchored = clickstream.anchors(tables.enrolments).cache()
-    ev = clickstream.event_days(tables.events, anchored, cs).cache()
-    daily = clickstream.daily_activity(ev, cs).cache()
-    learner_obj = clickstream.learner_objects(ev).cache()
-    course_obj = clickstream.course_objects(ev).cache()
-    context = context_features(tables, spec).cache()
-    step("daily activity")
-    parts = []
-    for d in days:
-        hz = clickstream.horizons(anchored, [d])
-        click = clickstream.clickstream_features(hz, daily, learner_obj, course_obj, cs)
-        rows = context.join(click, list(KEYS))
-        parts.append(rows.to_pandas())
-        step(f"day {d}")
-    return _tidy(parts, context.columns, click.columns)
+    anchored = clickstream.anchors(tables.enrolments)
+    ev = clickstream.event_days(tables.events, anchored, cs)
+    click = clickstream.clickstream_features(
+        clickstream.horizons(anchored, days),
+        clickstream.daily_activity(ev, cs),
+        clickstream.learner_objects(ev),
+        clickstream.course_objects(ev),
+        cs,
+    )
+    context = context_features(tables, spec)
+    order = [*KEYS, "as_of_day", *[c for c in context.columns if c not in KEYS],
+             *[c for c in click.columns if c not in (*KEYS, "as_of_day")]]
+    return context.join(click, list(KEYS)).select(order)
 
 
-def _tidy(parts: list[pd.DataFrame], context_cols: list[str], click_cols: list[str]) -> pd.DataFrame:
-    order = [*KEYS, "as_of_day", *[c for c in context_cols if c not in KEYS],
-             *[c for c in click_cols if c not in (*KEYS, "as_of_day")]]
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=order)
-    frame = frame[order].sort_values([*KEYS, "as_of_day"], kind="stable").reset_index(drop=True)
+def build_features(tables: Tables, as_of_days: Sequence[int], spec: FeatureSpec) -> pd.DataFrame:
+    """One row per enrolment × as-of day, keyed ``learner_id, course_id, run_id, as_of_day``.
+
+    Pure: reads only ``tables``; a row uses only events before its cutoff (module docstring of
+    ``features.clickstream``). Training, serving and batch scoring all call this.
+    """
+    frame = feature_table(tables, as_of_days, spec).to_pyarrow().to_pandas()
+    frame = frame.sort_values([*KEYS, "as_of_day"], kind="stable").reset_index(drop=True)
     frame["as_of_day"] = frame["as_of_day"].astype("int64")
     return FeatureTable.validate(frame)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -77,15 +78,17 @@ def features(
     if out.suffix not in (".parquet", ".csv"):
         raise typer.BadParameter(f"--out must end in .parquet or .csv, got {out.name!r}")
     cmap = load_construct_map(constructs)
-    with progress_steps(2 + len(days), "features") as step:
+    with progress_steps(3, "features") as step:
         tables = read_tables(data, connect(backend), cmap)
-        step("validated")
+        step("input validated")
         if event_types:
             spec = FeatureSpec(ClickstreamSpec(tuple(t.strip() for t in event_types.split(","))), cmap)
         else:
             spec = default_spec(tables, cmap)
-        frame = build_features(tables, days, spec, on_step=step)
-    write_table(frame, out)
+        frame = build_features(tables, days, spec)
+        step(f"{len(days)} as-of day(s) built")
+        write_table(frame, out)
+        step("written")
     typer.echo(f"{len(frame):,} rows × {frame.shape[1]} columns → {out}")
 
 
@@ -104,11 +107,11 @@ def survey_report(data: DataDir, constructs: Constructs = None) -> None:
     report = reliability_report(surveys, cmap)
     table = Table(title=f"{cmap.instrument}: {len(surveys):,} survey rows")
     for column in ("construct", "items", "reverse_keyed", "scored", "complete", "mean", "alpha"):
-        table.add_column(column, justify="left" if column == "construct" else "right")
+        table.add_column(column, justify="left" if column == "construct" else "right", no_wrap=True)
     for row in report.itertuples(index=False):
         table.add_row(row.construct, str(row.items), str(row.reverse_keyed), f"{row.scored:,}",
                       f"{row.complete:,}", f"{row.mean:.2f}", f"{row.alpha:.3f}")
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 120).print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -73,18 +73,18 @@ def canonical_tables(
     """Validate raw tables against the contracts and check they agree with each other."""
     schemas = {name: table_schema(name) for name in REQUIRED + OPTIONAL}
     schemas["surveys"] = survey_schema(cmap.items, cmap.scale.min, cmap.scale.max)
-    typed = {
-        name: validation.canonical_table(table, schemas[name], sources[name])
-        for name, table in raw.items()
-    }
-    enrolments = typed["enrolments"]
+    enrolments = validation.canonical_table(raw["enrolments"], schemas["enrolments"],
+                                            sources["enrolments"])
     validation.check_unique_keys(enrolments, sources["enrolments"], "enrolment")
     _check_scheduled_runs_have_start(enrolments, sources["enrolments"])
+    typed = {"enrolments": enrolments}
+    for name in ("events", "surveys", "outcomes"):
+        if name in raw:
+            typed[name] = validation.canonical_table(raw[name], schemas[name], sources[name],
+                                                     enrolments=enrolments)
     for name in ("surveys", "outcomes"):
         if name in typed:
             validation.check_unique_keys(typed[name], sources[name], f"{name[:-1]} row")
-            validation.check_known_enrolments(typed[name], enrolments, sources[name])
-    validation.check_known_enrolments(typed["events"], enrolments, sources["events"])
     surveys = typed.get("surveys")
     if surveys is None:
         surveys = _empty_like(enrolments, schemas["surveys"])

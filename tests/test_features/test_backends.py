@@ -1,0 +1,25 @@
+"""DuckDB (default) and PySpark run the same Ibis expressions and give the same rows."""
+
+import pandas as pd
+import pytest
+
+from features.build import build_features, default_spec
+from features.synthetic.generate import generate
+from features.tables import read_tables
+
+
+@pytest.fixture(scope="module")
+def small_synthetic(tmp_path_factory, cmap):
+    folder = tmp_path_factory.mktemp("synthetic")
+    generate(folder, learners=150, courses=4, seed=7, cmap=cmap, runs=2)
+    return folder
+
+
+@pytest.mark.spark
+def test_duckdb_and_pyspark_give_equal_feature_rows(small_synthetic, cmap, duck, spark_con):
+    duck_tables = read_tables(small_synthetic, duck, cmap)
+    spec = default_spec(duck_tables, cmap)
+    expected = build_features(duck_tables, [0, 7, 21], spec)
+    actual = build_features(read_tables(small_synthetic, spark_con, cmap), [0, 7, 21], spec)
+    assert len(expected) > 300
+    pd.testing.assert_frame_equal(actual, expected, check_dtype=False, rtol=1e-9)

@@ -1,0 +1,82 @@
+"""Property: events at or after a row's cutoff never change that row (DESIGN.md as-of rule)."""
+
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from features.build import FeatureSpec, build_features
+from features.clickstream import ClickstreamSpec
+from features.tables import tables_from_frames
+
+DAY = 86_400
+# a, b: scheduled run R1 starting Jan 10 (b enrols on day 2); c: self-paced, anchored Feb 1 09:30
+ENROLMENTS = pd.DataFrame({
+    "learner_id": ["a", "b", "c"],
+    "course_id": ["C1", "C1", "C2"],
+    "run_id": ["R1", "R1", "S1"],
+    "enrolled_at": pd.to_datetime(["2024-01-01 00:00", "2024-01-12 00:00", "2024-02-01 09:30"]),
+    "course_start": pd.to_datetime(["2024-01-10", "2024-01-10", "2024-01-01"]),
+    "course_end": pd.to_datetime(["2024-02-20", "2024-02-20", None]),
+})
+ANCHORS = [pd.Timestamp("2024-01-10"), pd.Timestamp("2024-01-10"), pd.Timestamp("2024-02-01 09:30")]
+TYPES = ["video", "page", "forum", "assessment", "other"]
+
+
+def event(offset: st.SearchStrategy[int]) -> st.SearchStrategy[tuple]:
+    return st.tuples(
+        st.integers(0, 2),  # whose
+        offset,
+        st.sampled_from(TYPES),
+        st.sampled_from(["o1", "o2", "o3", "o4", None]),
+        st.one_of(st.none(), st.integers(0, 100)),
+    )
+
+
+def frame(events: list[tuple]) -> pd.DataFrame:
+    rows = [
+        {"learner_id": ENROLMENTS.learner_id[w], "course_id": ENROLMENTS.course_id[w],
+         "run_id": ENROLMENTS.run_id[w], "ts": ANCHORS[w] + pd.Timedelta(seconds=s),
+         "event_type": t, "object_id": o, "value": None if v is None else float(v)}
+        for w, s, t, o, v in events
+    ]
+    columns = ["learner_id", "course_id", "run_id", "ts", "event_type", "object_id", "value"]
+    out = pd.DataFrame(rows, columns=columns)
+    return out.astype({"ts": "datetime64[us]", "value": "float64", "object_id": "object"})
+
+
+@st.composite
+def histories(draw):
+    """Two event histories that agree on everything before the cutoff of as-of day d."""
+    d = draw(st.sampled_from([0, 1, 3, 7, 14]))
+    cut = d * DAY
+    past = draw(st.lists(event(st.integers(-5 * DAY, cut - 1)), max_size=25))
+    at_or_after = event(st.one_of(st.just(cut), st.integers(cut, cut + 20 * DAY)))
+    future_1 = draw(st.lists(at_or_after, max_size=10))
+    future_2 = draw(st.lists(at_or_after, max_size=10))
+    shuffled = draw(st.permutations(past + future_2))
+    return d, past + future_1, shuffled
+
+
+def features(events: list[tuple], d: int, cmap) -> pd.DataFrame:
+    tables = tables_from_frames({"enrolments": ENROLMENTS, "events": frame(events)}, cmap)
+    spec = FeatureSpec(ClickstreamSpec(("video", "page", "forum")), cmap)
+    return build_features(tables, [d], spec)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(histories())
+def test_events_at_or_after_the_cutoff_never_change_a_row(cmap, history):
+    d, original, changed = history
+    before = features(original, d, cmap)
+    after = features(changed, d, cmap)
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_the_property_can_fail_an_event_before_the_cutoff_changes_the_row(cmap):
+    """Guard against a vacuous property: moving one event across the cutoff changes the row."""
+    inside = [(0, 7 * DAY - 1, "video", "o1", None)]
+    outside = [(0, 7 * DAY, "video", "o1", None)]
+    a_inside = features(inside, 7, cmap).set_index("learner_id").loc["a"]
+    a_outside = features(outside, 7, cmap).set_index("learner_id").loc["a"]
+    assert (a_inside.n_video, a_outside.n_video) == (1, 0)
