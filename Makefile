@@ -24,10 +24,13 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP) ## create .venv and install the pinned dependencies (requirements.lock)
 
-demo: $(STAMP) ## run the main job on synthetic data: data → features (→ train → serve → score)
+demo: $(STAMP) ## the main job on synthetic data: data → features → train → register (→ serve → score)
 	$(BIN)/mooc-risk generate --learners $(LEARNERS) --courses $(COURSES) --seed $(SEED) --out $(DATA)
 	$(BIN)/mooc-risk survey-report --data $(DATA)
 	$(BIN)/mooc-risk features --data $(DATA) --as-of $(AS_OF) --out data/features.parquet
+	$(BIN)/mooc-risk train --data $(DATA) --target dropout
+	$(BIN)/mooc-risk train --data $(DATA) --target certification
+	$(BIN)/mooc-risk models list
 
 test: $(STAMP) ## run the test suite (PySpark tests skip when Java/pyspark are missing)
 	$(BIN)/pytest

@@ -125,9 +125,13 @@ def feature_table(tables: Tables, as_of_days: Sequence[int], spec: FeatureSpec) 
         cs,
     )
     context = context_features(tables, spec)
+    rows = context.join(click, list(KEYS))
+    rows = rows.mutate(  # how far through the course the as-of day is (scheduled runs)
+        course_elapsed_share=(rows.as_of_day.cast("float64") / rows.course_length_days)
+    )
     order = [*KEYS, "as_of_day", *[c for c in context.columns if c not in KEYS],
-             *[c for c in click.columns if c not in (*KEYS, "as_of_day")]]
-    return context.join(click, list(KEYS)).select(order)
+             "course_elapsed_share", *[c for c in click.columns if c not in (*KEYS, "as_of_day")]]
+    return rows.select(order)
 
 
 def build_features(tables: Tables, as_of_days: Sequence[int], spec: FeatureSpec) -> pd.DataFrame:

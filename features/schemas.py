@@ -81,6 +81,8 @@ class Outcomes(pa.DataFrameModel):
     certified: bool
     dropped_out: bool
     last_active_at: Optional[dt.Timestamp] = pa.Field(nullable=True)
+    # when the learner left (unregistered), where the source knows it; else last_active_at
+    dropped_at: Optional[dt.Timestamp] = pa.Field(nullable=True)
 
     class Config:
         strict = False

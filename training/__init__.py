@@ -1,0 +1,1 @@
+"""Training: labels, honest splits, LightGBM + baseline, calibration, evaluation, MLflow."""

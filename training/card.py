@@ -1,0 +1,110 @@
+"""The model card: a markdown page per registered version (data, split, metrics by day and
+group, calibration, the horizon decision, known limits)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+
+from training.contributions import pipelines
+from training.gate import GateDecision
+from training.train import Trained
+
+LIMITS = """\
+- Populations: at as-of day *d* the model is evaluated on enrolments still enrolled at *d*
+  (dropouts whose last activity, or unregistration, came before *d* are left out). Scores for
+  learners who have already left are extrapolations.
+- Calibration is fitted on the validation learners of the training runs; a new course, platform
+  or credential policy can shift base rates — watch the calibration plot of the next run.
+- Group metrics cover the demographic columns present in the data (gender, age band,
+  education level, disability); groups under 30 test rows are not reported.
+- Features only use data before each as-of day, but the event-type vocabulary is chosen from the
+  whole training data set.
+"""
+
+
+def _table(frame: pd.DataFrame, digits: int = 3) -> str:
+    if frame.empty:
+        return "_none_\n"
+    cells = frame.map(lambda v: f"{v:.{digits}f}" if isinstance(v, float | np.floating) else str(v))
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(row) + " |" for row in cells.to_numpy()]
+    return "\n".join([head, rule, *body]) + "\n"
+
+
+def horizon_decision(horizons: pd.DataFrame | None, chosen: str) -> str:
+    """The comparison table and the numbers behind the configured choice."""
+    if horizons is None or horizons.empty:
+        return f"Strategy `{chosen}`; no comparison was run.\n"
+    auc = (horizons["per_day_auc"] - horizons["single_auc"]).mean()
+    ece = (horizons["per_day_ece"] - horizons["single_ece"]).mean()
+    worst = {n: horizons[f"{n}_ece"].max() for n in ("single", "per_day")}
+    text = (f"One model per day vs one model for all days, on the test runs: mean AUC "
+            f"difference {auc:+.4f}, mean ECE difference {ece:+.4f}; worst per-day ECE "
+            f"{worst['per_day']:.4f} (per day) vs {worst['single']:.4f} (single). "
+            f"This version serves **{chosen.replace('_', ' ')}**")
+    text += (" — the config's choice; the numbers above are the evidence to revisit it."
+             if chosen == "per_day" and auc < 0 or chosen == "single" and auc > 0.005
+             else " — consistent with these numbers.")
+    return _table(horizons, 4) + "\n" + text + "\n"
+
+
+def render_card(trained: Trained, version: str, run_id: str, alias: str,
+                decision: GateDecision, source: str) -> str:
+    c, ev, split, frame = trained.config, trained.evaluation, trained.split, trained.rows.frame
+    trees = ", ".join(f"{'all days' if d is None else f'day {d}'}: {p['model'].best_iteration_}"
+                      for d, p in pipelines(trained.model).items())
+    overall = pd.DataFrame([
+        {"model": name, **{m: ev.metrics.get(f"{prefix}_{m}", np.nan)
+                           for m in ("auc", "pr_auc", "brier", "ece", "precision_top10",
+                                     "recall_top10")}}
+        for name, prefix in (("LightGBM (calibrated)", "test"), ("logistic baseline", "baseline_test"))
+    ])
+    by_day = ev.by_day.pivot(index="as_of_day", columns="model", values=["auc", "ece"])
+    by_day.columns = [f"{m} {metric}" for metric, m in by_day.columns]
+    counts = frame.assign(split=np.select([split.train, split.valid, split.test],
+                                          ["train", "valid", "test"], "unused"))
+    counts["split"] = counts["split"].replace({"unused": "excluded (learner also in test)"})
+    sizes = counts.groupby("split").agg(rows=("label", "size"), learners=("learner_id", "nunique"),
+                                        positive_rate=("label", "mean")).reset_index()
+    return f"""# {c.registered_name} v{version}
+
+- **Target**: {c.target} (label `{c.label}`; risk = {"P(label)" if c.risk_of == "label" else "1 − P(label)"})
+- **Trained**: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, MLflow run `{run_id}`
+- **Alias**: `@{alias}` — gate: {decision.reason}
+- **Data**: `{source}` (training-table sha256 `{trained.data_hash[:16]}…`)
+- **As-of days**: {", ".join(map(str, c.as_of_days))}; risk bands: medium ≥ {c.thresholds.medium}, high ≥ {c.thresholds.high}
+
+## Split
+{split.strategy}: {split.note}. No learner is on both sides; validation rows (early stopping and
+calibration) are learners of the training runs.
+
+{_table(sizes)}
+## Model
+LightGBM in an sklearn pipeline (ordinal encoding of {len(trained.rows.categorical_columns)}
+categorical columns inside), early stopping on validation log-loss (trees — {trees}),
+{c.calibration} calibration; {len(trained.rows.feature_columns)} features. Baseline: logistic
+regression on the same columns (median imputation with missing flags, one-hot).
+
+### One model or one per as-of day?
+{horizon_decision(trained.horizons, c.horizon_strategy)}
+## Test metrics (later runs)
+{_table(overall)}
+Top 10%: precision and recall among the 10% of learners with the highest risk (an
+intervention capacity of one in ten).
+
+### By as-of day
+{_table(by_day.reset_index())}
+## Calibration
+ECE {ev.metrics["test_ece"]:.4f}, Brier {ev.metrics["test_brier"]:.4f} on the test runs (plot:
+`plots/calibration.png` in the run).
+
+## Groups
+Largest AUC gap between groups: {ev.group_gap:.4f}.
+
+{_table(ev.groups.astype({"n": "int64"}))}
+## Known limits
+{LIMITS}"""

@@ -1,0 +1,140 @@
+"""Commands of the training stage: train, models list, models promote."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from features.cli import Constructs, DataDir, parse_days
+from features.progress import progress_steps
+
+TARGETS = ("dropout", "certification")
+models_app = typer.Typer(help="Registered models: list versions, promote one by hand.",
+                         no_args_is_help=True)
+
+
+def train(
+    data: DataDir,
+    target: Annotated[str, typer.Option("--target", help="dropout or certification.")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="As-of days, e.g. 0,7,14 "
+                                              "(default: the config's).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Training config "
+                                                "(default: models/<target>.yaml).")] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Override a config key, "
+                                                        "e.g. --set lightgbm.num_leaves=63; "
+                                                        "repeatable.")] = None,
+    constructs: Constructs = None,
+) -> None:
+    """Train, evaluate on later runs, log to MLflow, register, and gate @champion."""
+    from features.build import default_spec
+    from features.constructs import load_construct_map
+    from features.engine import connect
+    from features.tables import read_tables
+    from training.config import default_config_path, load_config
+    from training.publish import publish
+    from training.settings import Settings
+    from training.train import STEPS, fit_and_evaluate
+
+    if target not in TARGETS:
+        raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}, got {target!r}")
+    settings = Settings.from_env()
+    path = config or default_config_path(target)
+    extra = list(overrides or []) + ([f"as_of_days=[{','.join(map(str, parse_days(as_of)))}]"]
+                                     if as_of else [])
+    cfg = load_config(path, extra)
+    if cfg.target != target:
+        raise typer.BadParameter(f"{path} is a {cfg.target} config, not {target}")
+    cmap = load_construct_map(constructs)
+    with progress_steps(STEPS + 2, f"train {target}") as step:
+        tables = read_tables(data, connect(settings.backend), cmap)
+        step("input validated")
+        trained = fit_and_evaluate(tables, cfg, default_spec(tables, cmap), on_step=step)
+        published = publish(trained, tables, settings, source=str(data))
+        step("logged and registered")
+    _print_summary(trained, published)
+
+
+def _print_summary(trained, published) -> None:
+    m = trained.evaluation.metrics
+    name = trained.config.registered_name
+    typer.echo(f"{name} v{published.version} → @{published.alias}: {published.decision.reason}")
+    typer.echo(f"split: {trained.split.strategy} ({trained.split.note})")
+    typer.echo(f"test   AUC {m['test_auc']:.3f}  PR-AUC {m['test_pr_auc']:.3f}  "
+               f"Brier {m['test_brier']:.3f}  ECE {m['test_ece']:.3f}  "
+               f"top-10% precision {m['test_precision_top10']:.3f}")
+    typer.echo(f"baseline AUC {m['baseline_test_auc']:.3f}")
+    by_day = trained.evaluation.by_day.pivot(index="as_of_day", columns="model", values="auc")
+    typer.echo("AUC by as-of day:  " + "  ".join(
+        f"d{d}: {row['lightgbm']:.3f}/{row['baseline']:.3f}" for d, row in by_day.iterrows())
+        + "  (LightGBM/baseline)")
+    typer.echo(f"model card: {published.card}   MLflow run: {published.run_id}")
+
+
+@models_app.command("list")
+def list_models() -> None:
+    """Registered versions with their aliases and test metrics."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from training import registry
+    from training.settings import Settings
+
+    c = registry.client(Settings.from_env())
+    table = Table(title="registered models")
+    for column in ("name", "version", "aliases", "created (UTC)", "test_auc", "test_ece", "gate"):
+        table.add_column(column, no_wrap=True)
+    for model in sorted(c.search_registered_models(), key=lambda m: m.name):
+        aliases = {}
+        for alias, version in (model.aliases or {}).items():
+            aliases.setdefault(str(version), []).append(f"@{alias}")
+        for v in sorted(c.search_model_versions(f"name='{model.name}'"), key=lambda v: int(v.version)):
+            metrics = c.get_run(v.run_id).data.metrics if v.run_id else {}
+            version = str(v.version)
+            table.add_row(model.name, version, " ".join(aliases.get(version, [])),
+                          _when(v.creation_timestamp), _fmt(metrics.get("test_auc")),
+                          _fmt(metrics.get("test_ece")), (v.tags or {}).get("gate_reason", "")[:60])
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+@models_app.command("promote")
+def promote(
+    name: Annotated[str, typer.Argument(help="Registered model, e.g. mooc-risk-dropout.")],
+    version: Annotated[str, typer.Argument(help="Version number to make @champion.")],
+) -> None:
+    """Make VERSION the @champion by hand (overrides the gate); the override is tagged."""
+    from mlflow.exceptions import MlflowException
+
+    from training import registry
+    from training.settings import Settings
+
+    c = registry.client(Settings.from_env())
+    try:
+        c.get_model_version(name, version)
+    except MlflowException:
+        typer.secho(f"error: no version {version} of {name!r} (see `mooc-risk models list`)",
+                    err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from None
+    previous = registry.version_by_alias(c, name, registry.CHAMPION)
+    registry.set_alias(c, name, registry.CHAMPION, version)
+    c.set_model_version_tag(name, version, "gate_decision", "champion")
+    c.set_model_version_tag(name, version, "gate_reason", "promoted by hand (mooc-risk models promote)")
+    was = f" (was v{previous.version})" if previous is not None else ""
+    typer.echo(f"{name} v{version} is now @champion{was}")
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def _when(millis: int | None) -> str:
+    from datetime import datetime, timezone
+
+    return "" if millis is None else f"{datetime.fromtimestamp(millis / 1000, timezone.utc):%Y-%m-%d %H:%M}"
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(train)
+    app.add_typer(models_app, name="models")

@@ -1,0 +1,104 @@
+"""Labelled feature rows for training: the one feature path, labels joined after, population
+rule per as-of day, and a guard against features computed from the outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from features.build import FeatureSpec, build_features
+from features.clickstream import DAY, anchors
+from features.errors import InputError
+from features.schemas import KEYS
+from features.tables import Tables
+from training.config import OUTCOME_COLUMNS, TrainConfig
+
+ROW_KEYS = [*KEYS, "as_of_day"]
+NOT_FEATURES = {*KEYS, "run_start", "label", "cutoff_s"}
+
+
+class LabelLeakError(ValueError):
+    """A feature carries the outcome."""
+
+
+@dataclass(frozen=True)
+class LabelledRows:
+    frame: pd.DataFrame  # keys, as_of_day, features, label, run_start
+    feature_columns: list[str]
+    categorical_columns: list[str]
+
+
+def labelled_rows(tables: Tables, config: TrainConfig, spec: FeatureSpec) -> LabelledRows:
+    """Feature rows joined with labels, for the enrolments still enrolled at each as-of day."""
+    if tables.outcomes is None:
+        raise InputError("training needs an outcomes table (outcomes.parquet or outcomes.csv)")
+    # build_features never sees the outcomes: no feature can be computed from them
+    features = build_features(replace(tables, outcomes=None), config.as_of_days, spec)
+    outcomes = tables.outcomes.to_pyarrow().to_pandas()
+    timing = anchors(tables.enrolments).select(*KEYS, "anchor_s", "enrolled_s").to_pyarrow().to_pandas()
+    frame = features.merge(outcomes, on=list(KEYS), how="inner").merge(timing, on=list(KEYS))
+    frame["cutoff_s"] = frame["anchor_s"] + frame["as_of_day"] * DAY
+    frame = frame[still_enrolled(frame)].copy()
+    frame["label"] = frame[config.label].astype("int64")
+    frame["run_start"] = _run_starts(tables).reindex(
+        pd.MultiIndex.from_frame(frame[["course_id", "run_id"]])
+    ).to_numpy()
+    frame = frame.drop(columns=[c for c in OUTCOME_COLUMNS if c in frame.columns]
+                       + ["anchor_s", "enrolled_s"])
+    columns = feature_columns(frame, config)
+    guard_against_leaks(frame[columns], frame["label"])
+    categorical = [c for c in columns if c in spec.categorical_columns()]
+    return LabelledRows(frame.reset_index(drop=True), columns, categorical)
+
+
+def still_enrolled(frame: pd.DataFrame) -> pd.Series:
+    """False for rows whose enrolment had already dropped out before the cutoff.
+
+    The dropout time is ``dropped_at`` (unregistration) where the source has it, else the last
+    activity; a dropout who was never active left at the anchor (so is kept only at day 0).
+    """
+    dropped_at = frame["dropped_at"] if "dropped_at" in frame else pd.Series(pd.NaT, frame.index)
+    left = dropped_at.fillna(frame["last_active_at"]) if "last_active_at" in frame else dropped_at
+    left_s = pd.to_datetime(left).astype("datetime64[s]").astype("int64").where(left.notna())
+    left_s = left_s.fillna(frame["anchor_s"])
+    return ~(frame["dropped_out"].astype(bool) & (left_s < frame["cutoff_s"]))
+
+
+def _run_starts(tables: Tables) -> pd.Series:
+    """Start of each course run: its course_start, or first enrolment for self-paced runs."""
+    e = tables.enrolments.select("course_id", "run_id", "course_start", "enrolled_at")
+    e = e.to_pyarrow().to_pandas()
+    start = e["course_start"].fillna(e["enrolled_at"])
+    return start.groupby([e["course_id"], e["run_id"]]).min()
+
+
+def feature_columns(frame: pd.DataFrame, config: TrainConfig) -> list[str]:
+    excluded = NOT_FEATURES | set(config.exclude_features) | set(OUTCOME_COLUMNS)
+    return [c for c in frame.columns if c not in excluded]
+
+
+def guard_against_leaks(features: pd.DataFrame, label: pd.Series, min_rows: int = 50) -> None:
+    """Refuse outcome columns as features, and any feature that alone separates the label
+    perfectly — a feature computed from the outcome looks exactly like that."""
+    named = sorted(set(features.columns) & {*OUTCOME_COLUMNS, "label"})
+    if named:
+        raise LabelLeakError(f"outcome column(s) {named} cannot be features")
+    y = label.to_numpy()
+    if len(y) < min_rows or y.min() == y.max():
+        return
+    for column in features.columns:
+        values = features[column]
+        if not pd.api.types.is_numeric_dtype(values) or values.isna().all():
+            continue
+        filled = values.fillna(values.min() - 1).to_numpy(dtype="float64")
+        if np.unique(filled).size < 2:
+            continue
+        auc = roc_auc_score(y, filled)
+        if auc in (0.0, 1.0):
+            raise LabelLeakError(
+                f"feature {column!r} alone separates the label perfectly (AUC {auc:.0f}); "
+                "it is probably computed from the outcome"
+            )

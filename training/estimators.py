@@ -1,0 +1,88 @@
+"""The models: LightGBM in an sklearn Pipeline (encoding inside, so the fitted preprocessing
+travels with the model), a logistic-regression baseline on the same columns, calibration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.frozen import FrozenEstimator
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+MISSING = -1  # LightGBM treats negative categorical codes as missing
+
+
+def as_model_input(frame: pd.DataFrame, columns: list[str], categorical: list[str]) -> pd.DataFrame:
+    """The model's input frame: the feature columns, categoricals as object, numbers as float."""
+    out = frame[columns].copy()
+    for column in columns:
+        if column in categorical:
+            out[column] = out[column].astype("object").where(out[column].notna(), None)
+        else:
+            out[column] = out[column].astype("float64")
+    return out
+
+
+def _encoder(categorical: list[str], numeric: list[str]) -> ColumnTransformer:
+    encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=MISSING,
+                             encoded_missing_value=MISSING, dtype=np.float64)
+    prep = ColumnTransformer(
+        [("cat", encoder, categorical), ("num", "passthrough", numeric)],
+        verbose_feature_names_out=False,
+    )
+    return prep.set_output(transform="pandas")
+
+
+def fit_lightgbm(
+    X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray,
+    categorical: list[str], params: dict[str, Any], early_stopping_rounds: int, seed: int,
+) -> Pipeline:
+    """Fit encoder + LightGBM with early stopping on the validation rows."""
+    numeric = [c for c in X_train.columns if c not in categorical]
+    prep = _encoder(categorical, numeric).fit(X_train)
+    model = lgb.LGBMClassifier(**{"random_state": seed, "verbosity": -1, "n_jobs": 2, **params})
+    model.fit(
+        prep.transform(X_train), y_train,
+        eval_X=(prep.transform(X_valid),),
+        eval_y=(y_valid,),
+        eval_metric="binary_logloss",
+        categorical_feature=categorical,
+        callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)],
+    )
+    return Pipeline([("prep", prep), ("model", model)])
+
+
+def fit_baseline(X_train: pd.DataFrame, y_train: np.ndarray, categorical: list[str]) -> Pipeline:
+    """Logistic regression: median imputation (+ missing flags), scaling, one-hot encoding."""
+    numeric = [c for c in X_train.columns if c not in categorical]
+    prep = ColumnTransformer([
+        ("num", make_pipeline(SimpleImputer(strategy="median", add_indicator=True,
+                                            keep_empty_features=True), StandardScaler()), numeric),
+        ("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
+                              OneHotEncoder(handle_unknown="ignore", min_frequency=20)), categorical),
+    ])
+    model = LogisticRegression(max_iter=2000, C=0.5)
+    return Pipeline([("prep", prep), ("model", model)]).fit(X_train, y_train)
+
+
+def calibrate(model: Pipeline, X: pd.DataFrame, y: np.ndarray, method: str) -> CalibratedClassifierCV:
+    """Calibrate a fitted model on held-out rows without refitting it."""
+    return CalibratedClassifierCV(FrozenEstimator(model), method=method).fit(X, y)
+
+
+def fitted_pipeline(model: CalibratedClassifierCV | Pipeline) -> Pipeline:
+    """The LightGBM pipeline inside a calibrated model (for contributions and SHAP)."""
+    if isinstance(model, CalibratedClassifierCV):
+        return model.calibrated_classifiers_[0].estimator.estimator
+    return model
+
+
+def positive_proba(model, X: pd.DataFrame) -> np.ndarray:
+    return model.predict_proba(X)[:, 1]

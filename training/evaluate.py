@@ -1,0 +1,46 @@
+"""Test-set evaluation with stable metric names (logged to MLflow, used by the gate and card)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from training.fairness import GROUP_COLUMNS, group_report, largest_gap
+from training.metrics import classification_metrics, metrics_by_day
+
+REPORTED = ("auc", "pr_auc", "brier", "ece", "precision_top10", "recall_top10")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    metrics: dict[str, float]  # e.g. test_auc, test_auc_day_7, baseline_test_auc
+    by_day: pd.DataFrame  # one row per (model, as-of day)
+    groups: pd.DataFrame  # fairness report of the main model
+
+    @property
+    def group_gap(self) -> float:
+        return self.metrics["test_max_group_auc_gap"]
+
+
+def evaluate(test: pd.DataFrame, scores: dict[str, np.ndarray], risk_of: str) -> Evaluation:
+    """``scores``: model name → probabilities on ``test`` rows; the first is the main model,
+    named in metrics as ``test_*``, the others as ``<name>_test_*``."""
+    y, days = test["label"].to_numpy(), test["as_of_day"].to_numpy()
+    metrics, rows = {}, []
+    for i, (name, p) in enumerate(scores.items()):
+        prefix = "test" if i == 0 else f"{name}_test"
+        overall = classification_metrics(y, p, risk_of)
+        metrics.update({f"{prefix}_{k}": overall[k] for k in REPORTED})
+        for day, m in metrics_by_day(days, y, p, risk_of).items():
+            metrics.update({f"{prefix}_{k}_day_{day}": m[k] for k in ("auc", "pr_auc", "brier", "ece")})
+            rows.append({"model": name, "as_of_day": day, **m})
+    main = next(iter(scores.values()))
+    present = [c for c in GROUP_COLUMNS if c in test and test[c].notna().any()]
+    groups = group_report(y, main, test[present])
+    for attribute, table in groups.groupby("attribute"):
+        metrics[f"test_auc_gap_{attribute}"] = float(table["auc_gap"].iloc[0])
+        metrics[f"test_abroca_{attribute}"] = float(table["abroca"].max())
+    metrics["test_max_group_auc_gap"] = largest_gap(groups)
+    return Evaluation(metrics, pd.DataFrame(rows), groups)

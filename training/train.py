@@ -1,0 +1,116 @@
+"""Fit and evaluate: labelled rows → honest split → LightGBM (+ calibration) and baseline →
+test metrics by day and group → (optionally) the one-model-per-day comparison."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.build import FeatureSpec
+from features.tables import Tables
+from training import estimators as est
+from training.config import TrainConfig
+from training.dataset import ROW_KEYS, LabelledRows, labelled_rows
+from training.evaluate import Evaluation, evaluate
+from training.horizons import PerHorizonClassifier
+from training.metrics import classification_metrics
+from training.split import Split, split_rows
+
+STEPS = 4
+
+
+@dataclass(frozen=True)
+class Trained:
+    config: TrainConfig
+    spec: FeatureSpec
+    rows: LabelledRows
+    split: Split
+    model: object  # calibrated LightGBM pipeline
+    baseline: object
+    evaluation: Evaluation
+    horizons: pd.DataFrame | None  # test AUC/ECE by day: one model vs one model per day
+    data_hash: str
+
+    @property
+    def test(self) -> pd.DataFrame:
+        return self.rows.frame[self.split.test]
+
+    def inputs(self, mask: np.ndarray) -> pd.DataFrame:
+        return est.as_model_input(self.rows.frame[mask], self.rows.feature_columns,
+                                  self.rows.categorical_columns)
+
+
+def fit_and_evaluate(
+    tables: Tables, config: TrainConfig, spec: FeatureSpec,
+    on_step: Callable[[str], None] = lambda _label: None,
+) -> Trained:
+    rows = labelled_rows(tables, config, spec)
+    on_step(f"{len(rows.frame):,} labelled rows")
+    split = split_rows(rows.frame, config.split)
+    X = est.as_model_input(rows.frame, rows.feature_columns, rows.categorical_columns)
+    y = rows.frame["label"].to_numpy()
+    candidates = {}
+    if config.horizon_strategy == "single" or config.compare_horizon_strategies:
+        candidates["single"] = _fit_calibrated(X, y, split.train, split.valid, rows, config)
+    if config.horizon_strategy == "per_day" or config.compare_horizon_strategies:
+        candidates["per_day"] = _fit_per_day(X, y, split, rows, config)
+    model = candidates[config.horizon_strategy]
+    on_step("LightGBM fitted and calibrated")
+    tr, te = split.train, split.test
+    baseline = est.fit_baseline(X[tr], y[tr], rows.categorical_columns)
+    on_step("baseline fitted")
+    scores = {"lightgbm": est.positive_proba(model, X[te]),
+              "baseline": est.positive_proba(baseline, X[te])}
+    evaluation = evaluate(rows.frame[te], scores, config.risk_of)
+    horizons = None
+    if len(candidates) == 2:
+        horizons = compare_horizons(rows.frame[te], {n: est.positive_proba(m, X[te])
+                                                      for n, m in candidates.items()}, config)
+    on_step("evaluated")
+    return Trained(config, spec, rows, split, model, baseline, evaluation, horizons,
+                   data_hash(rows))
+
+
+def _fit_calibrated(X, y, train, valid, rows: LabelledRows, config: TrainConfig):
+    model = est.fit_lightgbm(X[train], y[train], X[valid], y[valid], rows.categorical_columns,
+                             config.lightgbm, config.early_stopping_rounds, config.split.seed)
+    return est.calibrate(model, X[valid], y[valid], config.calibration)
+
+
+def _fit_per_day(X, y, split: Split, rows: LabelledRows, config: TrainConfig) -> PerHorizonClassifier:
+    days = rows.frame["as_of_day"].to_numpy()
+    models = {}
+    for day in config.as_of_days:
+        train, valid = split.train & (days == day), split.valid & (days == day)
+        if min(y[train].std(), y[valid].std()) == 0:
+            raise ValueError(f"as-of day {day}: training or validation rows have one class only; "
+                             "one model per day needs both")
+        models[day] = _fit_calibrated(X, y, train, valid, rows, config)
+    return PerHorizonClassifier(models).fit(X, y)
+
+
+def compare_horizons(test: pd.DataFrame, scores: dict[str, np.ndarray],
+                     config: TrainConfig) -> pd.DataFrame:
+    """Test AUC and ECE per as-of day: one model for all days vs one model per day."""
+    days, y = test["as_of_day"].to_numpy(), test["label"].to_numpy()
+    out = []
+    for day in config.as_of_days:
+        rows = days == day
+        entry = {"as_of_day": day}
+        for name, p in scores.items():
+            m = classification_metrics(y[rows], p[rows], config.risk_of)
+            entry[f"{name}_auc"], entry[f"{name}_ece"] = m["auc"], m["ece"]
+        out.append(entry)
+    return pd.DataFrame(out)
+
+
+def data_hash(rows: LabelledRows) -> str:
+    """sha256 of the training table (keys, features, label): two runs on the same data agree."""
+    columns = [*ROW_KEYS, *rows.feature_columns, "label"]
+    frame = rows.frame[list(dict.fromkeys(columns))]
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()
