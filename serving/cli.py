@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import typer
 
 from features import cli as feature_commands
 from features.errors import InputError
+from serving import commands as serving_commands
 from training import cli as training_commands
 
 EXIT_BAD_INPUT = 2
@@ -24,14 +26,15 @@ def build_app() -> typer.Typer:
     )
     feature_commands.register(app)
     training_commands.register(app)
+    serving_commands.register(app)
     return app
 
 
 def main() -> None:
     """Entry point: bad input data ends with its message and exit code 2, not a traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("mlflow", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # MLflow sets its level on import
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         build_app()(standalone_mode=True)
     except InputError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import mlflow
@@ -22,6 +23,7 @@ from training.dataset import ROW_KEYS
 from training.evaluate import evaluate
 from training.gate import GateDecision, Scorecard, decide
 from training.settings import Settings
+from training.reference import favourable_medians
 from training.train import Trained
 
 SHAP_ROWS = 2000
@@ -116,12 +118,23 @@ def _log_model(trained: Trained):
         "test_metrics": {k: v for k, v in trained.evaluation.metrics.items()
                          if np.isfinite(v) and "_day_" not in k},
         "data_hash": trained.data_hash,
+        "reference": _reference(trained),
+        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     return mlflow.sklearn.log_model(
         trained.model, name="model", signature=signature, input_example=example,
         registered_model_name=trained.config.registered_name, metadata=metadata,
         pyfunc_predict_fn="predict_proba", skops_trusted_types=registry.SKOPS_TRUSTED,
     )
+
+
+def _reference(trained: Trained) -> dict:
+    """Medians of the numeric features among training learners with the good outcome."""
+    rows = trained.rows
+    train = rows.frame[trained.split.train]
+    good = (train["label"] == 0) if trained.config.risk_of == "label" else (train["label"] == 1)
+    numeric = [c for c in rows.feature_columns if c not in rows.categorical_columns]
+    return favourable_medians(train, numeric, good.to_numpy())
 
 
 def _gate(trained: Trained, tables: Tables, settings: Settings, c) -> GateDecision:

@@ -1,0 +1,236 @@
+"""What the HTTP service does, without HTTP: access checks, feature lookup or computation,
+scoring, paging. ``serving.service`` maps it onto BentoML routes and status codes."""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+import pandas as pd
+
+from features.build import build_features
+from features.constructs import load_construct_map
+from features.errors import InputError
+from features.tables import tables_from_frames
+from serving import schemas
+from serving.keys import KeyRing
+from serving.reasons import load_catalogue
+from serving.scoring import TargetScorer, reason_columns
+from serving.store import FeatureStore
+from training import registry
+from training.settings import Settings
+
+MODEL_NAMES = {"dropout": "mooc-risk-dropout", "certification": "mooc-risk-certification"}
+SHOWN_METRICS = ("test_auc", "test_pr_auc", "test_brier", "test_ece", "test_precision_top10",
+                 "test_recall_top10", "baseline_test_auc", "test_max_group_auc_gap")
+
+
+class NotFound(LookupError):
+    """An unknown course, run or target (HTTP 404)."""
+
+
+@dataclass
+class RiskApp:
+    settings: Settings
+    scorers: dict[str, TargetScorer]
+    store: FeatureStore | None
+    keys: KeyRing
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RiskApp:
+        catalogue = load_catalogue()
+        scorers = {}
+        for target, name in MODEL_NAMES.items():
+            try:
+                scorers[target] = TargetScorer.build(target, registry.load_version(settings, name),
+                                                     catalogue)
+            except LookupError:
+                continue
+        if not scorers:
+            raise LookupError("no @champion model to serve; train one with `mooc-risk train`")
+        store = (FeatureStore(settings.data_dir, settings.store_dir, load_construct_map(),
+                              settings.backend) if settings.data_dir else None)
+        app = cls(settings, scorers, store, KeyRing.load(settings.keys_file))
+        app._scored, app._lock = {}, threading.Lock()
+        return app
+
+    # --- shared -----------------------------------------------------------------------
+    def scorer(self, target: str) -> TargetScorer:
+        if target not in self.scorers:
+            raise NotFound(f"no {MODEL_NAMES[target]}@champion is loaded")
+        return self.scorers[target]
+
+    def _need_store(self) -> FeatureStore:
+        if self.store is None:
+            raise NotFound("the service has no data folder; start it with --data DIR")
+        return self.store
+
+    def _check_course(self, course_id: str) -> None:
+        if course_id not in self._need_store().courses():
+            raise NotFound(f"unknown course {course_id!r}")
+
+    def scored(self, target: str, day: int) -> pd.DataFrame:
+        """Every enrolment scored (with reasons) at ``day``; computed once, then reused."""
+        scorer = self.scorer(target)
+        key = (target, scorer.loaded.version, day)
+        with self._lock:
+            if key not in self._scored:
+                features = self._need_store().features(scorer.loaded.spec, day)
+                frame = scorer.score(features, explain=True, top_k=schemas.MAX_TOP_K)
+                frame.index = pd.MultiIndex.from_frame(frame[["course_id", "run_id", "learner_id"]],
+                                                       names=["course", "run", "learner"])
+                self._scored[key] = frame.sort_index()
+            return self._scored[key]
+
+    # --- POST /score ------------------------------------------------------------------
+    def score(self, request: schemas.ScoreRequest, key: str | None) -> schemas.ScoreResponse:
+        if request.learners is not None:
+            return self._score_raw(request, key)
+        self.keys.check(key, request.course_id)
+        self._check_course(request.course_id)
+        day = request.as_of_day if request.as_of_day is not None else self.default_day(request)
+        wanted = list(dict.fromkeys(request.learner_ids))
+        found: dict[str, dict[str, pd.Series]] = {}
+        for target in request.targets:
+            frame = self.scored(target, day)
+            index = pd.MultiIndex.from_tuples([(request.course_id, request.run_id, lid) for lid in wanted])
+            hits = frame.reindex(index).dropna(subset=["probability"])
+            for _, row in hits.iterrows():
+                found.setdefault(row["learner_id"], {})[target] = row
+        predictions = [self._learner(found[lid], request) for lid in wanted if lid in found]
+        return schemas.ScoreResponse(predictions=predictions,
+                                     not_found=[lid for lid in wanted if lid not in found])
+
+    def default_day(self, request: schemas.ScoreRequest) -> int:
+        """Today's course day of the run (scheduled runs only)."""
+        e = self._need_store().tables.enrolments
+        run = e.filter((e.course_id == request.course_id) & (e.run_id == request.run_id))
+        starts = run.select("course_start", "course_end").limit(1).to_pyarrow().to_pandas()
+        if starts.empty:
+            raise NotFound(f"unknown run {request.run_id!r} of course {request.course_id!r}")
+        if pd.isna(starts.loc[0, "course_end"]):
+            raise InputError("as_of_day: required for a self-paced run (each learner has their own day 0)")
+        elapsed = self.settings.today() - starts.loc[0, "course_start"].to_pydatetime()
+        return max(0, math.floor(elapsed.total_seconds() / 86400))
+
+    def _score_raw(self, request: schemas.ScoreRequest, key: str | None) -> schemas.ScoreResponse:
+        for course in {learner.enrolment.course_id for learner in request.learners}:
+            self.keys.check(key, course)
+        frames = raw_frames(request.learners)
+        rows: dict[str, dict[str, pd.Series]] = {}
+        for target in request.targets:
+            scorer = self.scorer(target)
+            tables = tables_from_frames(frames, scorer.loaded.spec.constructs,
+                                        sources={n: f"learners[].{n}" for n in frames})
+            features = build_features(tables, [request.as_of_day], scorer.loaded.spec)
+            scored = scorer.score(features, explain=request.explain, top_k=request.top_k)
+            for _, row in scored.iterrows():
+                rows.setdefault(_key(row), {})[target] = row
+        order = [_key(pd.Series(e)) for e in frames["enrolments"].to_dict("records")]
+        return schemas.ScoreResponse(predictions=[self._learner(rows[k], request)
+                                                  for k in dict.fromkeys(order) if k in rows])
+
+    def _learner(self, by_target: dict[str, pd.Series], request) -> schemas.LearnerScore:
+        first = next(iter(by_target.values()))
+        return schemas.LearnerScore(
+            learner_id=first["learner_id"], course_id=first["course_id"], run_id=first["run_id"],
+            as_of_day=int(first["as_of_day"]),
+            scores={t: target_score(row, request.explain, request.top_k) for t, row in by_target.items()},
+        )
+
+    # --- POST /courses/{course_id}/predictions -------------------------------------------
+    def course_predictions(self, course_id: str, request: schemas.CoursePredictionsRequest,
+                           key: str | None) -> tuple[pd.DataFrame, int]:
+        self.keys.check(key, course_id)
+        self._check_course(course_id)
+        frame = self.scored(request.target, request.as_of_day)
+        rows = frame.loc[[course_id]] if course_id in frame.index.get_level_values(0) else frame.iloc[:0]
+        if request.run_id is not None:
+            rows = rows[rows["run_id"] == request.run_id]
+        rows = rows.sort_values(["risk", "learner_id"], ascending=[False, True])
+        start = (request.page - 1) * request.page_size
+        page = rows.iloc[start:start + request.page_size].reset_index(drop=True)
+        return flat_rows(page, request.explain, request.top_k), len(rows)
+
+    # --- GET /model ---------------------------------------------------------------------
+    def models_info(self) -> schemas.ModelsResponse:
+        out = []
+        for target, scorer in self.scorers.items():
+            meta = scorer.loaded.metadata
+            metrics = meta.get("test_metrics", {})
+            out.append(schemas.ModelInfo(
+                target=target, name=scorer.loaded.name, version=scorer.loaded.version,
+                trained_at=meta.get("trained_at"), horizon_days=meta.get("as_of_days", []),
+                test_metrics={k: float(metrics[k]) for k in SHOWN_METRICS if k in metrics},
+            ))
+        return schemas.ModelsResponse(models=out)
+
+
+def _key(row: pd.Series) -> tuple[str, str, str]:
+    return (row["learner_id"], row["course_id"], row["run_id"])
+
+
+def _clean(value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def target_score(row: pd.Series, explain: bool, top_k: int) -> schemas.TargetScore:
+    explanation = None
+    if explain and "base_value" in row:
+        reasons = []
+        skipped = 0.0
+        for n in range(1, reason_columns(row.to_frame().T) + 1):
+            contribution = row.get(f"reason_{n}_contribution")
+            if contribution is None or pd.isna(contribution):
+                continue
+            if n > top_k:
+                skipped += float(contribution)
+                continue
+            reasons.append(schemas.Reason(
+                feature=row[f"reason_{n}_feature"], value=_clean(row[f"reason_{n}_value"]),
+                contribution=float(contribution), category=row[f"reason_{n}_category"],
+                text=row[f"reason_{n}_text"]))
+        explanation = schemas.Explanation(base_value=float(row["base_value"]),
+                                          raw_score=float(row["raw_score"]), reasons=reasons,
+                                          rest=float(row["rest"]) + skipped)
+    return schemas.TargetScore(
+        probability=float(row["probability"]), risk=float(row["risk"]), risk_band=row["risk_band"],
+        intervention=row["intervention"], model=row["model"], model_version=str(row["model_version"]),
+        explanation=explanation)
+
+
+def flat_rows(frame: pd.DataFrame, explain: bool, top_k: int) -> pd.DataFrame:
+    """A scored frame as dashboard rows: keys, risk, band, intervention, top-k reason texts."""
+    columns = ["learner_id", "course_id", "run_id", "as_of_day", "probability", "risk",
+               "risk_band", "intervention", "model", "model_version"]
+    if explain:
+        columns += [c for n in range(1, top_k + 1)
+                    for c in (f"reason_{n}_text", f"reason_{n}_category", f"reason_{n}_contribution")
+                    if c in frame.columns]
+    return frame[columns]
+
+
+def raw_frames(learners: list[schemas.RawLearner]) -> dict[str, pd.DataFrame]:
+    """Canonical frames from a raw request (validated again by the canonical reader)."""
+    enrolments = pd.DataFrame([learner.enrolment.model_dump() for learner in learners])
+    surveys = pd.DataFrame([
+        {**learner.survey.model_dump(), **_ids(learner)} for learner in learners if learner.survey
+    ])
+    events = pd.DataFrame([
+        {**event.model_dump(), **_ids(learner)} for learner in learners for event in learner.events
+    ])
+    for frame, columns in ((enrolments, ["enrolled_at", "course_start", "course_end"]), (events, ["ts"])):
+        for column in columns:
+            frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_localize(None)
+    frames = {"enrolments": enrolments, "events": events}
+    if len(surveys):
+        frames["surveys"] = surveys
+    return frames
+
+
+def _ids(learner: schemas.RawLearner) -> dict[str, str]:
+    e = learner.enrolment
+    return {"learner_id": e.learner_id, "course_id": e.course_id, "run_id": e.run_id}

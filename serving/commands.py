@@ -1,0 +1,165 @@
+"""Commands of the serving stage: serve, predict, keys add, ask."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from features.cli import DataDir
+from features.progress import progress_steps
+
+keys_app = typer.Typer(help="Per-course API keys (stored hashed).", no_args_is_help=True)
+TARGET_CHOICES = ("dropout", "certification", "both")
+
+
+def serve(
+    data: DataDir,
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 3000,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+) -> None:
+    """Start the HTTP service (BentoML) on the @champion models and the data in DATA."""
+    from features.constructs import load_construct_map
+    from features.engine import connect
+    from features.tables import read_tables
+    from training.settings import Settings
+
+    settings = Settings.from_env()
+    read_tables(data, connect(settings.backend), load_construct_map())  # fail fast on bad data
+    env = {**os.environ, **Settings(**{**settings.__dict__, "data_dir": data.resolve()}).to_env()}
+    bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or "bentoml"
+    typer.echo(f"serving {data} on http://{host}:{port} (docs: /, OpenAPI: /docs.json)", err=True)
+    os.execve(bentoml, [bentoml, "serve", "serving.service:RiskService", "--port", str(port),
+                        "--host", host], env)
+
+
+def predict(
+    data: DataDir,
+    out: Annotated[Path, typer.Option("--out", help="Output file, .parquet or .csv.")],
+    as_of: Annotated[int, typer.Option("--as-of", min=0, help="As-of day.")],
+    course: Annotated[str | None, typer.Option("--course", help="One course id.")] = None,
+    all_courses: Annotated[bool, typer.Option("--all", help="Every course in DATA.")] = False,
+    target: Annotated[str, typer.Option("--target", help="dropout, certification or both.")] = "both",
+    top_k: Annotated[int, typer.Option("--top-k", min=0, max=10, help="Reasons per learner "
+                                       "(0: none, faster).")] = 3,
+) -> None:
+    """Score every learner of a course (or all courses) as of a day, with reasons, to a file."""
+    import pandas as pd
+
+    from features.build import build_features
+    from features.constructs import load_construct_map
+    from features.engine import connect
+    from features.files import write_table
+    from features.tables import read_tables
+    from serving.app import MODEL_NAMES
+    from serving.reasons import load_catalogue
+    from serving.scoring import TargetScorer
+    from training import registry
+    from training.settings import Settings
+
+    if (course is None) == (not all_courses):
+        raise typer.BadParameter("give exactly one of --course C or --all")
+    if target not in TARGET_CHOICES:
+        raise typer.BadParameter(f"--target must be one of {', '.join(TARGET_CHOICES)}")
+    if out.suffix not in (".parquet", ".csv"):
+        raise typer.BadParameter(f"--out must end in .parquet or .csv, got {out.name!r}")
+    settings = Settings.from_env()
+    targets = list(MODEL_NAMES) if target == "both" else [target]
+    catalogue = load_catalogue()
+    try:
+        scorers = [TargetScorer.build(t, registry.load_version(settings, MODEL_NAMES[t]), catalogue)
+                   for t in targets]
+    except LookupError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from None
+    with progress_steps(2 + 2 * len(scorers), "predict") as step:
+        tables = read_tables(data, connect(settings.backend), load_construct_map())
+        if course is not None:
+            tables = _one_course(tables, course)
+        step("input validated")
+        parts = []
+        for scorer in scorers:
+            features = build_features(tables, [as_of], scorer.loaded.spec)
+            step(f"{scorer.target}: {len(features):,} feature rows")
+            scored = scorer.score(features, explain=top_k > 0, top_k=max(top_k, 1))
+            parts.append(scored.assign(target=scorer.target)
+                         .sort_values(["risk", "learner_id"], ascending=[False, True]))
+            step(f"{scorer.target}: scored")
+        frame = pd.concat(parts, ignore_index=True)
+        if top_k == 0:
+            frame = frame.drop(columns=[c for c in frame.columns if c.startswith("reason_")])
+        for column in [c for c in frame.columns if c.startswith("reason_") and c.endswith("_value")]:
+            frame[column] = frame[column].map(lambda v: None if pd.isna(v) else str(v))
+        write_table(frame, out)
+        step("written")
+    typer.echo(f"{len(frame):,} predictions → {out}")
+
+
+def _one_course(tables, course: str):
+    from dataclasses import replace
+
+    from features.errors import InputError
+
+    e = tables.enrolments
+    if e.filter(e.course_id == course).count().to_pandas() == 0:
+        raise InputError(f"unknown course {course!r} (not in the enrolments table)")
+    keep = {name: getattr(tables, name) for name in ("enrolments", "events", "surveys", "outcomes")}
+    return replace(tables, **{n: t.filter(t.course_id == course) for n, t in keep.items()
+                              if t is not None})
+
+
+@keys_app.command("add")
+def add_key(
+    course: Annotated[str, typer.Option("--course", help="Course id the key opens; '*' for all.")],
+) -> None:
+    """Create an API key for a course; it is printed once, as the last word of the output."""
+    from serving.keys import add_key as create
+    from training.settings import Settings
+
+    path = Settings.from_env().keys_file
+    key = create(path, course)
+    typer.echo(f"new key for course {course} (only its hash is kept, in {path}): {key}")
+
+
+def ask(
+    course: Annotated[str, typer.Option("--course", help="Course id.")],
+    as_of: Annotated[int, typer.Option("--as-of", min=0, help="As-of day.")],
+    key: Annotated[str, typer.Option("--key", envvar="MOOC_RISK_KEY", help="API key "
+                                     "(or MOOC_RISK_KEY).")],
+    url: Annotated[str, typer.Option("--url", help="Service URL.")] = "http://127.0.0.1:3000",
+    top: Annotated[int, typer.Option("--top", min=1, max=100, help="How many learners.")] = 10,
+    target: Annotated[str, typer.Option("--target", help="dropout or certification.")] = "dropout",
+) -> None:
+    """Ask a running service which learners of a course are most at risk, and why."""
+    import httpx
+
+    try:
+        response = httpx.post(f"{url}/courses/{course}/predictions", timeout=300,
+                              headers={"Authorization": f"Bearer {key}"},
+                              json={"as_of_day": as_of, "page_size": top, "target": target,
+                                    "top_k": 3})
+    except httpx.HTTPError as exc:
+        typer.secho(f"error: cannot reach {url} ({exc})", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from None
+    if response.status_code != 200:
+        typer.secho(f"error {response.status_code}: {response.json().get('error')}", err=True,
+                    fg=typer.colors.RED)
+        raise typer.Exit(1)
+    page = response.json()
+    typer.echo(f"{course}, day {as_of}: {page['total']:,} learners; the {len(page['rows'])} "
+               f"with the highest {target} risk:")
+    for row in page["rows"]:
+        reasons = "; ".join(row[f"reason_{n}_text"] for n in (1, 2, 3) if row.get(f"reason_{n}_text"))
+        typer.echo(f"  {row['learner_id']} ({row['run_id']})  risk {row['risk']:.2f} "
+                   f"[{row['risk_band']}]  {reasons}\n      → {row['intervention']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(predict)
+    app.command()(ask)
+    app.add_typer(keys_app, name="keys")

@@ -1,0 +1,79 @@
+"""Per-course API keys. The settings file stores only SHA-256 hashes of the keys; a key is
+shown once, when it is created. ``*`` as the course grants every course (dashboards)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ALL_COURSES = "*"
+PREFIX = "mrk_"
+
+
+class AuthError(Exception):
+    """status 401 (no or unknown key) or 403 (key not valid for the course)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    entries: tuple[tuple[str, str], ...]  # (sha256 of key, course)
+
+    @classmethod
+    def load(cls, path: Path) -> KeyRing:
+        if not Path(path).exists():
+            return cls(())
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        return cls(tuple((e["sha256"], str(e["course"])) for e in data.get("keys", [])))
+
+    def courses_for(self, key: str | None) -> set[str]:
+        """The courses a key opens; AuthError(401) for a missing or unknown key."""
+        if not key:
+            raise AuthError(401, "missing API key (header 'Authorization: Bearer <key>')")
+        digest = _digest(key)
+        courses = {c for h, c in self.entries if hmac.compare_digest(h, digest)}
+        if not courses:
+            raise AuthError(401, "unknown API key")
+        return courses
+
+    def check(self, key: str | None, course_id: str) -> None:
+        courses = self.courses_for(key)
+        if ALL_COURSES not in courses and course_id not in courses:
+            raise AuthError(403, f"this key is not valid for course {course_id!r}")
+
+
+def bearer(authorization: str | None, x_api_key: str | None = None) -> str | None:
+    """The key from 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."""
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return x_api_key.strip() if x_api_key else None
+
+
+def add_key(path: Path, course: str) -> str:
+    """Create a key for ``course``, store its hash in ``path`` (atomically), return the key."""
+    key = PREFIX + secrets.token_urlsafe(32)
+    path = Path(path)
+    data = yaml.safe_load(path.read_text()) if path.exists() else None
+    data = data or {"keys": []}
+    data["keys"].append({"course": course, "sha256": _digest(key)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as handle:
+        yaml.safe_dump(data, handle, sort_keys=False)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return key

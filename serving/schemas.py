@@ -1,0 +1,162 @@
+"""Request and response models of the HTTP API (separate input and output models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+MAX_RAW_LEARNERS = 100
+MAX_LEARNER_IDS = 10_000
+MAX_TOP_K = 10
+Likert = int | None
+Target = Literal["dropout", "certification"]
+
+
+class RawEnrolment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    learner_id: str = Field(min_length=1)
+    course_id: str = Field(min_length=1)
+    run_id: str = Field(min_length=1)
+    enrolled_at: datetime
+    course_start: datetime | None = None
+    course_end: datetime | None = None
+    platform: str | None = None
+    credential_type: str | None = None
+    credential_cost: float | None = Field(None, ge=0)
+    paid_by: str | None = None
+
+
+_LIKERT = {f"q{i:02d}": (int | None, Field(None, ge=1, le=5)) for i in range(1, 36)}
+RawSurveyAnswers = create_model("RawSurveyAnswers", __config__=ConfigDict(extra="forbid"), **_LIKERT)
+
+
+class RawSurvey(RawSurveyAnswers):  # type: ignore[misc, valid-type]
+    """The enrolment survey: every answer optional; Likert items q01..q35 from 1 to 5."""
+
+    gender: str | None = None
+    age_band: str | None = None
+    education_level: str | None = None
+    employment: str | None = None
+    country: str | None = None
+    disability: str | None = None
+    prior_attempts: int | None = Field(None, ge=0)
+    hours_per_week_planned: float | None = Field(None, ge=0, le=168)
+    intends_credential: bool | None = None
+    expected_benefits: str | None = None
+
+
+class RawEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ts: datetime
+    event_type: str = Field(min_length=1)
+    object_id: str | None = None
+    value: float | None = Field(None, ge=0)
+
+
+class RawLearner(BaseModel):
+    enrolment: RawEnrolment
+    survey: RawSurvey | None = None
+    events: list[RawEvent] = Field(min_length=1, description="at least one event")
+
+
+class ScoreRequest(BaseModel):
+    """Either learners of a course run by id (features from the store), or raw data for a few
+    learners (features computed by the same code as training)."""
+
+    model_config = ConfigDict(extra="forbid")
+    course_id: str | None = Field(None, min_length=1)
+    run_id: str | None = Field(None, min_length=1)
+    learner_ids: list[str] | None = Field(None, min_length=1, max_length=MAX_LEARNER_IDS)
+    learners: list[RawLearner] | None = Field(None, min_length=1, max_length=MAX_RAW_LEARNERS)
+    as_of_day: int | None = Field(None, ge=0, le=3650)
+    targets: list[Target] = Field(default=["dropout", "certification"], min_length=1)
+    explain: bool = True
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K)
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> ScoreRequest:
+        by_id = self.learner_ids is not None or self.course_id is not None
+        if by_id and self.learners is not None:
+            raise ValueError("give either course_id + run_id + learner_ids, or learners, not both")
+        if self.learners is None:
+            missing = [n for n in ("course_id", "run_id", "learner_ids") if getattr(self, n) is None]
+            if missing:
+                raise ValueError(f"missing {', '.join(missing)} (or give raw `learners`)")
+        elif self.as_of_day is None:
+            raise ValueError("as_of_day is required with raw learners")
+        return self
+
+
+class Reason(BaseModel):
+    feature: str
+    value: float | str | None
+    contribution: float = Field(description="TreeSHAP contribution to the raw (log-odds) score")
+    category: str
+    text: str
+
+
+class Explanation(BaseModel):
+    base_value: float
+    raw_score: float
+    reasons: list[Reason]
+    rest: float = Field(description="sum of the contributions not listed as reasons")
+
+
+class TargetScore(BaseModel):
+    probability: float = Field(description="calibrated probability of the model's label")
+    risk: float = Field(description="P(dropout), or 1 − P(certified)")
+    risk_band: Literal["low", "medium", "high"]
+    intervention: str
+    model: str
+    model_version: str
+    explanation: Explanation | None = None
+
+
+class LearnerScore(BaseModel):
+    learner_id: str
+    course_id: str
+    run_id: str
+    as_of_day: int
+    scores: dict[str, TargetScore]
+
+
+class ScoreResponse(BaseModel):
+    predictions: list[LearnerScore]
+    not_found: list[str] = []
+
+
+class CoursePredictionsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    as_of_day: int = Field(ge=0, le=3650)
+    run_id: str | None = None
+    target: Target = "dropout"
+    explain: bool = True
+    top_k: int = Field(3, ge=1, le=MAX_TOP_K)
+    page: int = Field(1, ge=1)
+    page_size: int = Field(100, ge=1, le=10_000)
+    format: Literal["json", "csv"] = "json"
+
+
+class CoursePredictionsPage(BaseModel):
+    course_id: str
+    target: Target
+    as_of_day: int
+    page: int
+    page_size: int
+    total: int
+    rows: list[dict]
+
+
+class ModelInfo(BaseModel):
+    target: str
+    name: str
+    version: str
+    trained_at: str | None
+    horizon_days: list[int]
+    test_metrics: dict[str, float]
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelInfo]

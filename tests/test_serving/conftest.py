@@ -1,0 +1,63 @@
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from features.build import default_spec
+from features.engine import connect
+from features.synthetic.generate import generate
+from features.tables import read_tables
+from serving.keys import add_key
+from training.config import load_config
+from training.publish import publish
+from training.settings import Settings
+from training.train import fit_and_evaluate
+
+ROOT = Path(__file__).parents[2]
+
+
+@dataclass(frozen=True)
+class Served:
+    settings: Settings
+    data: Path
+    key: str  # opens course C001 only
+    admin_key: str  # opens every course
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.settings.to_env()
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory, cmap) -> Served:
+    """Both targets trained into a private MLflow store, plus keys and a data folder."""
+    root = tmp_path_factory.mktemp("serving")
+    data = root / "data"
+    generate(data, learners=1500, courses=3, seed=5, cmap=cmap, runs=2)
+    settings = Settings(tracking_uri=f"sqlite:///{root}/mlflow.db", artifact_root=root / "artifacts",
+                        cards_dir=root / "cards", data_dir=data, store_dir=root / "store",
+                        keys_file=root / "keys.yaml")
+    tables = read_tables(data, connect(), cmap)
+    spec = default_spec(tables, cmap)
+    for target in ("dropout", "certification"):
+        config = load_config(ROOT / "models" / f"{target}.yaml",
+                             ["as_of_days=[0,7,14]", "compare_horizon_strategies=false",
+                              "gate.ece_ceiling=0.2"])
+        publish(fit_and_evaluate(tables, config, spec), tables, settings, source=str(data))
+    return Served(settings, data, add_key(settings.keys_file, "C001"),
+                  add_key(settings.keys_file, "*"))
+
+
+@pytest.fixture(scope="session")
+def client(served):
+    """The BentoML service in-process: ``RiskService.to_asgi()`` behind a test client."""
+    from starlette.testclient import TestClient
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in served.env.items():
+            mp.setenv(name, value)
+        from serving.service import RiskService
+
+        with TestClient(RiskService.to_asgi(), raise_server_exceptions=False) as test_client:
+            yield test_client

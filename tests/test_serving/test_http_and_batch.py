@@ -1,0 +1,120 @@
+"""Over real HTTP (a `mooc-risk serve` subprocess), the batch scorer, and API keys."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+import yaml
+
+from cli_helpers import run_cli
+from http_helpers import auth, free_port
+
+
+@pytest.mark.slow
+def test_score_over_real_http_then_stop_cleanly(served, tmp_path):
+    port = free_port()
+    cli = Path(sys.executable).parent / "mooc-risk"
+    env = {**os.environ, **served.env}
+    process = subprocess.Popen([str(cli), "serve", "--data", str(served.data), "--port", str(port)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("service did not become ready: " + process.stdout.read1().decode())
+        e = pd.read_parquet(served.data / "enrolments.parquet")
+        row = e[e.course_id == "C001"].iloc[0]
+        body = {"course_id": "C001", "run_id": row.run_id, "learner_ids": [row.learner_id],
+                "as_of_day": 7}
+        response = httpx.post(f"{url}/score", json=body, headers=auth(served.key), timeout=120)
+        assert response.status_code == 200, response.text
+        assert response.json()["predictions"][0]["scores"]["dropout"]["risk_band"] in (
+            "low", "medium", "high")
+        assert httpx.post(f"{url}/score", json=body, timeout=30).status_code == 401
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        code = process.wait(timeout=60)
+    log = process.stdout.read().decode()
+    assert code in (0, -signal.SIGTERM), log
+    assert served.key not in log and row.learner_id not in log  # no keys or learner ids in logs
+
+
+def test_batch_scorer_writes_the_same_scores_as_the_service(served, client, tmp_path, capsys, monkeypatch):
+    for name, value in served.env.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "predictions.parquet"
+    result = run_cli(["predict", "--data", served.data, "--course", "C001", "--as-of", "7",
+                      "--out", out, "--top-k", "2"], capsys, monkeypatch)
+    assert result.code == 0, result.err
+    frame = pd.read_parquet(out)
+    assert set(frame.target) == {"dropout", "certification"} and set(frame.course_id) == {"C001"}
+    assert "reason_2_text" in frame and "reason_3_text" not in frame
+    dropout = frame[frame.target == "dropout"]
+    assert dropout.risk.is_monotonic_decreasing
+    page = client.post("/courses/C001/predictions", json={"as_of_day": 7, "page_size": 20},
+                       headers=auth(served.key)).json()["rows"]
+    served_risk = {(r["learner_id"], r["run_id"]): r["risk"] for r in page}
+    batch_risk = dropout.set_index(["learner_id", "run_id"])["risk"]
+    for key, risk in served_risk.items():
+        assert batch_risk[key] == pytest.approx(risk, abs=1e-12)
+
+
+def test_batch_scorer_leaves_no_partial_file_and_keeps_the_old_one(served, tmp_path, capsys,
+                                                                  monkeypatch):
+    import features.files
+
+    for name, value in served.env.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "predictions.csv"
+    out.write_text("previous\n")
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # as if the run were stopped while writing
+
+    monkeypatch.setattr(features.files.pacsv, "write_csv", killed)
+    result = run_cli(["predict", "--data", served.data, "--all", "--as-of", "0", "--out", out,
+                      "--target", "dropout", "--top-k", "0"], capsys, monkeypatch)
+    assert result.code != 0  # click turns the interrupt into "Aborted!"
+    assert out.read_text() == "previous\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["predictions.csv"]
+
+
+@pytest.mark.parametrize("args", [["--course", "C999"], ["--all", "--course", "C001"], []])
+def test_batch_scorer_bad_arguments(served, tmp_path, capsys, monkeypatch, args):
+    for name, value in served.env.items():
+        monkeypatch.setenv(name, value)
+    result = run_cli(["predict", "--data", served.data, "--as-of", "7", "--out",
+                      tmp_path / "p.parquet", *args], capsys, monkeypatch)
+    assert result.code == 2 and "Traceback" not in result.err
+    assert not (tmp_path / "p.parquet").exists()
+
+
+def test_keys_add_prints_the_key_once_and_stores_only_its_hash(tmp_path, capsys, monkeypatch):
+    keys = tmp_path / "keys.yaml"
+    monkeypatch.setenv("MOOC_RISK_KEYS_FILE", str(keys))
+    result = run_cli(["keys", "add", "--course", "C007"], capsys, monkeypatch)
+    assert result.code == 0
+    key = result.out.split()[-1]
+    assert key.startswith("mrk_") and len(key) > 40
+    stored = keys.read_text()
+    assert key not in stored and key[4:12] not in stored
+    assert yaml.safe_load(stored)["keys"][0]["course"] == "C007"
+    from serving.keys import KeyRing
+
+    ring = KeyRing.load(keys)
+    ring.check(key, "C007")
+    with pytest.raises(Exception, match="not valid for course"):
+        ring.check(key, "C001")
