@@ -11,6 +11,7 @@ LEARNERS ?= 20000
 COURSES ?= 8
 SEED ?= 42
 AS_OF ?= 0,7,14,28
+DEMO_PORT ?= 3123
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,16 +25,26 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP) ## create .venv and install the pinned dependencies (requirements.lock)
 
-demo: $(STAMP) ## the main job on synthetic data: data → features → train → register (→ serve → score)
+demo: $(STAMP) ## the main job on synthetic data: data → features → train → register → serve → score
 	$(BIN)/mooc-risk generate --learners $(LEARNERS) --courses $(COURSES) --seed $(SEED) --out $(DATA)
 	$(BIN)/mooc-risk survey-report --data $(DATA)
 	$(BIN)/mooc-risk features --data $(DATA) --as-of $(AS_OF) --out data/features.parquet
 	$(BIN)/mooc-risk train --data $(DATA) --target dropout
 	$(BIN)/mooc-risk train --data $(DATA) --target certification
 	$(BIN)/mooc-risk models list
+	@echo "--- serving on port $(DEMO_PORT); asking for the riskiest learners of C001 with a key"
+	@key=$$(MOOC_RISK_KEYS_FILE=data/keys.yaml $(BIN)/mooc-risk keys add --course C001 | awk '{print $$NF}'); \
+	MOOC_RISK_KEYS_FILE=data/keys.yaml MOOC_RISK_STORE=data/store \
+	  $(BIN)/mooc-risk serve --data $(DATA) --port $(DEMO_PORT) > data/serve.log 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; echo "--- service stopped"' EXIT; \
+	$(BIN)/mooc-risk ask --url http://127.0.0.1:$(DEMO_PORT) --key $$key --course C001 \
+	  --as-of 14 --top 5 --wait 120
 
 test: $(STAMP) ## run the test suite (PySpark tests skip when Java/pyspark are missing)
 	$(BIN)/pytest
+
+bench-serving: $(STAMP) ## benchmark the HTTP service and the batch scorer (loopback)
+	$(BIN)/python -m bench.serving
 
 bench-features: $(STAMP) ## benchmark the feature pipeline on 10M synthetic events
 	$(BIN)/python -m bench.features
@@ -48,4 +59,4 @@ lock: ## re-resolve requirements.lock from pyproject.toml in a scratch venv
 clean: ## remove the venv, generated data and caches (keeps mlruns/)
 	rm -rf $(VENV) data .pytest_cache .hypothesis
 
-.PHONY: help install demo test bench-features lock clean
+.PHONY: help install demo test bench-features bench-serving lock clean

@@ -70,7 +70,7 @@ class RiskApp:
         if course_id not in self._need_store().courses():
             raise NotFound(f"unknown course {course_id!r}")
 
-    def scored(self, target: str, day: int) -> pd.DataFrame:
+    def scored(self, target: str, day: int) -> ScoredDay:
         """Every enrolment scored (with reasons) at ``day``; computed once, then reused."""
         scorer = self.scorer(target)
         key = (target, scorer.loaded.version, day)
@@ -78,9 +78,7 @@ class RiskApp:
             if key not in self._scored:
                 features = self._need_store().features(scorer.loaded.spec, day)
                 frame = scorer.score(features, explain=True, top_k=schemas.MAX_TOP_K)
-                frame.index = pd.MultiIndex.from_frame(frame[["course_id", "run_id", "learner_id"]],
-                                                       names=["course", "run", "learner"])
-                self._scored[key] = frame.sort_index()
+                self._scored[key] = ScoredDay.of(frame)
             return self._scored[key]
 
     # --- POST /score ------------------------------------------------------------------
@@ -91,13 +89,13 @@ class RiskApp:
         self._check_course(request.course_id)
         day = request.as_of_day if request.as_of_day is not None else self.default_day(request)
         wanted = list(dict.fromkeys(request.learner_ids))
-        found: dict[str, dict[str, pd.Series]] = {}
+        found: dict[str, dict[str, dict]] = {}
         for target in request.targets:
-            frame = self.scored(target, day)
-            index = pd.MultiIndex.from_tuples([(request.course_id, request.run_id, lid) for lid in wanted])
-            hits = frame.reindex(index).dropna(subset=["probability"])
-            for _, row in hits.iterrows():
-                found.setdefault(row["learner_id"], {})[target] = row
+            scored = self.scored(target, day)
+            for learner_id in wanted:
+                row = scored.row(request.course_id, request.run_id, learner_id)
+                if row is not None:
+                    found.setdefault(learner_id, {})[target] = row
         predictions = [self._learner(found[lid], request) for lid in wanted if lid in found]
         return schemas.ScoreResponse(predictions=predictions,
                                      not_found=[lid for lid in wanted if lid not in found])
@@ -118,20 +116,20 @@ class RiskApp:
         for course in {learner.enrolment.course_id for learner in request.learners}:
             self.keys.check(key, course)
         frames = raw_frames(request.learners)
-        rows: dict[str, dict[str, pd.Series]] = {}
+        rows: dict[tuple, dict[str, dict]] = {}
         for target in request.targets:
             scorer = self.scorer(target)
             tables = tables_from_frames(frames, scorer.loaded.spec.constructs,
                                         sources={n: f"learners[].{n}" for n in frames})
             features = build_features(tables, [request.as_of_day], scorer.loaded.spec)
             scored = scorer.score(features, explain=request.explain, top_k=request.top_k)
-            for _, row in scored.iterrows():
+            for row in scored.to_dict("records"):
                 rows.setdefault(_key(row), {})[target] = row
-        order = [_key(pd.Series(e)) for e in frames["enrolments"].to_dict("records")]
+        order = [_key(e) for e in frames["enrolments"].to_dict("records")]
         return schemas.ScoreResponse(predictions=[self._learner(rows[k], request)
                                                   for k in dict.fromkeys(order) if k in rows])
 
-    def _learner(self, by_target: dict[str, pd.Series], request) -> schemas.LearnerScore:
+    def _learner(self, by_target: dict[str, dict], request) -> schemas.LearnerScore:
         first = next(iter(by_target.values()))
         return schemas.LearnerScore(
             learner_id=first["learner_id"], course_id=first["course_id"], run_id=first["run_id"],
@@ -144,8 +142,8 @@ class RiskApp:
                            key: str | None) -> tuple[pd.DataFrame, int]:
         self.keys.check(key, course_id)
         self._check_course(course_id)
-        frame = self.scored(request.target, request.as_of_day)
-        rows = frame.loc[[course_id]] if course_id in frame.index.get_level_values(0) else frame.iloc[:0]
+        frame = self.scored(request.target, request.as_of_day).frame
+        rows = frame[frame["course_id"] == course_id]
         if request.run_id is not None:
             rows = rows[rows["run_id"] == request.run_id]
         rows = rows.sort_values(["risk", "learner_id"], ascending=[False, True])
@@ -167,7 +165,29 @@ class RiskApp:
         return schemas.ModelsResponse(models=out)
 
 
-def _key(row: pd.Series) -> tuple[str, str, str]:
+@dataclass(frozen=True)
+class ScoredDay:
+    """A scored frame with O(1) row lookup by (course, run, learner) for the request path."""
+
+    frame: pd.DataFrame
+    positions: dict[tuple[str, str, str], int]
+    columns: dict[str, object]  # column name → numpy array
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> ScoredDay:
+        frame = frame.reset_index(drop=True)
+        keys = zip(frame["course_id"], frame["run_id"], frame["learner_id"], strict=True)
+        return cls(frame, {k: i for i, k in enumerate(keys)},
+                   {c: frame[c].to_numpy() for c in frame.columns})
+
+    def row(self, course_id: str, run_id: str, learner_id: str) -> dict | None:
+        position = self.positions.get((course_id, run_id, learner_id))
+        if position is None:
+            return None
+        return {c: values[position] for c, values in self.columns.items()}
+
+
+def _key(row: dict) -> tuple[str, str, str]:
     return (row["learner_id"], row["course_id"], row["run_id"])
 
 
@@ -177,12 +197,12 @@ def _clean(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def target_score(row: pd.Series, explain: bool, top_k: int) -> schemas.TargetScore:
+def target_score(row: dict, explain: bool, top_k: int) -> schemas.TargetScore:
     explanation = None
     if explain and "base_value" in row:
         reasons = []
         skipped = 0.0
-        for n in range(1, reason_columns(row.to_frame().T) + 1):
+        for n in range(1, reason_columns(row) + 1):
             contribution = row.get(f"reason_{n}_contribution")
             if contribution is None or pd.isna(contribution):
                 continue

@@ -133,10 +133,22 @@ def ask(
     url: Annotated[str, typer.Option("--url", help="Service URL.")] = "http://127.0.0.1:3000",
     top: Annotated[int, typer.Option("--top", min=1, max=100, help="How many learners.")] = 10,
     target: Annotated[str, typer.Option("--target", help="dropout or certification.")] = "dropout",
+    wait: Annotated[int, typer.Option("--wait", min=0, help="Seconds to wait for the service "
+                                      "to become ready.")] = 0,
 ) -> None:
     """Ask a running service which learners of a course are most at risk, and why."""
+    import time
+
     import httpx
 
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
     try:
         response = httpx.post(f"{url}/courses/{course}/predictions", timeout=300,
                               headers={"Authorization": f"Bearer {key}"},

@@ -65,6 +65,6 @@ class TargetScorer:
         return out
 
 
-def reason_columns(frame: pd.DataFrame) -> int:
-    """How many reason ranks a scored frame carries."""
-    return sum(1 for c in frame.columns if c.startswith("reason_") and c.endswith("_text"))
+def reason_columns(columns) -> int:
+    """How many reason ranks a scored frame (or row) carries."""
+    return sum(1 for c in columns if c.startswith("reason_") and c.endswith("_text"))

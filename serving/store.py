@@ -26,6 +26,7 @@ class FeatureStore:
     def __init__(self, data_dir: Path, store_dir: Path, cmap: ConstructMap, backend: str = "duckdb"):
         self.data_dir, self.store_dir, self.cmap, self.backend = data_dir, store_dir, cmap, backend
         self._tables: Tables | None = None
+        self._courses: set[str] | None = None
         self._frames: dict[tuple[str, int], pd.DataFrame] = {}
         self._lock = threading.Lock()
 
@@ -37,8 +38,10 @@ class FeatureStore:
         return self._tables
 
     def courses(self) -> set[str]:
-        frame = self.tables.enrolments.select("course_id").distinct().to_pyarrow()
-        return set(frame.column("course_id").to_pylist())
+        if self._courses is None:
+            frame = self.tables.enrolments.select("course_id").distinct().to_pyarrow()
+            self._courses = set(frame.column("course_id").to_pylist())
+        return self._courses
 
     def features(self, spec: FeatureSpec, day: int) -> pd.DataFrame:
         """All enrolments' feature rows at ``day``, indexed by (course_id, run_id, learner_id)."""
