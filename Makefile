@@ -46,6 +46,9 @@ test: $(STAMP) ## run the test suite (PySpark tests skip when Java/pyspark are m
 bench-serving: $(STAMP) ## benchmark the HTTP service and the batch scorer (loopback)
 	$(BIN)/python -m bench.serving
 
+bench-real: $(STAMP) ## evaluate on the real data in ../shared/data → bench/real_data.md
+	$(BIN)/python -m bench.real_data --shared ../shared/data
+
 bench-features: $(STAMP) ## benchmark the feature pipeline on 10M synthetic events
 	$(BIN)/python -m bench.features
 
@@ -59,4 +62,4 @@ lock: ## re-resolve requirements.lock from pyproject.toml in a scratch venv
 clean: ## remove the venv, generated data and caches (keeps mlruns/)
 	rm -rf $(VENV) data .pytest_cache .hypothesis
 
-.PHONY: help install demo test bench-features bench-serving lock clean
+.PHONY: help install demo test bench-features bench-serving bench-real lock clean

@@ -114,6 +114,7 @@ def hand_written_sql(folder: Path, event_types: list[str]) -> tuple[pd.DataFrame
              sum(score_sum) / nullif(sum(score_n), 0) AS assessment_mean_score,
              min(first_s) AS first_s, max(last_s) AS last_s, max(gap) AS longest_gap_days,
              sum(CASE WHEN day >= hz.as_of_day - 7 THEN vol ELSE 0 END) AS last7,
+             sum(CASE WHEN day >= hz.as_of_day - 7 THEN 1 ELSE 0 END) AS active7,
              sum(CASE WHEN day >= hz.as_of_day - 14 AND day < hz.as_of_day - 7 THEN vol ELSE 0 END) AS prev7,
              sum(CASE WHEN day >= 0 THEN vol ELSE 0 END) AS cv_sum,
              sum(CASE WHEN day >= 0 THEN vol * vol ELSE 0 END) AS cv_sq
@@ -125,8 +126,14 @@ def hand_written_sql(folder: Path, event_types: list[str]) -> tuple[pd.DataFrame
     seen AS (SELECT c.rid, c.cutoff_s, count(*) AS run_objects
              FROM (SELECT DISTINCT rid, cutoff_s FROM hz) c
              JOIN cobj o ON o.rid = c.rid AND o.first_s < c.cutoff_s
-             GROUP BY c.rid, c.cutoff_s)
-    SELECT hz.learner_id, hz.course_id, hz.run_id, hz.as_of_day,
+             GROUP BY c.rid, c.cutoff_s),
+    rows AS (
+    SELECT hz.learner_id, hz.course_id, hz.run_id, hz.as_of_day, hz.rid,
+           e.course_end IS NOT NULL AS scheduled,
+           hz.as_of_day / (epoch(e.course_end) - epoch(e.course_start)) * 86400
+               AS course_elapsed_share,
+           coalesce(touched, 0) AS objects_touched, coalesce(last7, 0) AS events_last_7d,
+           coalesce(active7, 0) AS active_days_last_7d,
            e.platform, e.credential_type, e.paid_by, e.credential_cost,
            (e.course_end IS NULL)::DOUBLE AS self_paced,
            s.gender, s.age_band, s.education_level, s.employment, s.country, s.disability,
@@ -145,7 +152,17 @@ def hand_written_sql(folder: Path, event_types: list[str]) -> tuple[pd.DataFrame
     FROM hz LEFT JOIN act USING (eid, as_of_day) LEFT JOIN mine USING (eid, as_of_day)
     LEFT JOIN seen USING (rid, cutoff_s)
     JOIN read_parquet('{folder}/enrolments.parquet') e USING (learner_id, course_id, run_id)
-    LEFT JOIN read_parquet('{folder}/surveys.parquet') s USING (learner_id, course_id, run_id)
+    LEFT JOIN read_parquet('{folder}/surveys.parquet') s USING (learner_id, course_id, run_id)),
+    cohort AS (
+      SELECT rid, as_of_day, avg(events_total) AS c_events, avg(assessments_submitted) AS c_ass,
+             avg(objects_touched) AS c_obj, avg((events_last_7d > 0)::DOUBLE) AS c_active
+      FROM rows GROUP BY rid, as_of_day)
+    SELECT rows.* EXCLUDE (rid, scheduled),
+           CASE WHEN scheduled THEN ln((events_total + 1) / (c_events + 1)) END AS events_vs_cohort,
+           CASE WHEN scheduled THEN assessments_submitted - c_ass END AS assessments_vs_cohort,
+           CASE WHEN scheduled THEN ln((objects_touched + 1) / (c_obj + 1)) END AS objects_vs_cohort,
+           CASE WHEN scheduled THEN c_active END AS cohort_active_7d_share
+    FROM rows LEFT JOIN cohort USING (rid, as_of_day)
     ORDER BY learner_id, course_id, run_id, as_of_day
     """
     con = duckdb.connect()

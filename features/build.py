@@ -32,6 +32,7 @@ class FeatureSpec:
             "event_types": list(self.clickstream.event_types),
             "assessment_types": list(self.clickstream.assessment_types),
             "session_gap_minutes": self.clickstream.session_gap_minutes,
+            "cohort": self.clickstream.cohort,
             "constructs": self.constructs.model_dump(),
         }
 
@@ -42,6 +43,7 @@ class FeatureSpec:
                 event_types=tuple(data["event_types"]),
                 assessment_types=tuple(data["assessment_types"]),
                 session_gap_minutes=int(data["session_gap_minutes"]),
+                cohort=bool(data.get("cohort", False)),
             ),
             ConstructMap.model_validate(data["constructs"]),
         )

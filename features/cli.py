@@ -69,7 +69,7 @@ def features(
     """Build one feature row per enrolment × as-of day (leakage-free) and write it to a file."""
     from features.build import FeatureSpec, build_features, default_spec
     from features.clickstream import ClickstreamSpec
-    from features.constructs import load_construct_map
+    from features.constructs import construct_map_for
     from features.engine import connect
     from features.files import write_table
     from features.tables import read_tables
@@ -77,7 +77,7 @@ def features(
     days = parse_days(as_of)
     if out.suffix not in (".parquet", ".csv"):
         raise typer.BadParameter(f"--out must end in .parquet or .csv, got {out.name!r}")
-    cmap = load_construct_map(constructs)
+    cmap = construct_map_for(data, constructs)
     with progress_steps(3, "features") as step:
         tables = read_tables(data, connect(backend), cmap)
         step("input validated")
@@ -97,11 +97,11 @@ def survey_report(data: DataDir, constructs: Constructs = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from features.constructs import load_construct_map, reliability_report
+    from features.constructs import construct_map_for, reliability_report
     from features.engine import connect
     from features.tables import read_tables
 
-    cmap = load_construct_map(constructs)
+    cmap = construct_map_for(data, constructs)
     tables = read_tables(data, connect(), cmap)
     surveys = tables.surveys.to_pandas()
     report = reliability_report(surveys, cmap)
@@ -114,7 +114,34 @@ def survey_report(data: DataDir, constructs: Constructs = None) -> None:
     Console(width=None if sys.stdout.isatty() else 120).print(table)
 
 
+SOURCES = {"oulad": "oulad", "kddcup2015": "kddcup", "dataedu": "dataedu"}
+
+
+def import_data(
+    source: Annotated[str, typer.Option("--source", help=f"One of: {', '.join(SOURCES)}.")],
+    inputs: Annotated[list[Path], typer.Option("--in", help="The source's folder.")],
+    out: Annotated[Path, typer.Option("--out", help="Data folder to write (replaced only when "
+                                      "the import succeeds).")],
+) -> None:
+    """Convert a source data set to the canonical tables in OUT."""
+    import importlib
+
+    from features.sources.staging import staged_output
+
+    if source not in SOURCES:
+        raise typer.BadParameter(f"--source must be one of {', '.join(SOURCES)}, got {source!r}")
+    if len(inputs) != 1:
+        raise typer.BadParameter(f"--source {source} reads one folder (--in PATH)")
+    adapter = importlib.import_module(f"features.sources.{SOURCES[source]}")
+    with progress_steps(adapter.STEPS + 1, f"import {source}") as step:
+        with staged_output(out) as stage:
+            counts = adapter.convert(inputs[0], stage, step)
+        step("validated")
+    typer.echo(", ".join(f"{n:,} {name}" for name, n in counts.items()) + f" → {out}")
+
+
 def register(app: typer.Typer) -> None:
+    app.command("import")(import_data)
     app.command()(generate)
     app.command()(features)
     app.command("survey-report")(survey_report)

@@ -31,6 +31,7 @@ class ClickstreamSpec:
     event_types: tuple[str, ...]
     assessment_types: tuple[str, ...] = ("assessment",)
     session_gap_minutes: int = 30
+    cohort: bool = True  # features relative to the learner's run (scheduled runs only)
 
     def count_columns(self) -> dict[str, str]:
         """Event type → feature column (``n_<type>``); every other type counts in ``n_other``."""
@@ -57,6 +58,7 @@ def anchors(enrolments: ibis.Table) -> ibis.Table:
         rid=ibis.dense_rank().over(order_by=["course_id", "run_id"]),
         enrolled_s=_epoch(e.enrolled_at),
         anchor_s=_epoch(anchor),
+        scheduled=e.course_end.notnull(),
     )
 
 
@@ -123,9 +125,11 @@ def activity_as_of(hz: ibis.Table, daily: ibis.Table, spec: ClickstreamSpec) -> 
     last7 = j.day >= d - 7
     prev7 = (j.day >= d - 14) & (j.day < d - 7)
     in_course = j.day >= 0
-    sums = {c: j[c].sum() for c in [*spec.count_columns().values(), "n_other"]}
+    types = [*spec.count_columns().values(), "n_other"]
+    sums = {c: j[c].sum() for c in types}
     return j.group_by(GROUP).aggregate(
         **sums,
+        active_days_last_7d=ibis.ifelse(last7, 1, 0).sum(),
         events_total=j.volume.sum(),
         active_days=j.day.count(),
         sessions=j.sessions.sum(),
@@ -165,17 +169,21 @@ def clickstream_features(
     """The clickstream feature columns, one row per horizon row (zeros where inactive)."""
     activity = activity_as_of(hz, daily, spec)
     t = objects_as_of(hz, learner_obj, course_obj).left_join(activity, GROUP)
-    counts = [*spec.count_columns().values(), "n_other", "events_total", "active_days",
-              "sessions", "assessments_submitted", "events_last_7d", "events_prev_7d"]
+    types = [*spec.count_columns().values(), "n_other"]
+    counts = [*types, "events_total", "active_days",
+              "active_days_last_7d", "sessions", "assessments_submitted", "events_last_7d",
+              "events_prev_7d"]
     zeros = {c: t[c].fill_null(0).cast("float64") for c in counts}
     d = t.as_of_day.cast("float64")
     mean = t.course_volume / d
     variance = t.course_volume_sq / d - mean * mean
     cv = ibis.ifelse((d > 0) & (mean > 0), ibis.greatest(variance, 0.0).sqrt() / mean, None)
     touched = t.objects_touched.fill_null(0).cast("float64")
-    return t.select(
+    rows = t.select(
         *KEYS,
         "as_of_day",
+        "rid",
+        "scheduled",
         **zeros,
         days_since_last_activity=((t.cutoff_s - t.last_s) / DAY).cast("float64"),
         longest_gap_days=t.longest_gap_days.cast("float64"),
@@ -190,3 +198,31 @@ def clickstream_features(
         days_to_first_activity=((t.first_s - t.enrolled_s) / DAY).cast("float64"),
         daily_activity_cv=cv.cast("float64"),
     )
+    rows = with_cohort(rows) if spec.cohort else rows
+    return rows.drop("rid", "scheduled")
+
+
+COHORT_COLUMNS = ("events_vs_cohort", "assessments_vs_cohort", "objects_vs_cohort",
+                  "cohort_active_7d_share")
+
+
+def with_cohort(rows: ibis.Table) -> ibis.Table:
+    """The learner against the others enrolled in the same run by the same cutoff.
+
+    Only for scheduled runs, where every learner of a run shares the cutoff; in a self-paced
+    run other learners' day *d* lies at other times (possibly after this learner's cutoff), so
+    the columns are empty there. Courses differ a lot in how much activity they ask for; these
+    make activity comparable across courses (a new course, a different platform).
+    """
+    run = ibis.window(group_by=["rid", "as_of_day"])  # one pass: no second copy of ``rows``
+    c_events = rows.events_total.mean().over(run)
+    c_assessments = rows.assessments_submitted.mean().over(run)
+    c_objects = rows.objects_touched.mean().over(run)
+    c_active = (rows.events_last_7d > 0).cast("float64").mean().over(run)
+    on = rows.scheduled
+    return rows.mutate(
+        events_vs_cohort=ibis.ifelse(on, ((rows.events_total + 1) / (c_events + 1)).ln(), None),
+        assessments_vs_cohort=ibis.ifelse(on, rows.assessments_submitted - c_assessments, None),
+        objects_vs_cohort=ibis.ifelse(on, ((rows.objects_touched + 1) / (c_objects + 1)).ln(), None),
+        cohort_active_7d_share=ibis.ifelse(on, c_active, None),
+    ).cast({c: "float64" for c in COHORT_COLUMNS})

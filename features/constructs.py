@@ -88,6 +88,18 @@ def load_construct_map(path: Path | str | None = None) -> ConstructMap:
         raise InputError(f"{source}: not a valid construct map: {problems}") from None
 
 
+INSTRUMENT_FILE = "instrument.yaml"
+
+
+def construct_map_for(data_dir: Path | str, path: Path | str | None = None) -> ConstructMap:
+    """The instrument of a data folder: ``path`` if given, else ``DATA/instrument.yaml`` (the
+    importers write it for data with their own questionnaire), else the default instrument."""
+    if path is not None:
+        return load_construct_map(path)
+    own = Path(data_dir) / INSTRUMENT_FILE
+    return load_construct_map(own if own.exists() else None)
+
+
 def _scored_items(surveys: ibis.Table, cmap: ConstructMap, construct: Construct) -> list:
     top = cmap.scale.min + cmap.scale.max
     return [

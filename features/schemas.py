@@ -7,8 +7,6 @@ to cast raw files and to name the first offending rows when a check fails.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import ibis.expr.datatypes as dt
 import pandera.ibis as pa
 import pandera.pandas as ppd
@@ -23,12 +21,12 @@ class Enrolments(pa.DataFrameModel):
     course_id: str
     run_id: str
     enrolled_at: dt.Timestamp
-    course_start: Optional[dt.Timestamp] = pa.Field(nullable=True)
-    course_end: Optional[dt.Timestamp] = pa.Field(nullable=True)  # null = self-paced
-    platform: Optional[str] = pa.Field(nullable=True)
-    credential_type: Optional[str] = pa.Field(nullable=True)
-    credential_cost: Optional[float] = pa.Field(nullable=True, ge=0)
-    paid_by: Optional[str] = pa.Field(nullable=True)
+    course_start: dt.Timestamp | None = pa.Field(nullable=True)
+    course_end: dt.Timestamp | None = pa.Field(nullable=True)  # null = self-paced
+    platform: str | None = pa.Field(nullable=True)
+    credential_type: str | None = pa.Field(nullable=True)
+    credential_cost: float | None = pa.Field(nullable=True, ge=0)
+    paid_by: str | None = pa.Field(nullable=True)
 
     class Config:
         strict = False
@@ -41,16 +39,16 @@ class Surveys(pa.DataFrameModel):
     learner_id: str
     course_id: str
     run_id: str
-    gender: Optional[str] = pa.Field(nullable=True)
-    age_band: Optional[str] = pa.Field(nullable=True)
-    education_level: Optional[str] = pa.Field(nullable=True)
-    employment: Optional[str] = pa.Field(nullable=True)
-    country: Optional[str] = pa.Field(nullable=True)
-    disability: Optional[str] = pa.Field(nullable=True)
-    prior_attempts: Optional[int] = pa.Field(nullable=True, ge=0)
-    hours_per_week_planned: Optional[float] = pa.Field(nullable=True, ge=0, le=168)
-    intends_credential: Optional[bool] = pa.Field(nullable=True)
-    expected_benefits: Optional[str] = pa.Field(nullable=True)
+    gender: str | None = pa.Field(nullable=True)
+    age_band: str | None = pa.Field(nullable=True)
+    education_level: str | None = pa.Field(nullable=True)
+    employment: str | None = pa.Field(nullable=True)
+    country: str | None = pa.Field(nullable=True)
+    disability: str | None = pa.Field(nullable=True)
+    prior_attempts: int | None = pa.Field(nullable=True, ge=0)
+    hours_per_week_planned: float | None = pa.Field(nullable=True, ge=0, le=168)
+    intends_credential: bool | None = pa.Field(nullable=True)
+    expected_benefits: str | None = pa.Field(nullable=True)
 
     class Config:
         strict = False
@@ -65,24 +63,25 @@ class Events(pa.DataFrameModel):
     run_id: str
     ts: dt.Timestamp
     event_type: str
-    object_id: Optional[str] = pa.Field(nullable=True)
-    value: Optional[float] = pa.Field(nullable=True, ge=0)
+    object_id: str | None = pa.Field(nullable=True)
+    value: float | None = pa.Field(nullable=True, ge=0)
 
     class Config:
         strict = False
 
 
 class Outcomes(pa.DataFrameModel):
-    """One row per enrolment: the labels."""
+    """One row per enrolment: the labels. A source may know only one of them (KDD Cup has no
+    certification, the dataedu courses no dropout): the unknown one is empty."""
 
     learner_id: str
     course_id: str
     run_id: str
-    certified: bool
-    dropped_out: bool
-    last_active_at: Optional[dt.Timestamp] = pa.Field(nullable=True)
+    certified: bool | None = pa.Field(nullable=True)
+    dropped_out: bool | None = pa.Field(nullable=True)
+    last_active_at: dt.Timestamp | None = pa.Field(nullable=True)
     # when the learner left (unregistered), where the source knows it; else last_active_at
-    dropped_at: Optional[dt.Timestamp] = pa.Field(nullable=True)
+    dropped_at: dt.Timestamp | None = pa.Field(nullable=True)
 
     class Config:
         strict = False
@@ -135,4 +134,4 @@ class FeatureTable(ppd.DataFrameModel):
     class Config:
         strict = False
         coerce = False
-        unique = ["learner_id", "course_id", "run_id", "as_of_day"]
+        unique = ["learner_id", "course_id", "run_id", "as_of_day"]  # noqa: RUF012 (pandera API)

@@ -94,7 +94,7 @@ def canonical_tables(
 def _read(con: BaseBackend, path: Path) -> ibis.Table:
     try:
         return read_file(con, path)
-    except Exception as exc:  # the engines raise their own types for unreadable files
+    except Exception as exc:  # noqa: BLE001 - each engine raises its own types for bad files
         raise InputError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
 
 

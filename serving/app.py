@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from features.build import build_features
-from features.constructs import load_construct_map
+from features.constructs import construct_map_for
 from features.errors import InputError
 from features.tables import tables_from_frames
 from serving import schemas
@@ -49,7 +49,7 @@ class RiskApp:
                 continue
         if not scorers:
             raise LookupError("no @champion model to serve; train one with `mooc-risk train`")
-        store = (FeatureStore(settings.data_dir, settings.store_dir, load_construct_map(),
+        store = (FeatureStore(settings.data_dir, settings.store_dir, construct_map_for(settings.data_dir),
                               settings.backend) if settings.data_dir else None)
         app = cls(settings, scorers, store, KeyRing.load(settings.keys_file))
         app._scored, app._lock = {}, threading.Lock()

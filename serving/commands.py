@@ -23,13 +23,13 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
 ) -> None:
     """Start the HTTP service (BentoML) on the @champion models and the data in DATA."""
-    from features.constructs import load_construct_map
+    from features.constructs import construct_map_for
     from features.engine import connect
     from features.tables import read_tables
     from training.settings import Settings
 
     settings = Settings.from_env()
-    read_tables(data, connect(settings.backend), load_construct_map())  # fail fast on bad data
+    read_tables(data, connect(settings.backend), construct_map_for(data))  # fail fast on bad data
     env = {**os.environ, **Settings(**{**settings.__dict__, "data_dir": data.resolve()}).to_env()}
     bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or "bentoml"
     typer.echo(f"serving {data} on http://{host}:{port} (docs: /, OpenAPI: /docs.json)", err=True)
@@ -51,7 +51,7 @@ def predict(
     import pandas as pd
 
     from features.build import build_features
-    from features.constructs import load_construct_map
+    from features.constructs import construct_map_for
     from features.engine import connect
     from features.files import write_table
     from features.tables import read_tables
@@ -77,7 +77,7 @@ def predict(
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
     with progress_steps(2 + 2 * len(scorers), "predict") as step:
-        tables = read_tables(data, connect(settings.backend), load_construct_map())
+        tables = read_tables(data, connect(settings.backend), construct_map_for(data))
         if course is not None:
             tables = _one_course(tables, course)
         step("input validated")

@@ -18,8 +18,8 @@ def duck():
 
 
 def spark_available() -> bool:
-    import shutil
     import importlib.util
+    import shutil
 
     return importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
 

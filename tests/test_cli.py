@@ -2,8 +2,8 @@
 
 import pandas as pd
 import pytest
-
 from cli_helpers import run_cli
+
 from serving.cli import build_app
 
 

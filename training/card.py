@@ -3,13 +3,14 @@ group, calibration, the horizon decision, known limits)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
 from training.contributions import pipelines
 from training.gate import GateDecision
+from training.markdown import markdown_table
 from training.train import Trained
 
 LIMITS = """\
@@ -25,16 +26,6 @@ LIMITS = """\
 """
 
 
-def _table(frame: pd.DataFrame, digits: int = 3) -> str:
-    if frame.empty:
-        return "_none_\n"
-    cells = frame.map(lambda v: f"{v:.{digits}f}" if isinstance(v, float | np.floating) else str(v))
-    head = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(row) + " |" for row in cells.to_numpy()]
-    return "\n".join([head, rule, *body]) + "\n"
-
-
 def horizon_decision(horizons: pd.DataFrame | None, chosen: str) -> str:
     """The comparison table and the numbers behind the configured choice."""
     if horizons is None or horizons.empty:
@@ -47,9 +38,9 @@ def horizon_decision(horizons: pd.DataFrame | None, chosen: str) -> str:
             f"{worst['per_day']:.4f} (per day) vs {worst['single']:.4f} (single). "
             f"This version serves **{chosen.replace('_', ' ')}**")
     text += (" — the config's choice; the numbers above are the evidence to revisit it."
-             if chosen == "per_day" and auc < 0 or chosen == "single" and auc > 0.005
+             if (chosen == "per_day" and auc < 0) or (chosen == "single" and auc > 0.005)
              else " — consistent with these numbers.")
-    return _table(horizons, 4) + "\n" + text + "\n"
+    return markdown_table(horizons, 4) + "\n" + text + "\n"
 
 
 def render_card(trained: Trained, version: str, run_id: str, alias: str,
@@ -73,7 +64,7 @@ def render_card(trained: Trained, version: str, run_id: str, alias: str,
     return f"""# {c.registered_name} v{version}
 
 - **Target**: {c.target} (label `{c.label}`; risk = {"P(label)" if c.risk_of == "label" else "1 − P(label)"})
-- **Trained**: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, MLflow run `{run_id}`
+- **Trained**: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, MLflow run `{run_id}`
 - **Alias**: `@{alias}` — gate: {decision.reason}
 - **Data**: `{source}` (training-table sha256 `{trained.data_hash[:16]}…`)
 - **As-of days**: {", ".join(map(str, c.as_of_days))}; risk bands: medium ≥ {c.thresholds.medium}, high ≥ {c.thresholds.high}
@@ -82,7 +73,7 @@ def render_card(trained: Trained, version: str, run_id: str, alias: str,
 {split.strategy}: {split.note}. No learner is on both sides; validation rows (early stopping and
 calibration) are learners of the training runs.
 
-{_table(sizes)}
+{markdown_table(sizes)}
 ## Model
 LightGBM in an sklearn pipeline (ordinal encoding of {len(trained.rows.categorical_columns)}
 categorical columns inside), early stopping on validation log-loss (trees — {trees}),
@@ -92,12 +83,12 @@ regression on the same columns (median imputation with missing flags, one-hot).
 ### One model or one per as-of day?
 {horizon_decision(trained.horizons, c.horizon_strategy)}
 ## Test metrics (later runs)
-{_table(overall)}
+{markdown_table(overall)}
 Top 10%: precision and recall among the 10% of learners with the highest risk (an
 intervention capacity of one in ten).
 
 ### By as-of day
-{_table(by_day.reset_index())}
+{markdown_table(by_day.reset_index())}
 ## Calibration
 ECE {ev.metrics["test_ece"]:.4f}, Brier {ev.metrics["test_brier"]:.4f} on the test runs (plot:
 `plots/calibration.png` in the run).
@@ -105,6 +96,6 @@ ECE {ev.metrics["test_ece"]:.4f}, Brier {ev.metrics["test_brier"]:.4f} on the te
 ## Groups
 Largest AUC gap between groups: {ev.group_gap:.4f}.
 
-{_table(ev.groups.astype({"n": "int64"}))}
+{markdown_table(ev.groups.astype({"n": "int64"}))}
 ## Known limits
 {LIMITS}"""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated
 
@@ -30,7 +31,7 @@ def train(
 ) -> None:
     """Train, evaluate on later runs, log to MLflow, register, and gate @champion."""
     from features.build import default_spec
-    from features.constructs import load_construct_map
+    from features.constructs import construct_map_for
     from features.engine import connect
     from features.tables import read_tables
     from training.config import default_config_path, load_config
@@ -47,7 +48,7 @@ def train(
     cfg = load_config(path, extra)
     if cfg.target != target:
         raise typer.BadParameter(f"{path} is a {cfg.target} config, not {target}")
-    cmap = load_construct_map(constructs)
+    cmap = construct_map_for(data, constructs)
     with progress_steps(STEPS + 2, f"train {target}") as step:
         tables = read_tables(data, connect(settings.backend), cmap)
         step("input validated")
@@ -55,6 +56,54 @@ def train(
         published = publish(trained, tables, settings, source=str(data))
         step("logged and registered")
     _print_summary(trained, published)
+
+
+def evaluate(
+    data: DataDir,
+    target: Annotated[str, typer.Option("--target", help="dropout or certification.")],
+    out: Annotated[Path, typer.Option("--out", help="Report folder (predictions, report.md, plots).")],
+    split: Annotated[str, typer.Option("--split", help="by-run (earlier runs → later runs) or "
+                                       "by-course (seeded course-disjoint).")] = "by-run",
+    as_of: Annotated[str | None, typer.Option("--as-of", help="As-of days (default: the config's).")] = None,
+    test_from: Annotated[str | None, typer.Option("--test-from", help="by-run: runs starting on or "
+                                                  "after this date (YYYY-MM-DD) are the test side.")] = None,
+    without_survey: Annotated[bool, typer.Option("--without-survey", help="Leave the survey "
+                                                 "construct scores out (what does the survey add?).")] = False,
+    config: Annotated[Path | None, typer.Option("--config", help="Training config.")] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Override a config key.")] = None,
+    constructs: Constructs = None,
+) -> None:
+    """Train on one side of an honest split and report on the other (no model is registered)."""
+    from features.build import default_spec
+    from features.constructs import construct_map_for
+    from features.engine import connect
+    from features.tables import read_tables
+    from training.config import default_config_path, load_config
+    from training.report import evaluate_to_folder
+    from training.settings import Settings
+    from training.train import STEPS
+
+    if target not in TARGETS:
+        raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}, got {target!r}")
+    if split not in ("by-run", "by-course"):
+        raise typer.BadParameter(f"--split must be by-run or by-course, got {split!r}")
+    cmap = construct_map_for(data, constructs)
+    extra = [f"split.strategy={split}", "compare_horizon_strategies=false", *(overrides or [])]
+    if as_of:
+        extra.append(f"as_of_days=[{','.join(map(str, parse_days(as_of)))}]")
+    if test_from:
+        extra.append(f"split.test_from={test_from}")
+    cfg = load_config(config or default_config_path(target), extra)
+    if without_survey:
+        cfg.exclude_features = [*cfg.exclude_features, *cmap.constructs, "survey_answered"]
+    settings = Settings.from_env()
+    with progress_steps(STEPS + 2, f"evaluate {target}") as step:
+        tables = read_tables(data, connect(settings.backend), cmap)
+        step("input validated")
+        report = evaluate_to_folder(tables, cfg, default_spec(tables, cmap), out, settings,
+                                    source=str(data), on_step=step)
+    typer.echo(report.by_day.round(3).to_string())
+    typer.echo(f"report: {out / 'report.md'}")
 
 
 def _print_summary(trained, published) -> None:
@@ -130,11 +179,12 @@ def _fmt(value: float | None) -> str:
 
 
 def _when(millis: int | None) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return "" if millis is None else f"{datetime.fromtimestamp(millis / 1000, timezone.utc):%Y-%m-%d %H:%M}"
+    return "" if millis is None else f"{datetime.fromtimestamp(millis / 1000, UTC):%Y-%m-%d %H:%M}"
 
 
 def register(app: typer.Typer) -> None:
     app.command()(train)
+    app.command()(evaluate)
     app.add_typer(models_app, name="models")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,8 +15,9 @@ OUTCOME_COLUMNS = ("certified", "dropped_out", "last_active_at", "dropped_at")
 
 
 class SplitConfig(BaseModel):
-    strategy: Literal["by-run", "by-learner"] = "by-run"
+    strategy: Literal["by-run", "by-course", "by-learner"] = "by-run"
     test_share: float = Field(0.3, gt=0, lt=1)
+    test_from: date | None = None  # by-run: runs starting on or after this date are the test set
     validation_share: float = Field(0.2, gt=0, lt=1)
     seed: int = 42
 
@@ -62,7 +64,9 @@ class TrainConfig(BaseModel):
 
 
 def default_config_path(target: str) -> Path:
-    return Path("models") / f"{target}.yaml"
+    """``models/<target>.yaml`` of the working directory, else of the mooc-risk checkout."""
+    local = Path("models") / f"{target}.yaml"
+    return local if local.exists() else Path(__file__).parents[1] / "models" / f"{target}.yaml"
 
 
 def load_config(path: Path, overrides: list[str] | None = None) -> TrainConfig:

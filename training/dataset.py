@@ -39,6 +39,13 @@ def labelled_rows(tables: Tables, config: TrainConfig, spec: FeatureSpec) -> Lab
     features = build_features(replace(tables, outcomes=None), config.as_of_days, spec)
     outcomes = tables.outcomes.to_pyarrow().to_pandas()
     timing = anchors(tables.enrolments).select(*KEYS, "anchor_s", "enrolled_s").to_pyarrow().to_pandas()
+    for column in ("certified", "dropped_out"):
+        if column not in outcomes:
+            outcomes[column] = None
+    outcomes = outcomes[outcomes[config.label].notna()]
+    if outcomes.empty:
+        raise InputError(f"the outcomes table has no {config.label!r} labels: this data set "
+                         f"cannot train a {config.target} model")
     frame = features.merge(outcomes, on=list(KEYS), how="inner").merge(timing, on=list(KEYS))
     frame["cutoff_s"] = frame["anchor_s"] + frame["as_of_day"] * DAY
     frame = frame[still_enrolled(frame)].copy()
@@ -64,7 +71,8 @@ def still_enrolled(frame: pd.DataFrame) -> pd.Series:
     left = dropped_at.fillna(frame["last_active_at"]) if "last_active_at" in frame else dropped_at
     left_s = pd.to_datetime(left).astype("datetime64[s]").astype("int64").where(left.notna())
     left_s = left_s.fillna(frame["anchor_s"])
-    return ~(frame["dropped_out"].astype(bool) & (left_s < frame["cutoff_s"]))
+    dropped = frame["dropped_out"].astype("boolean").fillna(False).astype(bool)
+    return ~(dropped & (left_s < frame["cutoff_s"]))
 
 
 def _run_starts(tables: Tables) -> pd.Series:

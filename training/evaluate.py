@@ -28,16 +28,19 @@ def evaluate(test: pd.DataFrame, scores: dict[str, np.ndarray], risk_of: str) ->
     """``scores``: model name → probabilities on ``test`` rows; the first is the main model,
     named in metrics as ``test_*``, the others as ``<name>_test_*``."""
     y, days = test["label"].to_numpy(), test["as_of_day"].to_numpy()
+    present = [c for c in GROUP_COLUMNS if c in test and test[c].notna().any()]
     metrics, rows = {}, []
     for i, (name, p) in enumerate(scores.items()):
         prefix = "test" if i == 0 else f"{name}_test"
         overall = classification_metrics(y, p, risk_of)
         metrics.update({f"{prefix}_{k}": overall[k] for k in REPORTED})
         for day, m in metrics_by_day(days, y, p, risk_of).items():
-            metrics.update({f"{prefix}_{k}_day_{day}": m[k] for k in ("auc", "pr_auc", "brier", "ece")})
+            on_day = days == day
+            m["group_gap"] = largest_gap(group_report(y[on_day], p[on_day], test.loc[on_day, present]))
+            metrics.update({f"{prefix}_{k}_day_{day}": m[k]
+                            for k in ("auc", "pr_auc", "brier", "ece", "group_gap")})
             rows.append({"model": name, "as_of_day": day, **m})
     main = next(iter(scores.values()))
-    present = [c for c in GROUP_COLUMNS if c in test and test[c].notna().any()]
     groups = group_report(y, main, test[present])
     for attribute, table in groups.groupby("attribute"):
         metrics[f"test_auc_gap_{attribute}"] = float(table["auc_gap"].iloc[0])

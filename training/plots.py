@@ -55,3 +55,19 @@ def shap_summary_figure(contributions: np.ndarray, features: pd.DataFrame) -> Fi
     fig = plt.gcf()
     plt.close(fig)
     return fig
+
+
+def group_figure(groups: pd.DataFrame, title: str) -> Figure:
+    """Per-group test AUC, one panel per attribute, with each group's ABROCA in the label."""
+    attributes = list(dict.fromkeys(groups["attribute"]))
+    fig = Figure(figsize=(4 * max(1, len(attributes)), 4))
+    axes = fig.subplots(1, max(1, len(attributes)), squeeze=False)[0]
+    for ax, attribute in zip(axes, attributes, strict=False):
+        table = groups[groups["attribute"] == attribute]
+        labels = [f"{g}\n(n={n}, ABROCA {a:.3f})" for g, n, a in
+                  zip(table["group"], table["n"], table["abroca"], strict=True)]
+        ax.barh(labels, table["auc"])
+        ax.set(xlim=(0.5, 1.0), xlabel="test ROC-AUC", title=attribute)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

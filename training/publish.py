@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow
@@ -22,8 +22,8 @@ from training.contributions import pipelines, tree_contributions
 from training.dataset import ROW_KEYS
 from training.evaluate import evaluate
 from training.gate import GateDecision, Scorecard, decide
-from training.settings import Settings
 from training.reference import favourable_medians
+from training.settings import Settings
 from training.train import Trained
 
 SHAP_ROWS = 2000
@@ -119,7 +119,7 @@ def _log_model(trained: Trained):
                          if np.isfinite(v) and "_day_" not in k},
         "data_hash": trained.data_hash,
         "reference": _reference(trained),
-        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     return mlflow.sklearn.log_model(
         trained.model, name="model", signature=signature, input_example=example,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
@@ -57,7 +57,7 @@ class Settings:
         return env
 
     def today(self) -> datetime:
-        return self.now or datetime.now(timezone.utc).replace(tzinfo=None)
+        return self.now or datetime.now(UTC).replace(tzinfo=None)
 
     def prepare(self) -> None:
         """Create the local store's folders (only for a sqlite tracking URI)."""

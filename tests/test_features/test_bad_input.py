@@ -2,9 +2,9 @@
 
 import pandas as pd
 import pytest
-
 from cli_helpers import run_cli
 from factories import tiny_frames, write_folder
+
 from features.errors import InputError
 from features.tables import read_tables, tables_from_frames
 

@@ -4,8 +4,8 @@ import math
 
 import pandas as pd
 import pytest
-
 from factories import tiny_frames
+
 from features.build import FeatureSpec, build_features, default_spec
 from features.clickstream import ClickstreamSpec
 from features.tables import tables_from_frames

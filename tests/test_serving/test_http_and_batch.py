@@ -11,7 +11,6 @@ import httpx
 import pandas as pd
 import pytest
 import yaml
-
 from cli_helpers import run_cli
 from http_helpers import auth, free_port
 

@@ -5,8 +5,8 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-
 from http_helpers import auth
+
 from features.build import build_features
 from features.tables import tables_from_frames
 from serving.app import raw_frames
@@ -19,7 +19,7 @@ from training.estimators import as_model_input, positive_proba
 @pytest.fixture(scope="module")
 def learners(served):
     e = pd.read_parquet(served.data / "enrolments.parquet")
-    run = sorted(e[e.course_id == "C001"].run_id.unique())[0]
+    run = min(e[e.course_id == "C001"].run_id.unique())
     ids = e[(e.course_id == "C001") & (e.run_id == run)].learner_id.head(4).tolist()
     return run, ids
 
@@ -59,7 +59,7 @@ def test_raw_request_probability_equals_the_in_memory_pipeline(client, served):
     expected = dict(zip(features.learner_id, positive_proba(model.model, X), strict=True))
     assert served_p.keys() == expected.keys()
     for learner_id, p in expected.items():
-        assert served_p[learner_id] == pytest.approx(p, abs=1e-12)
+        assert served_p[learner_id] == pytest.approx(p, abs=1e-12), learner_id
 
 
 def test_reasons_contributions_and_base_value_add_up_to_the_raw_score(client, served, learners):
@@ -70,7 +70,7 @@ def test_reasons_contributions_and_base_value_add_up_to_the_raw_score(client, se
     model = registry.load_version(served.settings, "mooc-risk-dropout")
     store = pd.read_parquet(next((served.settings.store_dir).glob("features-*-day7.parquet")))
     for prediction in response.json()["predictions"]:
-        for target, score in prediction["scores"].items():
+        for score in prediction["scores"].values():
             ex = score["explanation"]
             total = ex["base_value"] + sum(r["contribution"] for r in ex["reasons"]) + ex["rest"]
             assert total == pytest.approx(ex["raw_score"], abs=1e-9)

@@ -2,9 +2,8 @@
 
 from pathlib import Path
 
-from mlflow.tracking import MlflowClient
-
 from cli_helpers import run_cli
+from mlflow.tracking import MlflowClient
 
 CONFIG = Path(__file__).parents[2] / "models" / "dropout.yaml"
 DAYS = [0, 7, 14, 28]

@@ -1,0 +1,180 @@
+"""Real-data evaluation: OULAD, KDD Cup 2015 and the dataedu survey courses → bench/real_data.md.
+
+    .venv/bin/python -m bench.real_data [--shared ../shared/data] [--out bench/out/real]
+
+Imports each source with `mooc-risk import`, evaluates with `mooc-risk evaluate` (default
+configs from models/, nothing tuned on the test side) and writes the tables, the targets of
+issue #5, wall time and peak memory of the OULAD stages, and the published anchors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).parent
+OULAD_DAYS = [0, 14, 28, 56, 90, 120, 180]
+KDD_DAYS = [7, 14, 21, 30]
+
+
+def run(out: Path, name: str, *args: str) -> dict:
+    """One CLI command in a fresh process (so its peak memory is its own)."""
+    stats = out / f"{name}.stats.json"
+    print(f"$ mooc-risk {' '.join(args)}", flush=True)
+    subprocess.run([sys.executable, "-m", "bench.measure", str(stats), *args], check=True,
+                   env={**_env(out)})
+    return json.loads(stats.read_text())
+
+
+def _env(out: Path) -> dict[str, str]:
+    import os
+
+    return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{out}/mlflow.db",
+            "MOOC_RISK_ARTIFACT_ROOT": str(out / "artifacts")}
+
+
+def metrics(report: Path, model: str = "lightgbm") -> pd.DataFrame:
+    table = pd.read_csv(report / "metrics_by_day.csv")
+    return table[table["model"] == model].set_index("as_of_day")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--out", type=Path, default=HERE / "out" / "real")
+    args = parser.parse_args()
+    out, shared = args.out, args.shared
+    out.mkdir(parents=True, exist_ok=True)
+    days = ",".join(map(str, OULAD_DAYS))
+    stats = {
+        "import": run(out, "oulad-import", "import", "--source", "oulad", "--in",
+                      str(shared / "oulad" / "parquet"), "--out", str(out / "oulad")),
+        "features": run(out, "oulad-features", "features", "--data", str(out / "oulad"), "--as-of",
+                        days, "--out", str(out / "oulad-features.parquet")),
+    }
+    for target in ("dropout", "certification"):
+        stats[f"evaluate {target}"] = run(
+            out, f"oulad-{target}", "evaluate", "--data", str(out / "oulad"), "--target", target,
+            "--split", "by-run", "--test-from", "2014-01-01", "--as-of", days,
+            "--out", str(out / f"oulad-{target}"))
+    run(out, "kdd-import", "import", "--source", "kddcup2015", "--in",
+        str(shared / "kddcup2015-daily"), "--out", str(out / "kdd"))
+    run(out, "kdd-dropout", "evaluate", "--data", str(out / "kdd"), "--target", "dropout",
+        "--split", "by-course", "--as-of", ",".join(map(str, KDD_DAYS)), "--out", str(out / "kdd-dropout"))
+    run(out, "dataedu-import", "import", "--source", "dataedu", "--in",
+        str(shared / "dataedu-online-science"), "--out", str(out / "dataedu"))
+    for flag, name in (([], "with"), (["--without-survey"], "without")):
+        run(out, f"dataedu-{name}", "evaluate", "--data", str(out / "dataedu"), "--target",
+            "certification", "--split", "by-run", "--test-from", "2016-01-01", "--as-of", "0,120",
+            "--out", str(out / f"dataedu-{name}"), *flag)
+    text = render(out, stats)
+    (HERE / "real_data.md").write_text(text)
+    print(text)
+
+
+def _fmt(table: pd.DataFrame, baseline: pd.DataFrame) -> str:
+    lines = ["| day | AUC | PR-AUC | Brier | ECE | group AUC gap | baseline AUC |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for day, row in table.iterrows():
+        lines.append(f"| {day} | {row.auc:.3f} | {row.pr_auc:.3f} | {row.brier:.3f} | "
+                     f"{row.ece:.3f} | {row.group_gap:.3f} | {baseline.loc[day, 'auc']:.3f} |")
+    return "\n".join(lines)
+
+
+def _check(ok: bool, text: str) -> str:
+    return f"- {'met' if ok else '**not met**'}: {text}"
+
+
+def render(out: Path, stats: dict) -> str:
+    od, ob = metrics(out / "oulad-dropout"), metrics(out / "oulad-dropout", "baseline")
+    oc, ocb = metrics(out / "oulad-certification"), metrics(out / "oulad-certification", "baseline")
+    kd, kdb = metrics(out / "kdd-dropout"), metrics(out / "kdd-dropout", "baseline")
+    dw, dwb = metrics(out / "dataedu-with"), metrics(out / "dataedu-with", "baseline")
+    dn, dnb = metrics(out / "dataedu-without"), metrics(out / "dataedu-without", "baseline")
+    eces = pd.concat([od.ece, oc.ece, kd.ece, dw.ece])
+    targets = [
+        _check(bool((od.loc[od.index >= 28, "auc"] >= 0.75).all()),
+               "OULAD dropout AUC ≥ 0.75 at every day from 28 — "
+               + ", ".join(f"d{d}: {a:.3f}" for d, a in od.loc[od.index >= 28, "auc"].items())),
+        _check(oc.loc[90, "auc"] >= 0.85, f"OULAD certification AUC ≥ 0.85 at day 90 — {oc.loc[90, 'auc']:.3f}"),
+        _check(oc.loc[180, "auc"] >= 0.93, f"OULAD certification AUC ≥ 0.93 at day 180 — {oc.loc[180, 'auc']:.3f}"),
+        _check(kd.loc[30, "auc"] >= 0.88, f"KDD by-course day-30 AUC ≥ 0.88 — {kd.loc[30, 'auc']:.3f}"),
+        _check(kd.loc[14, "auc"] >= 0.78, f"KDD by-course day-14 AUC ≥ 0.78 — {kd.loc[14, 'auc']:.3f}"),
+        _check(bool((eces <= 0.05).all()), f"ECE ≤ 0.05 everywhere — worst {eces.max():.3f} "
+               f"({(eces > 0.05).sum()} of {len(eces)} day × data set cells above)"),
+    ]
+    resources = "\n".join(
+        f"| {stage} | {s['seconds']:.1f} | {s['peak_mb']:,.0f} |" for stage, s in stats.items())
+    return f"""# mooc-risk on real data ({date.today()})
+
+Produced by `make bench-real` (`.venv/bin/python -m bench.real_data`): each source imported with
+`mooc-risk import`, evaluated with `mooc-risk evaluate` using the default configs in `models/`
+(LightGBM + calibration, logistic baseline); nothing is tuned on the test side. **The population
+at as-of day *d* is the learners still enrolled at *d*** (a dropout whose unregistration — or,
+without one, last activity — came before *d* is not scored at *d*). Features use only data from
+before *d*.
+
+## OULAD, by run: 2013 presentations → 2014 presentations
+Dropout = Withdrawn (leaving on `date_unregistration`):
+
+{_fmt(od, ob)}
+
+Certification = Pass or Distinction:
+
+{_fmt(oc, ocb)}
+
+## KDD Cup 2015 (daily counts, 16 courses), by course: seeded course-disjoint split
+Dropout = no activity in the 10 days after the 30-day window (everyone is enrolled through day 30):
+
+{_fmt(kd, kdb)}
+
+## dataedu online science courses, by run: S116 → S216 (certification = final grade ≥ 60)
+At day 0 only the enrolment and the pre-course survey are known; the data has no timestamps,
+so LMS minutes and gradebook items sit on the run's last day (they enter at day 120).
+
+With the survey constructs (interest, utility value, perceived competence):
+
+{_fmt(dw, dwb)}
+
+Without them:
+
+{_fmt(dn, dnb)}
+
+What the survey adds at day 0: AUC {dw.loc[0, 'auc']:.3f} with vs {dn.loc[0, 'auc']:.3f} without
+(LightGBM), {dwb.loc[0, 'auc']:.3f} vs {dnb.loc[0, 'auc']:.3f} (baseline) — on a test side of
+about 200 enrolments, so ±0.05 is within noise.
+
+## Targets (issue #5)
+{chr(10).join(targets)}
+
+## OULAD resources (one process per stage, 2 cores)
+| stage | wall s | peak MB |
+|---|---:|---:|
+{resources}
+
+## Published anchors, and why ours differ
+- **KDD Cup 2015**: the winning AUC was **0.9074**, from the full raw logs (event times, sources,
+  objects, course structure) and features across a learner's other courses, with a split
+  inside the same courses. This copy has only daily counts of 7 event kinds and no user ids,
+  and we test on courses the model never saw (as for a new course). Inside the same courses
+  (random learners) our features reach about the same AUC as by course, so the gap is the data
+  copy, not the split.
+- **OULAD withdrawal**: papers report 0.88–0.93, mostly with features from the whole course,
+  random (not time-ordered) splits, and a population that keeps learners who had already left
+  — for whom "no activity for weeks" makes withdrawal easy to call. Here the population at day
+  *d* is only the learners still registered at *d*, the model is trained on 2013 and tested on
+  2014, and Withdrawn is separated from Fail, whose disengaged learners look alike. That task
+  is harder, and closer to what a course team can act on.
+- **OULAD certification** is easier early on because Fail and Withdrawn fall on the same side;
+  at day 180 most assessments are in.
+"""
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""``mooc-risk evaluate``: train on one side of an honest split, score the other, and write
+predictions, a markdown report and plots to a folder (and the same to MLflow)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from features.build import FeatureSpec
+from features.files import write_table
+from features.tables import Tables
+from training import estimators as est
+from training import plots, registry
+from training.config import TrainConfig
+from training.dataset import ROW_KEYS
+from training.markdown import markdown_table
+from training.settings import Settings
+from training.train import Trained, fit_and_evaluate
+
+EXPERIMENT = "mooc-risk-evaluate"
+COLUMNS = ("auc", "pr_auc", "brier", "ece", "group_gap")
+
+
+@dataclass(frozen=True)
+class Report:
+    trained: Trained
+    by_day: pd.DataFrame  # as_of_day × (model metric)
+    folder: Path
+
+
+def evaluate_to_folder(tables: Tables, config: TrainConfig, spec: FeatureSpec, out: Path,
+                       settings: Settings, source: str,
+                       on_step: Callable[[str], None] = lambda _label: None) -> Report:
+    trained = fit_and_evaluate(tables, config, spec, on_step)
+    out.mkdir(parents=True, exist_ok=True)
+    test = trained.test
+    X = trained.inputs(trained.split.test)
+    predictions = test[ROW_KEYS].assign(
+        probability=est.positive_proba(trained.model, X),
+        baseline_probability=est.positive_proba(trained.baseline, X),
+        label=test["label"].to_numpy())
+    write_table(predictions.reset_index(drop=True), out / "predictions.parquet")
+    by_day = trained.evaluation.by_day.pivot(index="as_of_day", columns="model", values=list(COLUMNS))
+    by_day.columns = [f"{model} {metric}" for metric, model in by_day.columns]
+    by_day = by_day[[f"{m} {c}" for m in ("lightgbm", "baseline") for c in COLUMNS]]
+    figures = _figures(trained, predictions, source)
+    for name, figure in figures.items():
+        figure.savefig(out / name, dpi=110)
+    text = render_report(trained, by_day, source, list(figures))
+    (out / "report.md").write_text(text)
+    trained.evaluation.by_day.to_csv(out / "metrics_by_day.csv", index=False)
+    _log(trained, out, settings, source)
+    on_step("report written")
+    return Report(trained, by_day, out)
+
+
+def _figures(trained: Trained, predictions: pd.DataFrame, source: str) -> dict:
+    title = f"{trained.config.target} — {Path(source).name}"
+    auc = trained.evaluation.by_day.pivot(index="as_of_day", columns="model", values="auc")
+    y = predictions["label"].to_numpy()
+    figures = {
+        "auc_by_day.png": plots.auc_by_day_figure(auc, title),
+        "calibration.png": plots.calibration_figure(
+            y, {"LightGBM (calibrated)": predictions["probability"].to_numpy(),
+                "logistic baseline": predictions["baseline_probability"].to_numpy()}, title),
+    }
+    if len(trained.evaluation.groups):
+        figures["groups.png"] = plots.group_figure(trained.evaluation.groups, title)
+    return figures
+
+
+def render_report(trained: Trained, by_day: pd.DataFrame, source: str, figures: list[str]) -> str:
+    c, ev, split, frame = trained.config, trained.evaluation, trained.split, trained.rows.frame
+    sides = pd.DataFrame([
+        {"side": name, "rows": int(mask.sum()), "learners": frame.loc[mask, "learner_id"].nunique(),
+         "positive rate": float(frame.loc[mask, "label"].mean())}
+        for name, mask in (("train", split.train), ("valid", split.valid), ("test", split.test))])
+    overall = pd.DataFrame([{"model": m, **{k: ev.metrics.get(f"{p}_{k}", np.nan) for k in
+                                              ("auc", "pr_auc", "brier", "ece", "precision_top10",
+                                               "recall_top10")}}
+                            for m, p in (("LightGBM", "test"), ("baseline", "baseline_test"))])
+    groups = ev.groups.astype({"n": "int64"}) if len(ev.groups) else ev.groups
+    images = "\n".join(f"![{f}]({f})" for f in figures)
+    return f"""# Evaluation: {c.target} on `{source}`
+
+{datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Label `{c.label}`; model: LightGBM
+({c.horizon_strategy.replace("_", " ")}), calibrated ({c.calibration}), and a logistic baseline.
+
+**Split** — {split.strategy}: {split.note}. No learner is on both sides. The population at
+as-of day *d* is the enrolments still enrolled at *d* (a dropout whose unregistration, or last
+activity, came before *d* is not scored at *d*).
+
+{markdown_table(sides)}
+## By as-of day (test side)
+{markdown_table(by_day.reset_index(), 3)}
+`group_gap`: the largest AUC difference between groups of one attribute (gender, age band,
+education, disability) with at least 30 test rows.
+
+## Overall (all as-of days pooled)
+{markdown_table(overall)}
+## Groups (all days pooled, LightGBM)
+{markdown_table(groups)}
+{images}
+"""
+
+
+def _log(trained: Trained, out: Path, settings: Settings, source: str) -> None:
+    experiment = registry.experiment_id(settings, EXPERIMENT)
+    with mlflow.start_run(experiment_id=experiment, run_name=f"{trained.config.target} {Path(source).name}"):
+        mlflow.set_tags({"data": source, "target": trained.config.target,
+                         "split_strategy": trained.split.strategy, "split_note": trained.split.note,
+                         "data_hash": trained.data_hash})
+        mlflow.log_metrics({k: v for k, v in trained.evaluation.metrics.items() if np.isfinite(v)})
+        mlflow.log_artifacts(str(out), artifact_path="report")
