@@ -43,6 +43,9 @@ demo: $(STAMP) ## the main job on synthetic data: data → features → train �
 test: $(STAMP) ## run the test suite (PySpark tests skip when Java/pyspark are missing)
 	$(BIN)/pytest
 
+lint: $(STAMP) ## ruff over the code, benchmarks and tests
+	$(BIN)/ruff check features training serving bench tests
+
 bench-serving: $(STAMP) ## benchmark the HTTP service and the batch scorer (loopback)
 	$(BIN)/python -m bench.serving
 
@@ -62,4 +65,4 @@ lock: ## re-resolve requirements.lock from pyproject.toml in a scratch venv
 clean: ## remove the venv, generated data and caches (keeps mlruns/)
 	rm -rf $(VENV) data .pytest_cache .hypothesis
 
-.PHONY: help install demo test bench-features bench-serving bench-real lock clean
+.PHONY: help install demo test lint bench-features bench-serving bench-real lock clean

@@ -182,9 +182,9 @@ def naive_pandas(folder: Path) -> tuple[pd.DataFrame, float]:
     for frame in (enr, ev):
         frame[keys] = frame[keys].astype(str)
     enr["anchor"] = enr.enrolled_at.where(enr.course_end.isna(), enr.course_start)
-    ev = ev.merge(enr[keys + ["anchor", "enrolled_at"]], on=keys)
+    ev = ev.merge(enr[[*keys, "anchor", "enrolled_at"]], on=keys)
     ev["day"] = (ev.ts - ev.anchor).dt.total_seconds() // 86400
-    ev = ev.sort_values(keys + ["ts"])
+    ev = ev.sort_values([*keys, "ts"])
     gap = ev.groupby(keys).ts.diff().dt.total_seconds()
     ev["session_start"] = gap.isna() | (gap > 1800)
     ev["is_a"] = ev.event_type == "assessment"
@@ -193,11 +193,11 @@ def naive_pandas(folder: Path) -> tuple[pd.DataFrame, float]:
     parts = []
     for d in AS_OF:
         cutoff = enr.anchor + pd.Timedelta(days=d)
-        rows = enr.loc[enr.enrolled_at <= cutoff, keys + ["anchor", "enrolled_at"]].copy()
+        rows = enr.loc[enr.enrolled_at <= cutoff, [*keys, "anchor", "enrolled_at"]].copy()
         rows["cutoff"] = rows.anchor + pd.Timedelta(days=d)
         past = ev[ev.day < d]
         g = past.groupby(keys)
-        daily = past.groupby(keys + ["day"]).vol.sum().reset_index()
+        daily = past.groupby([*keys, "day"]).vol.sum().reset_index()
         in_course = daily[daily.day >= 0].groupby(keys).vol
         out = pd.DataFrame({
             "events_total": g.vol.sum(),

@@ -102,8 +102,10 @@ def render(out: Path, stats: dict) -> str:
         _check(bool((od.loc[od.index >= 28, "auc"] >= 0.75).all()),
                "OULAD dropout AUC ≥ 0.75 at every day from 28 — "
                + ", ".join(f"d{d}: {a:.3f}" for d, a in od.loc[od.index >= 28, "auc"].items())),
-        _check(oc.loc[90, "auc"] >= 0.85, f"OULAD certification AUC ≥ 0.85 at day 90 — {oc.loc[90, 'auc']:.3f}"),
-        _check(oc.loc[180, "auc"] >= 0.93, f"OULAD certification AUC ≥ 0.93 at day 180 — {oc.loc[180, 'auc']:.3f}"),
+        _check(oc.loc[90, "auc"] >= 0.85,
+               f"OULAD certification AUC ≥ 0.85 at day 90 — {oc.loc[90, 'auc']:.3f}"),
+        _check(oc.loc[180, "auc"] >= 0.93,
+               f"OULAD certification AUC ≥ 0.93 at day 180 — {oc.loc[180, 'auc']:.3f}"),
         _check(kd.loc[30, "auc"] >= 0.88, f"KDD by-course day-30 AUC ≥ 0.88 — {kd.loc[30, 'auc']:.3f}"),
         _check(kd.loc[14, "auc"] >= 0.78, f"KDD by-course day-14 AUC ≥ 0.78 — {kd.loc[14, 'auc']:.3f}"),
         _check(bool((eces <= 0.05).all()), f"ECE ≤ 0.05 everywhere — worst {eces.max():.3f} "

@@ -37,7 +37,7 @@ class ClickstreamSpec:
         """Event type → feature column (``n_<type>``); every other type counts in ``n_other``."""
         columns = {t: "n_" + re.sub(r"[^0-9a-z]+", "_", t.lower()).strip("_") for t in self.event_types}
         columns = {t: c for t, c in columns.items() if c != "n_other"}
-        names = list(columns.values()) + ["n_other"]
+        names = [*list(columns.values()), "n_other"]
         if len(set(names)) != len(names):
             raise ValueError(f"event types {list(self.event_types)} give clashing column names")
         return columns

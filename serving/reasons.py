@@ -128,7 +128,8 @@ class Explainer:
         for j in np.unique(column[column >= 0]):
             rows = np.flatnonzero(column == j)
             _, spec = self.specs[j]
-            raw = values[spec.primary].to_numpy()[rows] if spec.primary in values else np.full(len(rows), None)
+            raw = (values[spec.primary].to_numpy()[rows] if spec.primary in values
+                   else np.full(len(rows), None))
             feature[rows], value[rows], category[rows] = spec.primary, raw, spec.category
             text[rows] = self._word(spec, raw, days[rows])
         return feature, value, category, text

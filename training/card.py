@@ -67,7 +67,8 @@ def render_card(trained: Trained, version: str, run_id: str, alias: str,
 - **Trained**: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, MLflow run `{run_id}`
 - **Alias**: `@{alias}` — gate: {decision.reason}
 - **Data**: `{source}` (training-table sha256 `{trained.data_hash[:16]}…`)
-- **As-of days**: {", ".join(map(str, c.as_of_days))}; risk bands: medium ≥ {c.thresholds.medium}, high ≥ {c.thresholds.high}
+- **As-of days**: {", ".join(map(str, c.as_of_days))}; risk bands: medium ≥ {c.thresholds.medium},
+  high ≥ {c.thresholds.high}
 
 ## Split
 {split.strategy}: {split.note}. No learner is on both sides; validation rows (early stopping and

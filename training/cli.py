@@ -67,8 +67,8 @@ def evaluate(
     as_of: Annotated[str | None, typer.Option("--as-of", help="As-of days (default: the config's).")] = None,
     test_from: Annotated[str | None, typer.Option("--test-from", help="by-run: runs starting on or "
                                                   "after this date (YYYY-MM-DD) are the test side.")] = None,
-    without_survey: Annotated[bool, typer.Option("--without-survey", help="Leave the survey "
-                                                 "construct scores out (what does the survey add?).")] = False,
+    without_survey: Annotated[bool, typer.Option(
+        "--without-survey", help="Leave the survey construct scores out (what does it add?).")] = False,
     config: Annotated[Path | None, typer.Option("--config", help="Training config.")] = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Override a config key.")] = None,
     constructs: Constructs = None,

@@ -66,7 +66,8 @@ def convert(src: Path, stage: Path, step: Callable[[str], None]) -> dict[str, in
     minutes = _sections(minutes, "CourseSectionOrigID", src / "course_minutes.csv").rename(
         columns={"Bb_UserPK": "learner_id"})
     survey["learner_id"] = survey["opdata_username"].str.extract(_USER)[0]
-    survey = survey[survey["learner_id"].notna() & survey["opdata_CourseID"].str.match(_SECTION.pattern, na=False)]
+    sections = survey["opdata_CourseID"].str.match(_SECTION.pattern, na=False)
+    survey = survey[survey["learner_id"].notna() & sections]
     survey = _sections(survey, "opdata_CourseID", src / "pre_survey.csv")
     step("read and checked")
 

@@ -104,7 +104,8 @@ def _object_names(codes: np.ndarray, course_ids: np.ndarray) -> tuple[np.ndarray
     week = unique // OBJECTS_PER_WEEK // (len(TYPES) + 1) % 64
     course = unique // OBJECTS_PER_WEEK // (len(TYPES) + 1) // 64
     names = [*TYPES, "quiz"]
-    labels = [f"{course_ids[c]}-w{w + 1:02d}-{names[t]}{i + 1}" for c, w, t, i in zip(course, week, kind, k)]
+    labels = [f"{course_ids[c]}-w{w + 1:02d}-{names[t]}{i + 1}"
+              for c, w, t, i in zip(course, week, kind, k, strict=True)]
     return inverse.astype("int32"), labels
 
 

@@ -94,7 +94,7 @@ def test_missing_table_and_missing_folder(tmp_path, duck, cmap):
     frames = tiny_frames()
     del frames["events"]
     folder = write_folder(tmp_path / "data", frames)
-    with pytest.raises(InputError, match="missing table.*events"):
+    with pytest.raises(InputError, match=r"missing table.*events"):
         read_tables(folder, duck, cmap)
     with pytest.raises(InputError, match="no such data folder"):
         read_tables(tmp_path / "nope", duck, cmap)

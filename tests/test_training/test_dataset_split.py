@@ -91,7 +91,7 @@ def test_config_errors_name_the_key(tmp_path):
 
     with pytest.raises(InputError, match="expected key=value"):
         load_config(CONFIG, ["lightgbm.num_leaves"])
-    with pytest.raises(InputError, match="split.test_share"):
+    with pytest.raises(InputError, match=r"split\.test_share"):
         load_config(CONFIG, ["split.test_share=1.5"])
     assert load_config(CONFIG, ["lightgbm.num_leaves=63"]).lightgbm["num_leaves"] == 63
     assert np.array_equal(load_config(CONFIG, ["as_of_days=[14,0,0]"]).as_of_days, [0, 14])
