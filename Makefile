@@ -52,6 +52,9 @@ bench-serving: $(STAMP) ## benchmark the HTTP service and the batch scorer (loop
 bench-real: $(STAMP) ## evaluate on the real data in ../shared/data → bench/real_data.md
 	$(BIN)/python -m bench.real_data --shared ../shared/data
 
+bench-ingest: $(STAMP) ## benchmark importing a 5M-event Open edX tracking log
+	$(BIN)/python -m bench.ingest
+
 bench-features: $(STAMP) ## benchmark the feature pipeline on 10M synthetic events
 	$(BIN)/python -m bench.features
 
@@ -65,4 +68,4 @@ lock: ## re-resolve requirements.lock from pyproject.toml in a scratch venv
 clean: ## remove the venv, generated data and caches (keeps mlruns/)
 	rm -rf $(VENV) data .pytest_cache .hypothesis
 
-.PHONY: help install demo test lint bench-features bench-serving bench-real lock clean
+.PHONY: help install demo test lint bench-features bench-serving bench-real bench-ingest lock clean

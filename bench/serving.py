@@ -29,6 +29,8 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from serving.readiness import wait_until_ready
+
 HERE = Path(__file__).parent
 DAY = 14
 
@@ -167,13 +169,8 @@ def main() -> None:
 
 
 def measure(url: str, key: str, data: Path, n: int) -> dict:
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
+    if not wait_until_ready(url, 180):
+        raise SystemExit(f"the service at {url} did not become ready")
     e = pd.read_parquet(data / "enrolments.parquet")
     e = e[e.course_id == "C001"]
     picks = e.sample(200, random_state=0)

@@ -114,30 +114,69 @@ def survey_report(data: DataDir, constructs: Constructs = None) -> None:
     Console(width=None if sys.stdout.isatty() else 120).print(table)
 
 
-SOURCES = {"oulad": "oulad", "kddcup2015": "kddcup", "dataedu": "dataedu"}
+TABLE_SOURCES = {"oulad": "oulad", "kddcup2015": "kddcup", "dataedu": "dataedu"}
+LOG_SOURCES = ("edx", "xapi", "caliper")
 
 
 def import_data(
-    source: Annotated[str, typer.Option("--source", help=f"One of: {', '.join(SOURCES)}.")],
-    inputs: Annotated[list[Path], typer.Option("--in", help="The source's folder.")],
+    source: Annotated[str, typer.Option("--source", help="Data set: oulad, kddcup2015, dataedu; "
+                                        "event logs: edx, xapi, caliper.")],
+    inputs: Annotated[list[Path], typer.Option("--in", help="The source's folder; for event logs "
+                                               "files or folders (.log .json .jsonl .gz), repeatable.")],
     out: Annotated[Path, typer.Option("--out", help="Data folder to write (replaced only when "
                                       "the import succeeds).")],
+    append: Annotated[bool, typer.Option("--append", help="Event logs: add to the events already "
+                                         "in OUT (events seen before are not added twice).")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Event logs: stop at the first bad "
+                                         "event instead of counting it.")] = False,
+    vocabulary: Annotated[Path | None, typer.Option("--vocabulary", help="Event logs: your own "
+                                                    "event vocabulary YAML.")] = None,
+    final: Annotated[bool, typer.Option("--final", help="Event logs cover whole course runs: "
+                                        "no pass means not certified; no activity in a run's last "
+                                        "14 days of logs means dropped out.")] = False,
 ) -> None:
-    """Convert a source data set to the canonical tables in OUT."""
-    import importlib
-
+    """Convert a data set or platform event logs to the canonical tables in OUT."""
     from features.sources.staging import staged_output
 
-    if source not in SOURCES:
-        raise typer.BadParameter(f"--source must be one of {', '.join(SOURCES)}, got {source!r}")
-    if len(inputs) != 1:
-        raise typer.BadParameter(f"--source {source} reads one folder (--in PATH)")
-    adapter = importlib.import_module(f"features.sources.{SOURCES[source]}")
+    if source in LOG_SOURCES:
+        _import_logs(source, inputs, out, append, strict, vocabulary, final)
+        return
+    if source not in TABLE_SOURCES:
+        raise typer.BadParameter(f"--source must be one of {', '.join([*TABLE_SOURCES, *LOG_SOURCES])}, "
+                                 f"got {source!r}")
+    if len(inputs) != 1 or append or strict or final:
+        raise typer.BadParameter(f"--source {source} reads one folder (--in PATH); "
+                                 "--append, --strict and --final are for event logs")
+    import importlib
+
+    adapter = importlib.import_module(f"features.sources.{TABLE_SOURCES[source]}")
     with progress_steps(adapter.STEPS + 1, f"import {source}") as step:
         with staged_output(out) as stage:
             counts = adapter.convert(inputs[0], stage, step)
         step("validated")
     typer.echo(", ".join(f"{n:,} {name}" for name, n in counts.items()) + f" → {out}")
+
+
+def _import_logs(source: str, inputs: list[Path], out: Path, append: bool, strict: bool,
+                 vocabulary: Path | None, final: bool) -> None:
+    from features.sources.documents import input_files
+    from features.sources.identity import secret_from
+    from features.sources.logs import LogImport, convert_logs
+    from features.sources.staging import staged_output
+    from training.settings import Settings
+
+    settings = Settings.from_env()
+    files = list(input_files(inputs))
+    job = LogImport(source, files, secret_from(settings.id_secret, settings.id_secret_file),
+                    append_to=out if append and out.exists() else None, strict=strict,
+                    vocabulary=vocabulary, final=final)
+    with progress_steps(len(files) + 1, f"import {source}") as step:
+        with staged_output(out) as stage:
+            counts, problems = convert_logs(job, stage, step)
+        step("validated")
+    typer.echo(", ".join(f"{n:,} {name}" for name, n in counts.items()) + f" → {out}")
+    if problems.counts:
+        typer.echo(f"problems: {problems.summary()}; all listed in {out / 'import_problems.csv'}")
 
 
 def register(app: typer.Typer) -> None:

@@ -137,18 +137,12 @@ def ask(
                                       "to become ready.")] = 0,
 ) -> None:
     """Ask a running service which learners of a course are most at risk, and why."""
-    import time
-
     import httpx
 
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
+    from serving.readiness import wait_until_ready
+
+    if wait:
+        wait_until_ready(url, wait)
     try:
         response = httpx.post(f"{url}/courses/{course}/predictions", timeout=300,
                               headers={"Authorization": f"Bearer {key}"},

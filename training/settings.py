@@ -24,6 +24,8 @@ class Settings:
     store_dir: Path = STATE_DIR / "store"  # feature store files
     keys_file: Path = STATE_DIR / "keys.yaml"  # hashed per-course API keys
     now: datetime | None = None  # "today" for default as-of days (None: the clock)
+    id_secret: str | None = None  # HMAC key for pseudonymous learner ids (log imports)
+    id_secret_file: Path = STATE_DIR / "id_secret"  # used when id_secret is not set
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -38,6 +40,8 @@ class Settings:
             store_dir=Path(env.get("MOOC_RISK_STORE", STATE_DIR / "store")),
             keys_file=Path(env.get("MOOC_RISK_KEYS_FILE", STATE_DIR / "keys.yaml")),
             now=datetime.fromisoformat(now).replace(tzinfo=None) if now else None,
+            id_secret=env.get("MOOC_RISK_ID_SECRET") or None,
+            id_secret_file=Path(env.get("MOOC_RISK_ID_SECRET_FILE", STATE_DIR / "id_secret")),
         )
 
     def to_env(self) -> dict[str, str]:

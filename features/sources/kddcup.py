@@ -18,7 +18,13 @@ from pathlib import Path
 import duckdb
 
 from features.errors import InputError
-from features.sources.staging import copy_to_parquet, quoted, require, require_columns
+from features.sources.staging import (
+    copy_to_parquet,
+    duckdb_connection,
+    quoted,
+    require,
+    require_columns,
+)
 
 KINDS = ["access", "discussion", "navigate", "page_close", "problem", "video", "wiki"]
 COLUMNS = ["enrollment_id", "time", *[f"event_{k}" for k in KINDS]]
@@ -32,8 +38,7 @@ def convert(src: Path, stage: Path, step: Callable[[str], None]) -> dict[str, in
     if not files:
         raise InputError(f"{src}: no trainCourse<N>.csv files")
     truth = require(src / "truth_train.csv", "truth_train.csv (enrollment_id, label)")
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = duckdb_connection()
     for path in files:
         require_columns(con, f"read_csv({quoted(path)}, header=true)", str(path), COLUMNS)
     require_columns(con, f"read_csv({quoted(truth)}, header=true)", str(truth),

@@ -26,7 +26,13 @@ from pathlib import Path
 import duckdb
 
 from features.errors import InputError
-from features.sources.staging import copy_to_parquet, quoted, require, require_columns
+from features.sources.staging import (
+    copy_to_parquet,
+    duckdb_connection,
+    quoted,
+    require,
+    require_columns,
+)
 
 TABLES = {
     "courses": ["code_module", "code_presentation", "module_presentation_length"],
@@ -66,8 +72,7 @@ def _clicks(folder: Path) -> str:
 
 def convert(src: Path, stage: Path, step: Callable[[str], None]) -> dict[str, int]:
     require(src, "OULAD folder")
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = duckdb_connection()
     for name, columns in TABLES.items():
         relation = _source(src, name)
         require_columns(con, relation, f"{src}/{name}", columns)

@@ -70,6 +70,13 @@ def require_columns(con: duckdb.DuckDBPyConnection, relation: str, source: str,
                          f"found {', '.join(map(repr, found))}")
 
 
+def duckdb_connection(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for importers: UTC, and no progress bar on the user's terminal."""
+    con = duckdb.connect(database)
+    con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
+    return con
+
+
 def quoted(path: Path | str) -> str:
     """A path as a SQL string literal."""
     return "'" + str(path).replace("'", "''") + "'"

@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -13,6 +12,8 @@ import pytest
 import yaml
 from cli_helpers import run_cli
 from http_helpers import auth, free_port
+
+from serving.readiness import wait_until_ready
 
 
 @pytest.mark.slow
@@ -25,14 +26,7 @@ def test_score_over_real_http_then_stop_cleanly(served, tmp_path):
                                start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
+        if not wait_until_ready(url, 120):
             pytest.fail("service did not become ready: " + process.stdout.read1().decode())
         e = pd.read_parquet(served.data / "enrolments.parquet")
         row = e[e.course_id == "C001"].iloc[0]

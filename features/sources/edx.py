@@ -1,0 +1,77 @@
+"""Open edX tracking-log events → the shared log-import columns (see ``logs.py``).
+
+Records are (name, event_type, time, timestamp, context, data, event) with the last three as
+JSON. A clean JSON-lines file is read by DuckDB's JSON reader straight into these columns
+(``records_fast``); a file with logger prefixes, blank or malformed lines is read line by line
+(``records_lines``), which is slower but numbers every line. Both give the same records and
+the same event ids.
+
+The payload is ``data`` (newer events) or ``event`` (an object in server events, a JSON string
+in browser events). User: ``context.user_id`` (else the payload's); course: ``context.course_id``;
+a server-side ``problem_check`` with ``grade``/``max_grade`` carries a score; for enrolment
+events the mode (audit, verified…) is kept as the ``object_id``. The event id is a hash of the
+record, so the same line imported twice is the same event.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from features.sources.documents import MAX_LINE, json_text
+from features.sources.staging import quoted
+
+PLATFORM = "openedx"
+EXPANDS = False  # one event per line
+
+_TEXT = ("name", "event_type", "time", "timestamp")
+_JSON = ("context", "data", "event")
+_PAYLOAD = ('{"user_id":"VARCHAR","course_id":"VARCHAR","id":"VARCHAR","problem_id":"VARCHAR",'
+            '"block_id":"VARCHAR","mode":"VARCHAR","grade":"DOUBLE","max_grade":"DOUBLE"}')
+_CONTEXT = '{"user_id":"VARCHAR","course_id":"VARCHAR","module":{"usage_key":"VARCHAR"}}'
+
+
+def records_fast(path: Path) -> str:
+    """Records of a clean JSON-lines file (DuckDB raises on a malformed line), in file order;
+    ``line`` is left empty (``logs`` numbers the rows it needs to report)."""
+    columns = ", ".join([*(f"'{c}': 'VARCHAR'" for c in _TEXT), *(f"'{c}': 'JSON'" for c in _JSON)])
+    return f"""
+        SELECT NULL::BIGINT AS line, false AS blank, true AS ok, *
+        FROM read_json({quoted(path)}, format='newline_delimited', columns={{{columns}}},
+                       maximum_object_size={MAX_LINE})"""
+
+
+def records_lines(docs: str) -> str:
+    """Records from numbered text lines (``line, text``), any prefix stripped."""
+    text_paths = ", ".join(f"'$.{c}'" for c in _TEXT)
+    json_paths = ", ".join(f"'$.{c}'" for c in _JSON)
+    return f"""
+        SELECT line, blank, t IS NOT NULL AS ok,
+               t[1] AS name, t[2] AS event_type, t[3] AS time, t[4] AS timestamp,
+               j[1] AS context, j[2] AS data, j[3] AS event
+        FROM (SELECT line, blank, try(json_extract_string(doc, [{text_paths}])) AS t,
+                     try(json_extract(doc, [{json_paths}])) AS j
+              FROM (SELECT line, text IS NULL OR trim(text) = '' AS blank, {json_text()} AS doc
+                    FROM {docs}))"""
+
+
+def fields_sql(records: str) -> str:
+    return f"""
+    SELECT line, blank, ok,
+           coalesce(nullif(c.user_id, ''), nullif(p.user_id, '')) AS user_raw,
+           coalesce(nullif(c.course_id, ''), nullif(p.course_id, '')) AS course_raw,
+           coalesce(time, timestamp) AS ts_raw,
+           name AS event_name,
+           CASE WHEN name LIKE 'edx.course.enrollment.%' THEN p.mode
+                ELSE coalesce(p.id, p.problem_id, c.module.usage_key, p.block_id) END AS object_id,
+           CASE WHEN p.max_grade > 0 THEN 100 * p.grade / p.max_grade END AS score,
+           event_id
+    FROM (
+      SELECT line, blank, ok, time, timestamp,
+             coalesce(nullif(name, ''), event_type) AS name,
+             try(json_transform(context, '{_CONTEXT}')) AS c,
+             CASE WHEN data IS NOT NULL THEN try(json_transform(data, '{_PAYLOAD}'))
+                  WHEN json_type(event) = 'VARCHAR'
+                  THEN try(json_transform(json_extract_string(event, '$'), '{_PAYLOAD}'))
+                  ELSE try(json_transform(event, '{_PAYLOAD}')) END AS p,
+             md5(concat_ws(chr(31), {", ".join(_TEXT + _JSON)})) AS event_id
+      FROM {records})"""

@@ -1,0 +1,264 @@
+"""Event-log imports (edX tracking logs, xAPI, Caliper) on fixtures the tests write."""
+
+import gzip
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from cli_helpers import run_cli
+
+from features.errors import InputError
+from features.sources.identity import pseudonym
+from features.sources.logs import LogImport, convert_logs
+from features.sources.staging import staged_output
+
+SECRET = b"test-secret"
+COURSE = "course-v1:UniX+DS101+2024_T1"
+PERSONAL = ("ada.lovelace", "ada@example.org", "203.0.113.7", "Mozilla/5.0 Secret")
+
+
+def edx(name, time, user=7, course=COURSE, data=None, source="browser", **extra):
+    event = {"name": name, "event_type": name, "time": time, "event_source": source,
+             "username": PERSONAL[0], "ip": PERSONAL[2], "agent": PERSONAL[3],
+             "context": {"course_id": course, "user_id": user, "path": "/event",
+                         "email": PERSONAL[1]},
+             "data": data or {}}
+    event.update(extra)
+    return event
+
+
+def edx_events() -> list[dict]:
+    return [
+        edx("edx.course.enrollment.activated", "2024-03-01T09:00:00+00:00", data={"mode": "verified"}, source="server"),
+        edx("play_video", "2024-03-02T10:00:00.5+00:00", data={"id": "vid1", "currentTime": 3}),
+        edx("problem_check", "2024-03-02T10:05:00+00:00", source="server",
+            data={"problem_id": "block-v1:UniX+DS101+2024_T1+type@problem+block@p1", "grade": 1, "max_grade": 2}),
+        edx("edx.forum.thread.viewed", "2024-03-03T08:00:00+00:00", data={"id": "thread9"}),
+        edx("edx.bookmark.added", "2024-03-03T08:01:00+00:00"),
+        edx("edx.course.grade.passed.first_time", "2024-03-20T08:00:00+00:00", source="server"),
+        edx("edx.course.enrollment.activated", "2024-03-01T11:00:00+00:00", user=8, source="server"),
+        edx("play_video", "2024-03-02T12:00:00+00:00", user=8, data={"id": "vid1"}),
+        edx("edx.course.enrollment.deactivated", "2024-03-04T12:00:00+00:00", user=8, source="server"),
+    ]
+
+
+def write_lines(path: Path, docs: list, prefix: str = "") -> Path:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt") as handle:
+        for doc in docs:
+            handle.write((doc if isinstance(doc, str) else prefix + json.dumps(doc)) + "\n")
+    return path
+
+
+def run(source: str, inputs: list[Path], out: Path, **options):
+    with staged_output(out) as stage:
+        return convert_logs(LogImport(source, inputs, SECRET, **options), stage, lambda _l: None)
+
+
+def tables(out: Path) -> dict[str, pd.DataFrame]:
+    """The imported tables, in a fixed row order (the importer does not sort)."""
+    frames = {n: pd.read_parquet(out / f"{n}.parquet") for n in ("enrolments", "events", "outcomes")}
+    frames["events"] = frames["events"].sort_values("event_id")
+    return {n: f.sort_values(list(f.columns[:3]), kind="stable").reset_index(drop=True)
+            for n, f in frames.items()}
+
+
+def test_edx_fields_vocabulary_and_lifecycle(tmp_path):
+    counts, problems = run("edx", [write_lines(tmp_path / "tracking.log", edx_events())], tmp_path / "out")
+    assert counts == {"events": 9, "enrolments": 2, "outcomes": 2}
+    t = tables(tmp_path / "out")
+    ev = t["events"].set_index("event_name")
+    ada, bob = pseudonym(SECRET, "7"), pseudonym(SECRET, "8")
+    assert set(t["events"].learner_id) == {ada, bob}
+    assert (t["events"].course_id.unique().tolist(), t["events"].run_id.unique().tolist()) == (
+        ["UniX+DS101"], ["2024_T1"])
+    assert ev.loc["problem_check", "event_type"] == "assessment" and ev.loc["problem_check", "value"] == 50
+    assert ev.loc["edx.forum.thread.viewed", ["event_type", "object_id"]].tolist() == ["forum", "thread9"]
+    assert ev.loc["edx.bookmark.added", "event_type"] == "other"  # unknown: kept, not dropped
+    assert problems.counts == {"unknown event name (kept as other)": 1}
+    video = t["events"][(t["events"].event_name == "play_video") & (t["events"].learner_id == ada)]
+    assert video.ts.iloc[0] == pd.Timestamp("2024-03-02 10:00:00.5")
+    e = t["enrolments"].set_index("learner_id")
+    assert e.loc[ada, "enrolled_at"] == pd.Timestamp("2024-03-01 09:00")
+    assert e.loc[ada, "credential_type"] == "verified" and pd.isna(e.loc[ada, "course_end"])
+    o = t["outcomes"].set_index("learner_id")
+    assert o.loc[ada, "certified"] and pd.isna(o.loc[ada, "dropped_out"])
+    assert o.loc[bob, "dropped_out"] and o.loc[bob, "dropped_at"] == pd.Timestamp("2024-03-04 12:00")
+
+
+def test_no_personal_data_reaches_the_tables(tmp_path):
+    run("edx", [write_lines(tmp_path / "tracking.log", edx_events())], tmp_path / "out")
+    for path in (tmp_path / "out").iterdir():
+        text = path.read_bytes()
+        for secret in (*PERSONAL, "ada"):
+            assert secret.encode() not in text, (path.name, secret)
+    for frame in tables(tmp_path / "out").values():
+        dumped = frame.astype(str).to_csv()
+        assert not any(p in dumped for p in PERSONAL)
+
+
+def test_ids_are_a_keyed_hash_stable_across_imports(tmp_path):
+    log = write_lines(tmp_path / "tracking.log", edx_events())
+    run("edx", [log], tmp_path / "a")
+    run("edx", [log], tmp_path / "b")
+    with staged_output(tmp_path / "c") as stage:
+        convert_logs(LogImport("edx", [log], b"another-secret"), stage, lambda _l: None)
+    a, b, c = (set(pd.read_parquet(tmp_path / x / "enrolments.parquet").learner_id) for x in "abc")
+    assert a == b == {pseudonym(SECRET, "7"), pseudonym(SECRET, "8")}
+    assert not a & c
+
+
+def test_logger_prefix_gzip_and_malformed_lines(tmp_path):
+    prefix = "2024-03-02 10:00:00,461 INFO 20 [tracking] [user 7] [ip 203.0.113.7] logger.py:41 - "
+    docs = edx_events()
+    lines = [prefix + json.dumps(d) for d in docs[:3]] + ['{"name": "play_video", "time": '] + [
+        prefix + json.dumps(d) for d in docs[3:]]
+    plain = write_lines(tmp_path / "a.log", lines)
+    zipped = write_lines(tmp_path / "b.log.gz", lines)
+    counts, problems = run("edx", [plain], tmp_path / "plain")
+    counts_gz, problems_gz = run("edx", [zipped], tmp_path / "gz")
+    assert counts == counts_gz == {"events": 9, "enrolments": 2, "outcomes": 2}
+    assert problems.examples["malformed JSON"] == [f"{plain}:4"]
+    assert problems_gz.examples["malformed JSON"] == [f"{zipped}:4"]
+    pd.testing.assert_frame_equal(tables(tmp_path / "plain")["events"], tables(tmp_path / "gz")["events"])
+
+
+def test_bad_events_are_counted_by_file_and_line_or_stop_with_strict(tmp_path, capsys, monkeypatch):
+    bad = [
+        edx("play_video", "2024-03-02T10:00:00+00:00"),
+        edx("play_video", "2024-03-02T10:00:00+00:00", user=None),
+        edx("play_video", "2024-03-02T10:00:00+00:00", course=""),
+        edx("play_video", "2024-03-02T10:00:00"),  # no zone
+        edx("play_video", "yesterday+00:00"),
+    ]
+    log = write_lines(tmp_path / "bad.log", bad)
+    _, problems = run("edx", [log], tmp_path / "out")
+    assert problems.examples == {
+        "event without a user": [f"{log}:2"], "event without a course": [f"{log}:3"],
+        "timestamp without a time zone": [f"{log}:4"], "unparseable timestamp": [f"{log}:5"]}
+    assert len(pd.read_parquet(tmp_path / "out" / "events.parquet")) == 1
+    assert "event without a user" in (tmp_path / "out" / "import_problems.csv").read_text()
+    monkeypatch.setenv("MOOC_RISK_ID_SECRET", "x")
+    result = run_cli(["import", "--source", "edx", "--in", log, "--out", tmp_path / "strict",
+                      "--strict"], capsys, monkeypatch)
+    assert result.code == 2 and f"{log}:2: event without a user" in result.err
+    assert not (tmp_path / "strict").exists()
+
+
+def test_append_adds_new_days_once(tmp_path):
+    events = edx_events()
+    day1 = write_lines(tmp_path / "day1.log", events[:4])
+    day2 = write_lines(tmp_path / "day2.log", events[4:])
+    out = tmp_path / "out"
+    run("edx", [day1], out)
+    assert len(pd.read_parquet(out / "events.parquet")) == 4
+    run("edx", [day2], out, append_to=out)
+    once = tables(out)
+    run("edx", [day2], out, append_to=out)  # the same file again
+    twice = tables(out)
+    assert len(once["events"]) == 9
+    for name in once:
+        pd.testing.assert_frame_equal(once[name], twice[name])
+    with pytest.raises(InputError, match="--append needs a folder written by a log import"):
+        run("edx", [day2], tmp_path / "new", append_to=tmp_path / "empty")
+
+
+def test_an_interrupted_import_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
+    import features.sources.logs as logs
+
+    out = tmp_path / "out"
+    run("edx", [write_lines(tmp_path / "day1.log", edx_events()[:4])], out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    calls = iter(range(10))
+
+    def interrupted(*args, **kwargs):
+        if next(calls) == 1:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    original = logs.copy_to_parquet
+    monkeypatch.setattr(logs, "copy_to_parquet", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run("edx", [write_lines(tmp_path / "day2.log", edx_events()[4:])], out, append_to=out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def xapi_statement(sid, verb, activity_type, time, obj="http://lms/xblock/v1", score=None, user="anon-42"):
+    statement = {"id": sid, "actor": {"objectType": "Agent", "account": {"homePage": "http://lms", "name": user},
+                                      "mbox": "mailto:" + PERSONAL[1]},
+                 "verb": {"id": verb}, "timestamp": time,
+                 "object": {"id": obj, "definition": {"type": activity_type}},
+                 "context": {"contextActivities": {"parent": [{"id": f"http://lms/course/{COURSE}"}]}}}
+    if score is not None:
+        statement["result"] = {"score": {"scaled": score}}
+    return statement
+
+
+def test_xapi_arrays_and_lines(tmp_path):
+    video = "https://w3id.org/xapi/video/activity-type/video"
+    statements = [
+        xapi_statement("s1", "http://adlnet.gov/expapi/verbs/registered", "http://adlnet.gov/expapi/activities/course",
+                       "2024-03-01T09:00:00Z", obj=f"http://lms/course/{COURSE}"),
+        xapi_statement("s2", "https://w3id.org/xapi/video/verbs/played", video, "2024-03-02T09:00:00Z"),
+        xapi_statement("s3", "https://w3id.org/xapi/acrossx/verbs/evaluated",
+                       "http://adlnet.gov/expapi/activities/cmi.interaction", "2024-03-02T09:05:00Z", score=0.8),
+    ]
+    (tmp_path / "a.json").write_text(json.dumps(statements[:2]))
+    write_lines(tmp_path / "b.jsonl", statements[2:])
+    counts, problems = run("xapi", [tmp_path / "a.json", tmp_path / "b.jsonl"], tmp_path / "out")
+    assert counts == {"events": 3, "enrolments": 1, "outcomes": 1} and not problems.counts
+    ev = tables(tmp_path / "out")["events"].set_index("event_id")
+    assert ev.loc["s2", "event_type"] == "video" and ev.loc["s1", "event_type"] == "enrolment"
+    assert ev.loc["s3", ["event_type", "value"]].tolist() == ["assessment", 80.0]
+    assert set(ev.learner_id) == {pseudonym(SECRET, "anon-42")} and set(ev.run_id) == {"2024_T1"}
+
+
+def test_caliper_envelopes_and_bare_events(tmp_path):
+    def event(eid, kind, action, obj_type, time, **extra):
+        return {"id": eid, "type": kind, "action": action, "eventTime": time,
+                "actor": {"id": "http://lms/user/u-1", "type": "Person"},
+                "object": {"id": "http://lms/xblock/v9", "type": obj_type,
+                           "extensions": {"isPartOf": {"id": f"http://lms/course/{COURSE}"}}}, **extra}
+    envelope = {"sensor": "http://lms", "sendTime": "2024-03-02T09:00:00Z", "dataVersion": "v1p2",
+                "data": [event("c1", "MediaEvent", "Started", "VideoObject", "2024-03-02T09:00:00.000Z"),
+                         event("c2", "GradeEvent", "Graded", "Attempt", "2024-03-02T09:10:00Z",
+                               generated={"scoreGiven": 3, "maxScore": 4})]}
+    write_lines(tmp_path / "envelopes.jsonl", [envelope])
+    write_lines(tmp_path / "bare.jsonl", [event("c3", "NavigationEvent", "NavigatedTo", "WebPage",
+                                                "2024-03-03T09:00:00Z")])
+    counts, _ = run("caliper", [tmp_path], tmp_path / "out")
+    ev = tables(tmp_path / "out")["events"].set_index("event_id")
+    assert counts["events"] == 3
+    assert ev.loc["c1", "event_type"] == "video" and ev.loc["c3", "event_type"] == "navigation"
+    assert ev.loc["c2", ["event_type", "value"]].tolist() == ["assessment", 75.0]
+
+
+def test_features_and_train_run_unchanged_on_imported_logs(tmp_path, cmap, capsys, monkeypatch):
+    from features.synthetic.edx_log import write_edx_log
+    from features.synthetic.generate import generate
+
+    generate(tmp_path / "synthetic", learners=900, courses=3, seed=4, cmap=cmap, runs=2)
+    log = tmp_path / "tracking.log.gz"
+    written = write_edx_log(tmp_path / "synthetic", log)
+    monkeypatch.setenv("MOOC_RISK_ID_SECRET", "s")
+    for name, value in {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db",
+                        "MOOC_RISK_ARTIFACT_ROOT": str(tmp_path / "a"),
+                        "MOOC_RISK_CARDS_DIR": str(tmp_path / "c")}.items():
+        monkeypatch.setenv(name, value)
+    data = tmp_path / "imported"
+    result = run_cli(["import", "--source", "edx", "--in", log, "--out", data, "--final"], capsys, monkeypatch)
+    assert result.code == 0, result.err
+    imported = pd.read_parquet(data / "events.parquet")
+    truth = pd.read_parquet(tmp_path / "synthetic" / "events.parquet").drop_duplicates()
+    assert len(imported) > 0.99 * written  # identical lines are one event
+    assert (imported.event_type == "video").sum() == (truth.event_type == "video").sum()
+    assert (imported.event_type == "assessment").sum() == (truth.event_type == "assessment").sum()
+    assert run_cli(["features", "--data", data, "--as-of", "0,7", "--out", tmp_path / "f.parquet"],
+                   capsys, monkeypatch).code == 0
+    trained = run_cli(["train", "--data", data, "--target", "dropout", "--as-of", "0,7,14",
+                       "--set", "compare_horizon_strategies=false", "--set", "gate.ece_ceiling=0.2"],
+                      capsys, monkeypatch)
+    assert trained.code == 0, trained.err
+    assert "mooc-risk-dropout v1" in trained.out
