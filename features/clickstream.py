@@ -184,6 +184,7 @@ def clickstream_features(
         "as_of_day",
         "rid",
         "scheduled",
+        "cutoff_s",
         **zeros,
         days_since_last_activity=((t.cutoff_s - t.last_s) / DAY).cast("float64"),
         longest_gap_days=t.longest_gap_days.cast("float64"),
@@ -199,7 +200,7 @@ def clickstream_features(
         daily_activity_cv=cv.cast("float64"),
     )
     rows = with_cohort(rows) if spec.cohort else rows
-    return rows.drop("rid", "scheduled")
+    return rows.drop("rid", "scheduled", "cutoff_s")
 
 
 COHORT_COLUMNS = ("events_vs_cohort", "assessments_vs_cohort", "objects_vs_cohort",
@@ -207,14 +208,16 @@ COHORT_COLUMNS = ("events_vs_cohort", "assessments_vs_cohort", "objects_vs_cohor
 
 
 def with_cohort(rows: ibis.Table) -> ibis.Table:
-    """The learner against the others enrolled in the same run by the same cutoff.
+    """The learner against the others of the same run with the same cutoff.
 
-    Only for scheduled runs, where every learner of a run shares the cutoff; in a self-paced
-    run other learners' day *d* lies at other times (possibly after this learner's cutoff), so
-    the columns are empty there. Courses differ a lot in how much activity they ask for; these
-    make activity comparable across courses (a new course, a different platform).
+    Only scheduled enrolments take part, grouped by run *and cutoff time*: a learner's cohort
+    is exactly the scheduled learners whose rows use the same "before" instant, so no other
+    learner's later events can reach the row (a run mixing self-paced enrolments or start dates
+    splits into several cohorts). Self-paced rows get empty columns: other learners' day *d*
+    lies at other times. Courses differ a lot in how much activity they ask for; these make
+    activity comparable across courses (a new course, a different platform).
     """
-    run = ibis.window(group_by=["rid", "as_of_day"])  # one pass: no second copy of ``rows``
+    run = ibis.window(group_by=["rid", "cutoff_s", "scheduled"])  # one pass over ``rows``
     c_events = rows.events_total.mean().over(run)
     c_assessments = rows.assessments_submitted.mean().over(run)
     c_objects = rows.objects_touched.mean().over(run)

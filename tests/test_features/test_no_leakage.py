@@ -80,3 +80,25 @@ def test_the_property_can_fail_an_event_before_the_cutoff_changes_the_row(cmap):
     a_inside = features(inside, 7, cmap).set_index("learner_id").loc["a"]
     a_outside = features(outside, 7, cmap).set_index("learner_id").loc["a"]
     assert (a_inside.n_video, a_outside.n_video) == (1, 0)
+
+
+def test_cohort_features_ignore_learners_with_a_later_cutoff_in_the_same_run(cmap):
+    """A self-paced enrolment in a scheduled learner's run has its own later cutoff: its
+    events after the scheduled learner's cutoff must not move the scheduled learner's row."""
+    enrolments = pd.DataFrame({
+        "learner_id": ["a", "b"], "course_id": ["C1", "C1"], "run_id": ["R1", "R1"],
+        "enrolled_at": pd.to_datetime(["2024-01-01 00:00", "2024-01-12 00:00"]),
+        "course_start": pd.to_datetime(["2024-01-10 00:00", "2024-01-10 00:00"]),
+        "course_end": pd.to_datetime(["2024-02-20 00:00", None]),
+    })
+    a_event = {"learner_id": "a", "course_id": "C1", "run_id": "R1",
+               "ts": pd.Timestamp("2024-01-11 09:00"), "event_type": "video"}
+    late_b = {"learner_id": "b", "course_id": "C1", "run_id": "R1",
+              "ts": pd.Timestamp("2024-01-14 09:00"), "event_type": "video"}  # after a's day-3 cutoff
+    spec = FeatureSpec(ClickstreamSpec(("video",)), cmap)
+
+    def a_row(events):
+        tables = tables_from_frames({"enrolments": enrolments, "events": pd.DataFrame(events)}, cmap)
+        return build_features(tables, [3], spec).set_index("learner_id").loc["a"]
+
+    pd.testing.assert_series_equal(a_row([a_event]), a_row([a_event, late_b]))
