@@ -144,9 +144,9 @@ def import_data(
     if source not in TABLE_SOURCES:
         raise typer.BadParameter(f"--source must be one of {', '.join([*TABLE_SOURCES, *LOG_SOURCES])}, "
                                  f"got {source!r}")
-    if len(inputs) != 1 or append or strict or final:
+    if len(inputs) != 1 or append or strict or final or vocabulary:
         raise typer.BadParameter(f"--source {source} reads one folder (--in PATH); "
-                                 "--append, --strict and --final are for event logs")
+                                 "--append, --strict, --final and --vocabulary are for event logs")
     import importlib
 
     adapter = importlib.import_module(f"features.sources.{TABLE_SOURCES[source]}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import ibis
 from ibis import _
 
+from features.errors import InputError
 from features.schemas import KEYS
 
 DAY = 86_400
@@ -39,7 +40,7 @@ class ClickstreamSpec:
         columns = {t: c for t, c in columns.items() if c != "n_other"}
         names = [*list(columns.values()), "n_other"]
         if len(set(names)) != len(names):
-            raise ValueError(f"event types {list(self.event_types)} give clashing column names")
+            raise InputError(f"event types {list(self.event_types)} give clashing column names")
         return columns
 
 

@@ -7,12 +7,12 @@ them and how a raw file becomes a table on that engine.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 import ibis
 from ibis.backends import BaseBackend
 
-Backend = Literal["duckdb", "pyspark"]
+from features.errors import InputError
+
 BACKENDS: tuple[str, ...] = ("duckdb", "pyspark")
 
 
@@ -26,7 +26,7 @@ def connect(backend: str = "duckdb", *, threads: int | None = None) -> BaseBacke
         return con
     if backend == "pyspark":
         return _connect_spark(threads)
-    raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    raise InputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
 
 
 def _connect_spark(threads: int | None) -> BaseBackend:

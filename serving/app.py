@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from features.build import build_features
-from features.constructs import construct_map_for
 from features.errors import InputError
 from features.tables import tables_from_frames
 from serving import schemas
-from serving.keys import KeyRing
+from serving.keys import KeyRing, Keys
 from serving.reasons import load_catalogue
 from serving.scoring import TargetScorer, reason_columns
-from serving.store import FeatureStore
+from serving.store import LRU, FeatureStore
 from training import registry
 from training.settings import Settings
 
@@ -30,12 +29,17 @@ class NotFound(LookupError):
     """An unknown course, run or target (HTTP 404)."""
 
 
+SCORED_DAYS = 8  # (target, version, day) scored frames kept in memory
+
+
 @dataclass
 class RiskApp:
     settings: Settings
     scorers: dict[str, TargetScorer]
     store: FeatureStore | None
-    keys: KeyRing
+    keyring: Keys
+    _scored: LRU = field(default_factory=lambda: LRU(SCORED_DAYS))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RiskApp:
@@ -49,11 +53,19 @@ class RiskApp:
                 continue
         if not scorers:
             raise LookupError("no @champion model to serve; train one with `mooc-risk train`")
-        store = (FeatureStore(settings.data_dir, settings.store_dir, construct_map_for(settings.data_dir),
-                              settings.backend) if settings.data_dir else None)
-        app = cls(settings, scorers, store, KeyRing.load(settings.keys_file))
-        app._scored, app._lock = {}, threading.Lock()
-        return app
+        store = None
+        if settings.data_dir:
+            store = FeatureStore(settings.data_dir, settings.store_dir, settings.backend)
+            for scorer in scorers.values():  # validate the data now, not in a learner's request
+                store.courses(scorer.loaded.spec.constructs)
+        return cls(settings, scorers, store, Keys(settings.keys_file))
+
+    @property
+    def keys(self) -> KeyRing:
+        return self.keyring.current()
+
+    def targets(self, requested: list[str] | None) -> list[str]:
+        return list(requested) if requested else list(self.scorers)
 
     # --- shared -----------------------------------------------------------------------
     def scorer(self, target: str) -> TargetScorer:
@@ -66,8 +78,12 @@ class RiskApp:
             raise NotFound("the service has no data folder; start it with --data DIR")
         return self.store
 
+    def _instrument(self):
+        """A loaded model's survey instrument (to read the data folder's surveys with)."""
+        return next(iter(self.scorers.values())).loaded.spec.constructs
+
     def _check_course(self, course_id: str) -> None:
-        if course_id not in self._need_store().courses():
+        if course_id not in self._need_store().courses(self._instrument()):
             raise NotFound(f"unknown course {course_id!r}")
 
     def scored(self, target: str, day: int) -> ScoredDay:
@@ -75,11 +91,11 @@ class RiskApp:
         scorer = self.scorer(target)
         key = (target, scorer.loaded.version, day)
         with self._lock:
-            if key not in self._scored:
-                features = self._need_store().features(scorer.loaded.spec, day)
-                frame = scorer.score(features, explain=True, top_k=schemas.MAX_TOP_K)
-                self._scored[key] = ScoredDay.of(frame)
-            return self._scored[key]
+            if key in self._scored:
+                return self._scored.recall(key)
+            features = self._need_store().features(scorer.loaded.spec, day)
+            frame = scorer.score(features, explain=True, top_k=schemas.MAX_TOP_K)
+            return self._scored.remember(key, ScoredDay.of(frame))
 
     # --- POST /score ------------------------------------------------------------------
     def score(self, request: schemas.ScoreRequest, key: str | None) -> schemas.ScoreResponse:
@@ -90,7 +106,7 @@ class RiskApp:
         day = request.as_of_day if request.as_of_day is not None else self.default_day(request)
         wanted = list(dict.fromkeys(request.learner_ids))
         found: dict[str, dict[str, dict]] = {}
-        for target in request.targets:
+        for target in self.targets(request.targets):
             scored = self.scored(target, day)
             for learner_id in wanted:
                 row = scored.row(request.course_id, request.run_id, learner_id)
@@ -102,7 +118,7 @@ class RiskApp:
 
     def default_day(self, request: schemas.ScoreRequest) -> int:
         """Today's course day of the run (scheduled runs only)."""
-        e = self._need_store().tables.enrolments
+        e = self._need_store().tables(self._instrument()).enrolments
         run = e.filter((e.course_id == request.course_id) & (e.run_id == request.run_id))
         starts = run.select("course_start", "course_end").limit(1).to_pyarrow().to_pandas()
         if starts.empty:
@@ -117,7 +133,7 @@ class RiskApp:
             self.keys.check(key, course)
         frames = raw_frames(request.learners)
         rows: dict[tuple, dict[str, dict]] = {}
-        for target in request.targets:
+        for target in self.targets(request.targets):
             scorer = self.scorer(target)
             tables = tables_from_frames(frames, scorer.loaded.spec.constructs,
                                         sources={n: f"learners[].{n}" for n in frames})
@@ -125,9 +141,11 @@ class RiskApp:
             scored = scorer.score(features, explain=request.explain, top_k=request.top_k)
             for row in scored.to_dict("records"):
                 rows.setdefault(_key(row), {})[target] = row
-        order = [_key(e) for e in frames["enrolments"].to_dict("records")]
-        return schemas.ScoreResponse(predictions=[self._learner(rows[k], request)
-                                                  for k in dict.fromkeys(order) if k in rows])
+        order = list(dict.fromkeys(_key(e) for e in frames["enrolments"].to_dict("records")))
+        return schemas.ScoreResponse(
+            predictions=[self._learner(rows[k], request) for k in order if k in rows],
+            # not enrolled by the as-of day's cutoff: no feature row exists for them yet
+            not_found=[k[0] for k in order if k not in rows])
 
     def _learner(self, by_target: dict[str, dict], request) -> schemas.LearnerScore:
         first = next(iter(by_target.values()))

@@ -25,13 +25,16 @@ def serve(
     """Start the HTTP service (BentoML) on the @champion models and the data in DATA."""
     from features.constructs import construct_map_for
     from features.engine import connect
+    from features.errors import InputError
     from features.tables import read_tables
     from training.settings import Settings
 
     settings = Settings.from_env()
     read_tables(data, connect(settings.backend), construct_map_for(data))  # fail fast on bad data
     env = {**os.environ, **Settings(**{**settings.__dict__, "data_dir": data.resolve()}).to_env()}
-    bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or "bentoml"
+    bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or shutil.which("bentoml")
+    if bentoml is None:
+        raise InputError("the `bentoml` command is not installed next to mooc-risk (run `make install`)")
     typer.echo(f"serving {data} on http://{host}:{port} (docs: /, OpenAPI: /docs.json)", err=True)
     os.execve(bentoml, [bentoml, "serve", "serving.service:RiskService", "--port", str(port),
                         "--host", host], env)
@@ -51,7 +54,6 @@ def predict(
     import pandas as pd
 
     from features.build import build_features
-    from features.constructs import construct_map_for
     from features.engine import connect
     from features.files import write_table
     from features.tables import read_tables
@@ -77,13 +79,21 @@ def predict(
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
     with progress_steps(2 + 2 * len(scorers), "predict") as step:
-        tables = read_tables(data, connect(settings.backend), construct_map_for(data))
-        if course is not None:
-            tables = _one_course(tables, course)
+        con, read = connect(settings.backend), {}
+
+        def tables_for(cmap):  # the data's surveys are read with the model's own instrument
+            key = cmap.model_dump_json()
+            if key not in read:
+                tables = read_tables(data, con, cmap)
+                read[key] = _one_course(tables, course) if course is not None else tables
+            return read[key]
+
+        tables_for(scorers[0].loaded.spec.constructs)
         step("input validated")
         parts = []
         for scorer in scorers:
-            features = build_features(tables, [as_of], scorer.loaded.spec)
+            features = build_features(tables_for(scorer.loaded.spec.constructs), [as_of],
+                                      scorer.loaded.spec)
             step(f"{scorer.target}: {len(features):,} feature rows")
             scored = scorer.score(features, explain=top_k > 0, top_k=max(top_k, 1))
             parts.append(scored.assign(target=scorer.target)
@@ -137,14 +147,17 @@ def ask(
                                       "to become ready.")] = 0,
 ) -> None:
     """Ask a running service which learners of a course are most at risk, and why."""
+    from urllib.parse import quote
+
     import httpx
 
     from serving.readiness import wait_until_ready
 
-    if wait:
-        wait_until_ready(url, wait)
+    if wait and not wait_until_ready(url, wait):
+        typer.secho(f"error: {url} did not become ready within {wait} s", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1)
     try:
-        response = httpx.post(f"{url}/courses/{course}/predictions", timeout=300,
+        response = httpx.post(f"{url}/courses/{quote(course, safe='')}/predictions", timeout=300,
                               headers={"Authorization": f"Bearer {key}"},
                               json={"as_of_day": as_of, "page_size": top, "target": target,
                                     "top_k": 3})
@@ -152,8 +165,11 @@ def ask(
         typer.secho(f"error: cannot reach {url} ({exc})", err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from None
     if response.status_code != 200:
-        typer.secho(f"error {response.status_code}: {response.json().get('error')}", err=True,
-                    fg=typer.colors.RED)
+        try:
+            message = response.json().get("error")
+        except ValueError:
+            message = response.text[:200]
+        typer.secho(f"error {response.status_code}: {message}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1)
     page = response.json()
     typer.echo(f"{course}, day {as_of}: {page['total']:,} learners; the {len(page['rows'])} "

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from features.errors import InputError
+
 ALL_COURSES = "*"
 PREFIX = "mrk_"
 
@@ -37,8 +39,11 @@ class KeyRing:
     def load(cls, path: Path) -> KeyRing:
         if not Path(path).exists():
             return cls(())
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        return cls(tuple((e["sha256"], str(e["course"])) for e in data.get("keys", [])))
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+            return cls(tuple((str(e["sha256"]), str(e["course"])) for e in data.get("keys", [])))
+        except (yaml.YAMLError, AttributeError, KeyError, TypeError) as exc:
+            raise InputError(f"{path}: not a valid keys file ({type(exc).__name__}: {exc})") from None
 
     def courses_for(self, key: str | None) -> set[str]:
         """The courses a key opens; AuthError(401) for a missing or unknown key."""
@@ -56,6 +61,22 @@ class KeyRing:
             raise AuthError(403, f"this key is not valid for course {course_id!r}")
 
 
+class Keys:
+    """The key ring of a settings file, re-read when the file changes (a new or removed key
+    takes effect without a restart)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._stamp: float | None = None
+        self._ring = KeyRing(())
+
+    def current(self) -> KeyRing:
+        stamp = self.path.stat().st_mtime if self.path.exists() else None
+        if stamp != self._stamp:
+            self._ring, self._stamp = KeyRing.load(self.path), stamp
+        return self._ring
+
+
 def bearer(authorization: str | None, x_api_key: str | None = None) -> str | None:
     """The key from 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."""
     if authorization and authorization.lower().startswith("bearer "):
@@ -67,8 +88,8 @@ def add_key(path: Path, course: str) -> str:
     """Create a key for ``course``, store its hash in ``path`` (atomically), return the key."""
     key = PREFIX + secrets.token_urlsafe(32)
     path = Path(path)
-    data = yaml.safe_load(path.read_text()) if path.exists() else None
-    data = data or {"keys": []}
+    existing = KeyRing.load(path).entries  # refuses a malformed file before writing anything
+    data = {"keys": [{"course": c, "sha256": h} for h, c in existing]}
     data["keys"].append({"course": course, "sha256": _digest(key)})
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

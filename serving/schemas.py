@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 MAX_RAW_LEARNERS = 100
 MAX_LEARNER_IDS = 10_000
 MAX_TOP_K = 10
-Likert = int | None
 Target = Literal["dropout", "certification"]
 
 
@@ -56,6 +55,7 @@ class RawEvent(BaseModel):
 
 
 class RawLearner(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     enrolment: RawEnrolment
     survey: RawSurvey | None = None
     events: list[RawEvent] = Field(min_length=1, description="at least one event")
@@ -71,7 +71,7 @@ class ScoreRequest(BaseModel):
     learner_ids: list[str] | None = Field(None, min_length=1, max_length=MAX_LEARNER_IDS)
     learners: list[RawLearner] | None = Field(None, min_length=1, max_length=MAX_RAW_LEARNERS)
     as_of_day: int | None = Field(None, ge=0, le=3650)
-    targets: list[Target] = Field(default=["dropout", "certification"], min_length=1)
+    targets: list[Target] | None = Field(None, min_length=1, description="default: every loaded model")
     explain: bool = True
     top_k: int = Field(5, ge=1, le=MAX_TOP_K)
 

@@ -4,7 +4,8 @@ Settings come from the environment (``Settings.from_env``), read once when the s
 it loads ``mooc-risk-dropout@champion`` and ``mooc-risk-certification@champion`` from MLflow.
 ``POST /score`` is a BentoML API; ``POST /courses/{course_id}/predictions`` and ``GET /model``
 live in a FastAPI app mounted into the same service (BentoML APIs are POST-only and have no
-path parameters). Every error is a 4xx with a message that names the problem.
+path parameters). Bad requests get a 4xx with a message that names the problem; anything else
+is a server fault (500, logged).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class RiskService:
             ctx.response.status_code = response.status_code  # BentoML applies ctx's status
             return response
 
-    @api.post("/courses/{course_id}/predictions", response_model=schemas.CoursePredictionsPage,
+    @api.post("/courses/{course_id:path}/predictions", response_model=schemas.CoursePredictionsPage,
               responses={200: {"content": {"text/csv": {}}}})
     def course_predictions(
         self, course_id: str, request: schemas.CoursePredictionsRequest,

@@ -1,12 +1,14 @@
 """The feature store: feature rows per (feature spec, as-of day), computed from the canonical
-tables on first request by ``build_features`` and kept as Parquet (and in memory) after that.
-Recomputed when a table in the data folder is newer than the stored file."""
+tables on first request by ``build_features`` and kept as Parquet after that (a stored file is
+recomputed when a table in the data folder is newer). The tables are read and validated once,
+with each model's own survey instrument; the most recent days stay in memory."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import pandas as pd
@@ -17,29 +19,50 @@ from features.engine import connect
 from features.files import write_table
 from features.tables import Tables, read_tables
 
+IN_MEMORY = 8  # (spec, day) frames kept in memory; older ones are read back from Parquet
+
 
 def spec_key(spec: FeatureSpec) -> str:
     return hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
 
+class LRU(OrderedDict):
+    """A dict that forgets its least recently used entries beyond ``size``."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def remember(self, key, value):
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+    def recall(self, key):
+        self.move_to_end(key)
+        return self[key]
+
+
 class FeatureStore:
-    def __init__(self, data_dir: Path, store_dir: Path, cmap: ConstructMap, backend: str = "duckdb"):
-        self.data_dir, self.store_dir, self.cmap, self.backend = data_dir, store_dir, cmap, backend
-        self._tables: Tables | None = None
+    def __init__(self, data_dir: Path, store_dir: Path, backend: str = "duckdb"):
+        self.data_dir, self.store_dir, self.backend = data_dir, store_dir, backend
+        self._tables: dict[str, Tables] = {}
         self._courses: set[str] | None = None
-        self._frames: dict[tuple[str, int], pd.DataFrame] = {}
+        self._frames = LRU(IN_MEMORY)
         self._lock = threading.Lock()
 
-    @property
-    def tables(self) -> Tables:
-        """The validated canonical tables (read once; an InputError says what is wrong)."""
-        if self._tables is None:
-            self._tables = read_tables(self.data_dir, connect(self.backend), self.cmap)
-        return self._tables
+    def tables(self, cmap: ConstructMap) -> Tables:
+        """The validated canonical tables, surveys read with ``cmap``'s items (read once)."""
+        key = cmap.model_dump_json()
+        if key not in self._tables:
+            self._tables[key] = read_tables(self.data_dir, connect(self.backend), cmap)
+        return self._tables[key]
 
-    def courses(self) -> set[str]:
+    def courses(self, cmap: ConstructMap) -> set[str]:
         if self._courses is None:
-            frame = self.tables.enrolments.select("course_id").distinct().to_pyarrow()
+            frame = self.tables(cmap).enrolments.select("course_id").distinct().to_pyarrow()
             self._courses = set(frame.column("course_id").to_pylist())
         return self._courses
 
@@ -47,16 +70,16 @@ class FeatureStore:
         """All enrolments' feature rows at ``day``, indexed by (course_id, run_id, learner_id)."""
         key = (spec_key(spec), int(day))
         with self._lock:
-            if key not in self._frames:
-                self._frames[key] = self._load_or_build(spec, int(day), key[0])
-            return self._frames[key]
+            if key in self._frames:
+                return self._frames.recall(key)
+            return self._frames.remember(key, self._load_or_build(spec, int(day), key[0]))
 
     def _load_or_build(self, spec: FeatureSpec, day: int, key: str) -> pd.DataFrame:
         path = self.store_dir / f"features-{key}-day{day}.parquet"
         if path.exists() and path.stat().st_mtime >= self._data_mtime():
             frame = pd.read_parquet(path)
         else:
-            frame = build_features(self.tables, [day], spec)
+            frame = build_features(self.tables(spec.constructs), [day], spec)
             write_table(frame, path)
         frame.index = pd.MultiIndex.from_frame(frame[["course_id", "run_id", "learner_id"]],
                                                names=["course", "run", "learner"])

@@ -20,7 +20,7 @@ ROW_KEYS = [*KEYS, "as_of_day"]
 NOT_FEATURES = {*KEYS, "run_start", "label", "cutoff_s"}
 
 
-class LabelLeakError(ValueError):
+class LabelLeakError(InputError):
     """A feature carries the outcome."""
 
 

@@ -3,6 +3,7 @@ champion on the same test rows; otherwise it becomes @challenger, with the reaso
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from training.config import GateConfig
@@ -23,6 +24,8 @@ class GateDecision:
 
 def decide(candidate: Scorecard, champion: Scorecard | None, gate: GateConfig) -> GateDecision:
     problems = []
+    if not (math.isfinite(candidate.auc) and math.isfinite(candidate.ece)):
+        problems.append("the candidate's test AUC or ECE is undefined (a test side with one class?)")
     if candidate.ece > gate.ece_ceiling:
         problems.append(f"ECE {candidate.ece:.4f} is above the ceiling {gate.ece_ceiling}")
     if champion is not None:

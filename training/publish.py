@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import ibis
 import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
 from features.build import build_features
+from features.errors import InputError
+from features.files import write_text_atomic
 from features.tables import Tables
 from training import estimators as est
 from training import plots, registry
@@ -44,8 +47,8 @@ def publish(trained: Trained, tables: Tables, settings: Settings, source: str) -
     exp = registry.experiment_id(settings, f"mooc-risk-{config.target}")
     with mlflow.start_run(experiment_id=exp) as run:
         _log_run(trained, source)
+        decision = _gate(trained, tables, settings, c)  # before registering: it may fail
         version = _log_model(trained).registered_model_version
-        decision = _gate(trained, tables, settings, c)
         alias = registry.CHAMPION if decision.promote else registry.CHALLENGER
         registry.set_alias(c, config.registered_name, alias, str(version))
         for key, value in {"gate_decision": alias, "gate_reason": decision.reason}.items():
@@ -53,8 +56,7 @@ def publish(trained: Trained, tables: Tables, settings: Settings, source: str) -
             c.set_model_version_tag(config.registered_name, str(version), key, value)
         card_text = render_card(trained, str(version), run.info.run_id, alias, decision, source)
         card = settings.cards_dir / f"{config.registered_name}-v{version}.md"
-        card.parent.mkdir(parents=True, exist_ok=True)
-        card.write_text(card_text)
+        write_text_atomic(card, card_text)
         mlflow.log_text(card_text, "model_card.md")
     return Published(run.info.run_id, str(version), decision, alias, card)
 
@@ -144,7 +146,13 @@ def _gate(trained: Trained, tables: Tables, settings: Settings, c) -> GateDecisi
     if current is None:
         return decide(candidate, None, trained.config.gate)
     champion = registry.load_version(settings, trained.config.registered_name, current.version)
-    return decide(candidate, champion_scorecard(champion, trained, tables), trained.config.gate)
+    try:
+        scorecard = champion_scorecard(champion, trained, tables)
+    except (InputError, KeyError, ValueError, ibis.common.exceptions.IbisError) as exc:
+        return GateDecision(False, f"the champion v{current.version} cannot be scored on this data "
+                                   f"({type(exc).__name__}: {exc}); compare by hand and use "
+                                   "`mooc-risk models promote`")
+    return decide(candidate, scorecard, trained.config.gate)
 
 
 def champion_scorecard(champion: registry.LoadedModel, trained: Trained, tables: Tables) -> Scorecard:

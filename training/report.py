@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features.build import FeatureSpec
-from features.files import write_table
+from features.files import folder_replacing, write_table
 from features.tables import Tables
 from training import estimators as est
 from training import plots, registry
@@ -38,7 +38,14 @@ def evaluate_to_folder(tables: Tables, config: TrainConfig, spec: FeatureSpec, o
                        settings: Settings, source: str,
                        on_step: Callable[[str], None] = lambda _label: None) -> Report:
     trained = fit_and_evaluate(tables, config, spec, on_step)
-    out.mkdir(parents=True, exist_ok=True)
+    with folder_replacing(out) as stage:  # a failed run leaves an earlier report whole
+        by_day = _write(trained, stage, source)
+    _log(trained, out, settings, source)
+    on_step("report written")
+    return Report(trained, by_day, out)
+
+
+def _write(trained: Trained, out: Path, source: str) -> pd.DataFrame:
     test = trained.test
     X = trained.inputs(trained.split.test)
     predictions = test[ROW_KEYS].assign(
@@ -55,9 +62,7 @@ def evaluate_to_folder(tables: Tables, config: TrainConfig, spec: FeatureSpec, o
     text = render_report(trained, by_day, source, list(figures))
     (out / "report.md").write_text(text)
     trained.evaluation.by_day.to_csv(out / "metrics_by_day.csv", index=False)
-    _log(trained, out, settings, source)
-    on_step("report written")
-    return Report(trained, by_day, out)
+    return by_day
 
 
 def _figures(trained: Trained, predictions: pd.DataFrame, source: str) -> dict:

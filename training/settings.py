@@ -7,8 +7,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from features.errors import InputError
+
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 STATE_DIR = Path(".mooc-risk")
+
+
+def _utc(text: str) -> datetime:
+    """An ISO time as naive UTC (an offset is converted, no offset means UTC)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"MOOC_RISK_NOW={text!r} is not an ISO 8601 time") from None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 @dataclass(frozen=True)
@@ -39,7 +50,7 @@ class Settings:
             data_dir=Path(env["MOOC_RISK_DATA"]) if env.get("MOOC_RISK_DATA") else None,
             store_dir=Path(env.get("MOOC_RISK_STORE", STATE_DIR / "store")),
             keys_file=Path(env.get("MOOC_RISK_KEYS_FILE", STATE_DIR / "keys.yaml")),
-            now=datetime.fromisoformat(now).replace(tzinfo=None) if now else None,
+            now=_utc(now) if now else None,
             id_secret=env.get("MOOC_RISK_ID_SECRET") or None,
             id_secret_file=Path(env.get("MOOC_RISK_ID_SECRET_FILE", STATE_DIR / "id_secret")),
         )

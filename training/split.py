@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit
 
+from features.errors import InputError
 from training.config import SplitConfig
 
 
@@ -41,7 +42,7 @@ def split_rows(frame: pd.DataFrame, config: SplitConfig) -> Split:
     valid = trainable & _by_group(frame, "learner_id", config.validation_share, config.seed + 1)
     train = trainable & ~valid
     if not train.any() or not valid.any() or not test.any():
-        raise ValueError(f"split left an empty side (train {train.sum()}, valid {valid.sum()}, "
+        raise InputError(f"split left an empty side (train {train.sum()}, valid {valid.sum()}, "
                          f"test {test.sum()} rows); more data or other shares are needed")
     return Split(train, valid, test, strategy, note)
 

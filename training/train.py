@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from features.build import FeatureSpec
+from features.errors import InputError
 from features.tables import Tables
 from training import estimators as est
 from training.config import TrainConfig
@@ -53,6 +54,10 @@ def fit_and_evaluate(
     split = split_rows(rows.frame, config.split)
     X = est.as_model_input(rows.frame, rows.feature_columns, rows.categorical_columns)
     y = rows.frame["label"].to_numpy()
+    for side, mask in (("training", split.train), ("validation", split.valid), ("test", split.test)):
+        if len(set(y[mask])) < 2:
+            raise InputError(f"the {side} rows have only one value of {config.label!r}: there is "
+                             "nothing to learn or test (are the labels known? see --final for logs)")
     candidates = {}
     if config.horizon_strategy == "single" or config.compare_horizon_strategies:
         candidates["single"] = _fit_calibrated(X, y, split.train, split.valid, rows, config)
@@ -87,8 +92,8 @@ def _fit_per_day(X, y, split: Split, rows: LabelledRows, config: TrainConfig) ->
     for day in config.as_of_days:
         train, valid = split.train & (days == day), split.valid & (days == day)
         if min(y[train].std(), y[valid].std()) == 0:
-            raise ValueError(f"as-of day {day}: training or validation rows have one class only; "
-                             "one model per day needs both")
+            raise InputError(f"as-of day {day}: training or validation rows have one class of "
+                             f"{config.label!r} only; one model per day needs both")
         models[day] = _fit_calibrated(X, y, train, valid, rows, config)
     return PerHorizonClassifier(models).fit(X, y)
 

@@ -24,7 +24,7 @@ def fields_sql(docs: str) -> str:
            coalesce(f[2], CASE WHEN f[3] = 'CourseOffering' THEN f[4] END, f[12]) AS course_raw,
            f[5] AS ts_raw,
            f[6] || '.' || f[7] || ' ' || coalesce(f[3], '') AS event_name,
-           coalesce(f[8], f[4]) AS object_id,
+           CASE WHEN f[3] = 'CourseOffering' THEN NULL ELSE coalesce(f[8], f[4]) END AS object_id,
            CASE WHEN TRY_CAST(f[10] AS DOUBLE) > 0
                 THEN 100 * TRY_CAST(f[9] AS DOUBLE) / TRY_CAST(f[10] AS DOUBLE) END AS score,
            coalesce(f[11], md5(doc)) AS event_id

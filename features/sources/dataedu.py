@@ -37,7 +37,7 @@ def _read(path: Path, columns: list[str]) -> pd.DataFrame:
     require(path, "dataedu file")
     try:
         frame = pd.read_csv(path, dtype=str)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read ({exc})") from None
     missing = [c for c in columns if c not in frame.columns]
     if missing:

@@ -44,13 +44,13 @@ def convert(src: Path, stage: Path, step: Callable[[str], None]) -> dict[str, in
     require_columns(con, f"read_csv({quoted(truth)}, header=true)", str(truth),
                     ["enrollment_id", "label"])
     listing = ", ".join(quoted(p) for p in files)
-    types = {c: "VARCHAR" for c in COLUMNS}
     con.execute(f"""
         CREATE TEMP TABLE raw AS
         SELECT regexp_extract(filename, 'trainCourse([0-9]+[A-Za-z]?)\\.csv$', 1) AS course_id,
                CAST(enrollment_id AS VARCHAR) AS learner_id, time,
                {", ".join(f"event_{k}" for k in KINDS)}, filename
-        FROM read_csv([{listing}], header=true, filename=true, columns={types})""")
+        FROM read_csv([{listing}], header=true, filename=true, all_varchar=true,
+                      union_by_name=true)""")
     _check(con)
     con.execute(f"""
         CREATE TEMP TABLE daily AS
@@ -79,8 +79,8 @@ def convert(src: Path, stage: Path, step: Callable[[str], None]) -> dict[str, in
                t.label = 1 AS dropped_out, last.last_active_at,
                CASE WHEN t.label = 1 THEN e.course_end END AS dropped_at
         FROM read_parquet({quoted(stage / 'enrolments.parquet')}) e
-        JOIN (SELECT CAST(enrollment_id AS VARCHAR) AS learner_id, CAST(label AS INTEGER) AS label
-              FROM read_csv({quoted(truth)}, header=true)) t USING (learner_id)
+        JOIN (SELECT CAST(enrollment_id AS VARCHAR) AS learner_id, TRY_CAST(label AS INTEGER) AS label
+              FROM read_csv({quoted(truth)}, header=true, all_varchar=true)) t USING (learner_id)
         LEFT JOIN (SELECT learner_id, course_id, max(ts) AS last_active_at
                    FROM read_parquet({quoted(stage / 'events.parquet')}) GROUP BY ALL) last
           USING (learner_id, course_id)""", stage / "outcomes.parquet")

@@ -26,9 +26,8 @@ from features.sources.identity import pseudonym
 from features.sources.staging import copy_to_parquet, duckdb_connection, quoted
 from features.sources.vocabulary import case_sql, load_vocabulary
 
-SOURCES = {"edx": "edx", "xapi": "xapi", "caliper": "caliper"}
-SHOWN = 5
 _ZONE = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+_TIME = r"[0-9]{2}:[0-9]{2}"  # a date alone ("2024-01-31") would read its day as an offset
 
 
 @dataclass(frozen=True)
@@ -60,6 +59,7 @@ STATUS = f"""CASE
     WHEN user_raw IS NULL THEN 'event without a user'
     WHEN course_raw IS NULL THEN 'event without a course'
     WHEN ts_raw IS NULL THEN 'event without a timestamp'
+    WHEN NOT regexp_matches(ts_raw, '{_TIME}') THEN 'timestamp without a time of day'
     WHEN NOT regexp_matches(ts_raw, '{_ZONE}') THEN 'timestamp without a time zone'
     WHEN TRY_CAST(ts_raw AS TIMESTAMPTZ) IS NULL THEN 'unparseable timestamp'
     WHEN kind = 'other' THEN 'unknown event name (kept as other)'
@@ -68,7 +68,7 @@ UNKNOWN = "unknown event name (kept as other)"
 
 
 def convert_logs(job: LogImport, stage: Path, step: Callable[[str], None]) -> tuple[dict, Problems]:
-    module = importlib.import_module(f"features.sources.{SOURCES[job.source]}")
+    module = importlib.import_module(f"features.sources.{job.source}")
     vocabulary = load_vocabulary(job.source, job.vocabulary)
     work = stage / ".work"
     work.mkdir()
@@ -202,11 +202,21 @@ def _events_sql(append_to: Path | None) -> str:
         JOIN ({_COURSES}) c USING (course_raw)"""
     if append_to is not None:
         existing = append_to / "events.parquet"
-        if not existing.exists():
+        if not existing.exists() or not _has_event_ids(existing):
             raise InputError(f"{append_to}: --append needs a folder written by a log import "
                              "(events.parquet with event ids)")
         new = f"SELECT * FROM ({new}) UNION ALL BY NAME SELECT * FROM read_parquet({quoted(existing)})"
     return f"SELECT DISTINCT ON (event_id) * FROM ({new})"
+
+
+def _has_event_ids(path: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    if "event_id" not in schema.names:
+        return False
+    ids = pq.read_table(path, columns=["event_id"]).column("event_id")
+    return ids.null_count == 0
 
 
 # course keys: course-v1:ORG+COURSE+RUN (or ccx-v1:…) and ORG/COURSE/RUN → (ORG+COURSE, RUN)

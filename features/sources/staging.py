@@ -4,8 +4,6 @@ only then replaces the target."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,32 +13,23 @@ import duckdb
 from features.constructs import INSTRUMENT_FILE, construct_map_for
 from features.engine import connect
 from features.errors import InputError
+from features.files import folder_replacing
 from features.tables import read_tables
 
 
 @contextmanager
 def staged_output(out: Path) -> Iterator[Path]:
-    """Yield a temporary folder; on success validate it and swap it in for ``out``."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.importing-", dir=out.parent))
-    try:
-        yield stage
-        read_tables(stage, connect(), construct_map_for(stage))  # the output must be canonical
-        _swap(stage, out)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-
-
-def _swap(stage: Path, out: Path) -> None:
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        out.rename(old / out.name)
-        stage.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        stage.rename(out)
+    """Yield a temporary folder; on success validate it and let it replace ``out``."""
+    with folder_replacing(out) as stage:
+        try:
+            yield stage
+        except duckdb.Error as exc:  # a value the adapter could not convert
+            raise InputError(f"the input has a value that cannot be converted: {exc}") from None
+        try:  # the output must be canonical
+            read_tables(stage, connect(), construct_map_for(stage))
+        except InputError as exc:
+            raise InputError(f"{str(exc).replace(str(stage), str(out))} (in the imported tables: "
+                             "the input holds a value the contract does not allow)") from None
 
 
 def copy_instrument(stage: Path, name: str) -> None:
@@ -70,9 +59,9 @@ def require_columns(con: duckdb.DuckDBPyConnection, relation: str, source: str,
                          f"found {', '.join(map(repr, found))}")
 
 
-def duckdb_connection(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
+def duckdb_connection() -> duckdb.DuckDBPyConnection:
     """A DuckDB connection for importers: UTC, and no progress bar on the user's terminal."""
-    con = duckdb.connect(database)
+    con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
     return con
 

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from features.errors import InputError
+from features.sources.staging import quoted
 
 EVENT_TYPES = ("video", "problem", "assessment", "forum", "navigation", "page", "progress",
                "enrolment", "grade", "other")
@@ -44,13 +45,9 @@ def load_vocabulary(source: str, path: Path | None = None) -> SourceVocabulary:
     return vocabulary
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def case_sql(column: str, rules: list[tuple[str, str]], default: str = "NULL") -> str:
     """``CASE WHEN column GLOB pattern THEN kind ... ELSE default END`` (first match wins)."""
     if not rules:
         return default
-    whens = " ".join(f"WHEN {column} GLOB {_literal(p)} THEN {_literal(k)}" for p, k in rules)
+    whens = " ".join(f"WHEN {column} GLOB {quoted(p)} THEN {quoted(k)}" for p, k in rules)
     return f"CASE {whens} ELSE {default} END"

@@ -37,7 +37,7 @@ def fields_sql(docs: str) -> str:
            ) AS course_raw,
            f[8] AS ts_raw,
            f[9] || ' ' || coalesce(f[7], '') AS event_name,
-           CASE WHEN f[7] = '{course_type}' THEN coalesce(f[14], f[6]) ELSE f[6] END AS object_id,
+           CASE WHEN f[7] = '{course_type}' THEN f[14] ELSE f[6] END AS object_id,  -- mode
            coalesce(100 * TRY_CAST(f[10] AS DOUBLE),
                     CASE WHEN TRY_CAST(f[12] AS DOUBLE) > 0
                          THEN 100 * TRY_CAST(f[11] AS DOUBLE) / TRY_CAST(f[12] AS DOUBLE) END) AS score,

@@ -262,3 +262,14 @@ def test_features_and_train_run_unchanged_on_imported_logs(tmp_path, cmap, capsy
                       capsys, monkeypatch)
     assert trained.code == 0, trained.err
     assert "mooc-risk-dropout v1" in trained.out
+
+
+def test_date_only_timestamps_and_append_onto_a_non_log_folder_are_refused(tmp_path):
+    log = write_lines(tmp_path / "dates.log", [edx("play_video", "2024-01-31")])
+    _, problems = run("edx", [log], tmp_path / "out")
+    assert problems.examples == {"timestamp without a time of day": [f"{log}:1"]}
+    tables_folder = tmp_path / "tables"
+    tables_folder.mkdir()
+    pd.DataFrame({"learner_id": ["a"], "event_type": ["video"]}).to_parquet(tables_folder / "events.parquet")
+    with pytest.raises(InputError, match="--append needs a folder written by a log import"):
+        run("edx", [write_lines(tmp_path / "ok.log", edx_events())], tmp_path / "x", append_to=tables_folder)

@@ -198,3 +198,32 @@ def test_model_endpoint_and_docs(client):
     paths = client.get("/docs.json").json()["paths"]
     assert {"/score", "/courses/{course_id}/predictions", "/model"} <= set(paths)
     assert client.get("/healthz").status_code == 200
+
+
+def test_raw_learner_not_yet_enrolled_is_listed_under_not_found(client, served):
+    learner = raw_learner(served)
+    late = {**learner, "enrolment": {**learner["enrolment"], "learner_id": "late-one",
+                                     "course_start": "2030-01-01T00:00:00Z",
+                                     "course_end": "2030-03-01T00:00:00Z",
+                                     "enrolled_at": "2030-01-20T00:00:00Z"}}  # enrols on day 19
+    response = client.post("/score", json={"learners": [learner, late], "as_of_day": 0},
+                           headers=auth(served.admin_key))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["not_found"] == ["late-one"] and len(body["predictions"]) == 1
+
+
+def test_a_misspelt_field_of_a_raw_learner_is_refused(client, served):
+    learner = {**raw_learner(served), "surveys": {"q01": 3}}
+    response = client.post("/score", json={"learners": [learner], "as_of_day": 7},
+                           headers=auth(served.admin_key))
+    assert response.status_code == 400 and "surveys" in response.text
+
+
+def test_a_new_key_works_without_a_restart(client, served, learners):
+    from serving.keys import add_key
+
+    run, ids = learners
+    key = add_key(served.settings.keys_file, "C001")
+    body = {"course_id": "C001", "run_id": run, "learner_ids": ids[:1], "as_of_day": 7}
+    assert client.post("/score", json=body, headers=auth(key)).status_code == 200

@@ -57,3 +57,8 @@ def test_contributions_plus_base_value_equal_the_raw_score(synthetic_data, cmap,
     np.testing.assert_allclose(contributions.sum(axis=1) + base, raw, rtol=1e-6, atol=1e-6)
     if strategy == "per_day":
         assert isinstance(trained.model, PerHorizonClassifier) and trained.model.days == [0, 14]
+
+
+def test_gate_refuses_an_undefined_auc():
+    decision = decide(Scorecard(float("nan"), 0.01, 0.0), None, GATE)
+    assert not decision.promote and "undefined" in decision.reason
