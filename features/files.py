@@ -8,17 +8,21 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
+if TYPE_CHECKING:  # pandas and pyarrow load when a table is written, not with this module
+    import pandas as pd
+    import pyarrow as pa
 
 FORMATS = (".parquet", ".csv")
 
 
 def write_table(table: pd.DataFrame | pa.Table, path: Path | str) -> Path:
     """Write a frame to ``path`` (.parquet or .csv) via a temp file in the same folder + rename."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
     path = Path(path)
     if path.suffix not in FORMATS:
         raise ValueError(f"{path}: output must end in {' or '.join(FORMATS)}")
@@ -63,6 +67,8 @@ def _umask() -> int:
 
 def _decoded(table: pa.Table) -> pa.Table:
     """CSV cannot hold dictionary-encoded columns; store their values."""
+    import pyarrow as pa
+
     columns = [
         c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in table.columns
     ]

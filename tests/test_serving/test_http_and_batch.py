@@ -67,7 +67,7 @@ def test_batch_scorer_writes_the_same_scores_as_the_service(served, client, tmp_
 
 def test_batch_scorer_leaves_no_partial_file_and_keeps_the_old_one(served, tmp_path, capsys,
                                                                   monkeypatch):
-    import features.files
+    import pyarrow.csv
 
     for name, value in served.env.items():
         monkeypatch.setenv(name, value)
@@ -77,7 +77,7 @@ def test_batch_scorer_leaves_no_partial_file_and_keeps_the_old_one(served, tmp_p
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # as if the run were stopped while writing
 
-    monkeypatch.setattr(features.files.pacsv, "write_csv", killed)
+    monkeypatch.setattr(pyarrow.csv, "write_csv", killed)
     result = run_cli(["predict", "--data", served.data, "--all", "--as-of", "0", "--out", out,
                       "--target", "dropout", "--top-k", "0"], capsys, monkeypatch)
     assert result.code != 0  # click turns the interrupt into "Aborted!"
