@@ -3,14 +3,13 @@
 Records are (name, event_type, time, timestamp, context, data, event) with the last three as
 JSON. A clean JSON-lines file is read by DuckDB's JSON reader straight into these columns
 (``records_fast``); a file with logger prefixes, blank or malformed lines is read line by line
-(``records_lines``), which is slower but numbers every line. Both give the same records and
-the same event ids.
+(``records_lines``), which is slower but numbers every line. Both give the same records.
 
 The payload is ``data`` (newer events) or ``event`` (an object in server events, a JSON string
 in browser events). User: ``context.user_id`` (else the payload's); course: ``context.course_id``;
 a server-side ``problem_check`` with ``grade``/``max_grade`` carries a score; for enrolment
-events the mode (audit, verified…) is kept as the ``object_id``. The event id is a hash of the
-record, so the same line imported twice is the same event.
+events the mode (audit, verified…) is kept as the ``object_id``. Tracking logs carry no event
+id: an edX event is identified by what is stored of it (see ``log_tables``).
 """
 
 from __future__ import annotations
@@ -64,7 +63,7 @@ def fields_sql(records: str) -> str:
            CASE WHEN name LIKE 'edx.course.enrollment.%' THEN p.mode
                 ELSE coalesce(p.id, p.problem_id, c.module.usage_key, p.block_id) END AS object_id,
            CASE WHEN p.max_grade > 0 THEN 100 * p.grade / p.max_grade END AS score,
-           event_id
+           NULL::VARCHAR AS event_id
     FROM (
       SELECT line, blank, ok, time, timestamp,
              coalesce(nullif(name, ''), event_type) AS name,
@@ -72,6 +71,5 @@ def fields_sql(records: str) -> str:
              CASE WHEN data IS NOT NULL THEN try(json_transform(data, '{_PAYLOAD}'))
                   WHEN json_type(event) = 'VARCHAR'
                   THEN try(json_transform(json_extract_string(event, '$'), '{_PAYLOAD}'))
-                  ELSE try(json_transform(event, '{_PAYLOAD}')) END AS p,
-             md5(concat_ws(chr(31), {", ".join(_TEXT + _JSON)})) AS event_id
+                  ELSE try(json_transform(event, '{_PAYLOAD}')) END AS p
       FROM {records})"""

@@ -3,17 +3,20 @@
 The key comes from settings (``MOOC_RISK_ID_SECRET``, else a key file created once, mode
 0600). The same key gives the same ids on every import, so re-importing logs, or importing
 new days, keeps learners' ids stable; without the key the ids cannot be linked back.
+
+A learner id is ``"u"`` + the first 24 hex digits of HMAC-SHA256(key, user id as UTF-8),
+computed inside DuckDB (RFC 2104 from its ``sha256``), so ids never pass through Python.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import secrets
 from pathlib import Path
 
 PREFIX = "u"
+_BLOCK = 64  # SHA-256 block size in bytes
 
 
 def secret_from(value: str | None, key_file: Path) -> bytes:
@@ -29,6 +32,16 @@ def secret_from(value: str | None, key_file: Path) -> bytes:
     return key_file.read_text().strip().encode()
 
 
-def pseudonym(secret: bytes, platform_user_id: str) -> str:
-    digest = hmac.new(secret, platform_user_id.encode(), hashlib.sha256).hexdigest()
-    return PREFIX + digest[:24]
+def pseudonym_sql(column: str, keys: str = "hmac_keys") -> str:
+    """SQL for the learner id of the VARCHAR ``column``; ``keys`` is the table made by
+    ``keys_table_sql`` (joined in the query), so the key never appears in a query's text."""
+    inner = f"sha256({keys}.inner_key || encode({column}))"
+    return f"'{PREFIX}' || left(sha256({keys}.outer_key || unhex({inner})), 24)"
+
+
+def keys_table_sql(secret: bytes, name: str = "hmac_keys") -> str:
+    """A one-row temporary table of HMAC-SHA256's padded inner and outer keys."""
+    key = hashlib.sha256(secret).digest() if len(secret) > _BLOCK else secret
+    key = key.ljust(_BLOCK, b"\0")
+    inner, outer = bytes(b ^ 0x36 for b in key).hex(), bytes(b ^ 0x5C for b in key).hex()
+    return f"CREATE TEMP TABLE {name} AS SELECT unhex('{inner}') AS inner_key, unhex('{outer}') AS outer_key"

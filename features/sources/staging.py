@@ -1,6 +1,7 @@
 """Write an imported data set so that an interrupted import leaves the target folder as it was:
-everything goes to a temporary sibling folder, is read back through the canonical reader, and
-only then replaces the target."""
+everything goes to a temporary sibling folder, is read back through the canonical reader
+(unless the importer's SQL fixes every type and value the contract checks), and only then
+replaces the target."""
 
 from __future__ import annotations
 
@@ -10,21 +11,25 @@ from pathlib import Path
 
 import duckdb
 
-from features.constructs import INSTRUMENT_FILE, construct_map_for
-from features.engine import connect
 from features.errors import InputError
 from features.files import folder_replacing
-from features.tables import read_tables
 
 
 @contextmanager
-def staged_output(out: Path) -> Iterator[Path]:
-    """Yield a temporary folder; on success validate it and let it replace ``out``."""
+def staged_output(out: Path, validate: bool = True) -> Iterator[Path]:
+    """Yield a temporary folder; on success validate it (unless told not to) and let it
+    replace ``out``."""
     with folder_replacing(out) as stage:
         try:
             yield stage
         except duckdb.Error as exc:  # a value the adapter could not convert
             raise InputError(f"the input has a value that cannot be converted: {exc}") from None
+        if not validate:
+            return
+        from features.constructs import construct_map_for
+        from features.engine import connect
+        from features.tables import read_tables
+
         try:  # the output must be canonical
             read_tables(stage, connect(), construct_map_for(stage))
         except InputError as exc:
@@ -35,6 +40,8 @@ def staged_output(out: Path) -> Iterator[Path]:
 def copy_instrument(stage: Path, name: str) -> None:
     """Ship the source's construct map with the data (``DATA/instrument.yaml``)."""
     import importlib.resources
+
+    from features.constructs import INSTRUMENT_FILE
 
     text = (importlib.resources.files("features") / "instruments" / f"{name}.yaml").read_text()
     (stage / INSTRUMENT_FILE).write_text(text)
@@ -59,9 +66,10 @@ def require_columns(con: duckdb.DuckDBPyConnection, relation: str, source: str,
                          f"found {', '.join(map(repr, found))}")
 
 
-def duckdb_connection() -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection for importers: UTC, and no progress bar on the user's terminal."""
-    con = duckdb.connect()
+def duckdb_connection(database: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for importers (in memory, or in a ``database`` file): UTC, and no
+    progress bar on the user's terminal."""
+    con = duckdb.connect(str(database) if database else ":memory:")
     con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
     return con
 

@@ -1,6 +1,8 @@
 """Event-log imports (edX tracking logs, xAPI, Caliper) on fixtures the tests write."""
 
 import gzip
+import hashlib
+import hmac
 import json
 from pathlib import Path
 
@@ -9,12 +11,16 @@ import pytest
 from cli_helpers import run_cli
 
 from features.errors import InputError
-from features.sources.identity import pseudonym
 from features.sources.logs import LogImport, convert_logs
 from features.sources.staging import staged_output
 
 SECRET = b"test-secret"
 COURSE = "course-v1:UniX+DS101+2024_T1"
+def pseudonym(secret: bytes, user: str) -> str:
+    """The documented learner id, from the standard library: "u" + 24 hex digits of HMAC-SHA256."""
+    return "u" + hmac.new(secret, user.encode(), hashlib.sha256).hexdigest()[:24]
+
+
 PERSONAL = ("ada.lovelace", "ada@example.org", "203.0.113.7", "Mozilla/5.0 Secret")
 
 
@@ -59,7 +65,7 @@ def run(source: str, inputs: list[Path], out: Path, **options):
 def tables(out: Path) -> dict[str, pd.DataFrame]:
     """The imported tables, in a fixed row order (the importer does not sort)."""
     frames = {n: pd.read_parquet(out / f"{n}.parquet") for n in ("enrolments", "events", "outcomes")}
-    frames["events"] = frames["events"].sort_values("event_id")
+    frames["events"] = frames["events"].sort_values(["ts", "event_name", "event_id"])
     return {n: f.sort_values(list(f.columns[:3]), kind="stable").reset_index(drop=True)
             for n, f in frames.items()}
 
@@ -146,6 +152,50 @@ def test_bad_events_are_counted_by_file_and_line_or_stop_with_strict(tmp_path, c
     assert not (tmp_path / "strict").exists()
 
 
+def test_blank_lines_keep_line_numbers_and_unknown_names_are_listed_once_per_name(tmp_path):
+    docs = [json.dumps(d) for d in edx_events()]
+    lines = ["", docs[0], docs[1], "   ", "", docs[4], docs[5], docs[4].replace("added", "removed"),
+             json.dumps(edx("play_video", "2024-03-02T10:00:00+00:00", user=None)), docs[4]]
+    log = write_lines(tmp_path / "tracking.log", lines)
+    _, problems = run("edx", [log], tmp_path / "out")
+    assert problems.counts == {"unknown event name (kept as other)": 3, "event without a user": 1}
+    assert problems.examples == {
+        "unknown event name (kept as other)": [f"'edx.bookmark.added' at {log}:6",
+                                               f"'edx.bookmark.removed' at {log}:8"],
+        "event without a user": [f"{log}:9"]}
+    listed = pd.read_csv(tmp_path / "out" / "import_problems.csv")
+    assert listed[["line", "event_name", "events"]].fillna("").values.tolist() == [
+        [6, "edx.bookmark.added", 2], [8, "edx.bookmark.removed", 1], [9, "", 1]]
+
+
+def test_the_same_event_twice_is_imported_once(tmp_path):
+    log = write_lines(tmp_path / "a.log", edx_events())
+    copy = write_lines(tmp_path / "copy.log", [*edx_events(), edx_events()[1]])  # and a repeat
+    counts, _ = run("edx", [log, copy], tmp_path / "out")
+    assert counts["events"] == 9
+    statement = xapi_statement("s1", "https://w3id.org/xapi/video/verbs/played",
+                               "https://w3id.org/xapi/video/activity-type/video", "2024-03-02T09:00:00Z")
+    other = {**statement, "id": "s2"}  # another statement with the same content
+    a = write_lines(tmp_path / "a.jsonl", [statement, other])
+    b = write_lines(tmp_path / "b.jsonl", [statement])
+    counts, _ = run("xapi", [a, b], tmp_path / "xapi")
+    assert counts["events"] == 2
+
+
+def test_learner_ids_hashed_in_duckdb_are_hmac_sha256(tmp_path):
+    import duckdb
+
+    from features.sources.identity import keys_table_sql, pseudonym_sql
+
+    con = duckdb.connect()
+    users = ["7", "anon-42", "Zoë 学生", "x" * 200]
+    for secret in (b"short", b"k" * 64, b"long-" * 40):
+        con.execute("DROP TABLE IF EXISTS hmac_keys")
+        con.execute(keys_table_sql(secret))
+        got = con.execute(f"SELECT u, {pseudonym_sql('u')} FROM unnest({users}) t(u), hmac_keys").fetchall()
+        assert dict(got) == {u: pseudonym(secret, u) for u in users}
+
+
 def test_append_adds_new_days_once(tmp_path):
     events = edx_events()
     day1 = write_lines(tmp_path / "day1.log", events[:4])
@@ -165,7 +215,7 @@ def test_append_adds_new_days_once(tmp_path):
 
 
 def test_an_interrupted_import_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
-    import features.sources.logs as logs
+    import features.sources.log_tables as log_tables
 
     out = tmp_path / "out"
     run("edx", [write_lines(tmp_path / "day1.log", edx_events()[:4])], out)
@@ -177,8 +227,8 @@ def test_an_interrupted_import_leaves_the_folder_as_it_was(tmp_path, monkeypatch
             raise KeyboardInterrupt
         return original(*args, **kwargs)
 
-    original = logs.copy_to_parquet
-    monkeypatch.setattr(logs, "copy_to_parquet", interrupted)
+    original = log_tables.copy_to_parquet
+    monkeypatch.setattr(log_tables, "copy_to_parquet", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run("edx", [write_lines(tmp_path / "day2.log", edx_events()[4:])], out, append_to=out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
@@ -273,3 +323,16 @@ def test_date_only_timestamps_and_append_onto_a_non_log_folder_are_refused(tmp_p
     pd.DataFrame({"learner_id": ["a"], "event_type": ["video"]}).to_parquet(tables_folder / "events.parquet")
     with pytest.raises(InputError, match="--append needs a folder written by a log import"):
         run("edx", [write_lines(tmp_path / "ok.log", edx_events())], tmp_path / "x", append_to=tables_folder)
+
+
+@pytest.mark.parametrize("block", [5, 16, 1 << 20])
+def test_blank_lines_are_found_across_read_blocks(tmp_path, monkeypatch, block):
+    from features.sources import lines
+
+    monkeypatch.setattr(lines, "_BLOCK", block)
+    text = '{"a":1}\n\n{"b":2}\n  \r\n{"c":3}\n{"d":4}\n\n\n{"e":5}'  # no newline at the end
+    for name in ("x.log", "x.log.gz"):
+        path = tmp_path / name
+        (gzip.open if name.endswith(".gz") else open)(path, "wt").write(text)
+        assert lines.blank_lines(path, 5) == [1, 2, 4, 4]  # records before each blank line
+        assert lines.blank_lines(path, 1)[:1] == [1]  # may stop reading after record 1

@@ -1,0 +1,151 @@
+"""The canonical tables of a log import, from ``parsed``, ``names`` and ``ids``.
+
+Events: the usable rows, with learner ids, course and run from the course key, and the
+vocabulary's event type (a scored problem is an ``assessment`` with its score). An event is
+identified by its platform id where the platform gives one (xAPI statement id, Caliper event
+id) and otherwise by what is stored of it (learner, course, run, time to the microsecond,
+event name, object, score): an event seen twice (in two files, or twice in one) is kept
+once, and with ``--append`` the folder's events are kept and not added again. Enrolments and
+outcomes come from all events, through one row per enrolment (``learners``): enrolled at the
+first enrolment event (else the first event), ``dropped_out`` when the last enrolment event
+is an unenrolment, ``certified`` from the last pass/fail event.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from features.errors import InputError
+from features.sources.staging import copy_to_parquet, quoted
+from features.sources.vocabulary import case_sql
+
+QUIET_DAYS = 14
+
+
+def write_tables(con: duckdb.DuckDBPyConnection, stage: Path, append_to: Path | None,
+                 lifecycle: list[tuple[str, str]], platform: str, final: bool) -> dict[str, int]:
+    events = stage / "events.parquet"
+    counts = {"events": copy_to_parquet(con, _events_sql(con, append_to), events)}
+    con.execute(f"CREATE VIEW all_events AS SELECT * FROM read_parquet({quoted(events)})")
+    con.execute(_learners_sql(case_sql("event_name", lifecycle)))
+    counts["enrolments"] = copy_to_parquet(con, _enrolments_sql(platform), stage / "enrolments.parquet")
+    counts["outcomes"] = copy_to_parquet(con, _outcomes_sql(final), stage / "outcomes.parquet")
+    return counts
+
+
+IDENTITY = ("learner_id", "course_id", "run_id", "ts", "event_name", "object_id", "value", "event_id")
+_PARSED_IDENTITY = "user_raw, course_raw, ts, event_name, object_id, score, event_id"
+
+
+def _events_sql(con: duckdb.DuckDBPyConnection, append_to: Path | None) -> str:
+    _repeated_rows(con)
+    con.execute(f"CREATE TABLE courses AS {_COURSES}")
+    scored = "p.score IS NOT NULL AND n.kind IN ('problem', 'assessment')"
+    new = f"""
+        SELECT i.learner_id, c.course_id, c.run_id,
+               CAST(p.ts AS TIMESTAMP) AS ts,
+               CASE WHEN {scored} THEN 'assessment' ELSE n.kind END AS event_type,
+               p.object_id, CASE WHEN {scored} THEN greatest(p.score, 0) END AS value,
+               nullif(p.event_name, '') AS event_name, p.event_id
+        FROM parsed p JOIN ids i USING (user_raw) JOIN courses c USING (course_raw)
+             JOIN names n USING (event_name) ANTI JOIN repeated r USING (row)
+        WHERE p.bad IS NULL"""
+    if append_to is None:
+        return new
+    existing = append_to / "events.parquet"
+    if not existing.exists() or not _written_by_a_log_import(con, existing):
+        raise InputError(f"{append_to}: --append needs a folder written by a log import "
+                         "(events.parquet with event names and ids)")
+    old = f"read_parquet({quoted(existing)})"
+    same = " AND ".join(f"new.{c} IS NOT DISTINCT FROM old.{c}" for c in IDENTITY)
+    return f"""SELECT * FROM ({new}) new ANTI JOIN {old} old ON {same}
+               UNION ALL BY NAME SELECT * FROM {old}"""
+
+
+def _repeated_rows(con: duckdb.DuckDBPyConnection) -> None:
+    """``repeated``: the rows of events already seen at an earlier row. Candidates are found
+    by a 64-bit hash of the identity first (a small hash table, so memory stays flat), then
+    compared in full."""
+    key = f"hash({_PARSED_IDENTITY})"
+    con.execute(f"""
+        CREATE TABLE repeated AS
+        SELECT row FROM (
+            SELECT row, row_number() OVER (PARTITION BY {_PARSED_IDENTITY} ORDER BY row) AS seen
+            FROM parsed
+            WHERE bad IS NULL AND {key} IN (
+                SELECT h FROM (SELECT {key} AS h FROM parsed WHERE bad IS NULL)
+                GROUP BY h HAVING count(*) > 1))
+        WHERE seen > 1""")
+
+
+def _written_by_a_log_import(con: duckdb.DuckDBPyConnection, path: Path) -> bool:
+    table = f"read_parquet({quoted(path)})"
+    columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()]
+    return "event_name" in columns and "event_id" in columns
+
+
+# course keys: course-v1:ORG+COURSE+RUN (or ccx-v1:…) and ORG/COURSE/RUN → (ORG+COURSE, RUN)
+_COURSES = r"""
+    SELECT course_raw,
+           CASE WHEN len(v1) >= 3 THEN v1[1] || '+' || v1[2]
+                WHEN len(slash) = 3 THEN slash[1] || '/' || slash[2] ELSE key END AS course_id,
+           CASE WHEN len(v1) >= 3 THEN v1[3] WHEN len(slash) = 3 THEN slash[3]
+                ELSE 'default' END AS run_id
+    FROM (SELECT course_raw, key,
+                 CASE WHEN regexp_matches(key, '^[a-z]+-v1:') THEN
+                      string_split(regexp_replace(key, '^[a-z]+-v1:', ''), '+') ELSE [] END AS v1,
+                 string_split(key, '/') AS slash
+          FROM (SELECT DISTINCT course_raw,
+                       CASE WHEN course_raw LIKE '%/course/%'
+                            THEN regexp_extract(course_raw, '/course/([^/?#]+)', 1)
+                            ELSE course_raw END AS key
+                FROM parsed WHERE course_raw IS NOT NULL))"""
+
+
+def _learners_sql(life: str) -> str:
+    """One row per enrolment with what enrolments and outcomes need."""
+    return f"""
+        CREATE TABLE learners AS
+        SELECT learner_id, course_id, run_id, min(ts) AS first_at, max(ts) AS last_at,
+               min(ts) FILTER (WHERE lc = 'enrol') AS enrolled_event_at,
+               arg_max(object_id, ts) FILTER (WHERE lc = 'enrol' AND object_id IS NOT NULL)
+                   AS credential_type,
+               arg_max(lc, ts) FILTER (WHERE lc IN ('pass', 'fail')) AS graded,
+               arg_max(lc, ts) FILTER (WHERE lc IN ('enrol', 'unenrol')) AS enrolment,
+               max(ts) FILTER (WHERE lc = 'unenrol') AS unenrolled_at
+        FROM all_events
+             LEFT JOIN (SELECT event_name, {life} AS lc
+                        FROM (SELECT DISTINCT event_name FROM all_events)) USING (event_name)
+        GROUP BY learner_id, course_id, run_id"""
+
+
+def _enrolments_sql(platform: str) -> str:
+    return f"""
+        SELECT learner_id, course_id, run_id, coalesce(enrolled_event_at, first_at) AS enrolled_at,
+               CAST(NULL AS TIMESTAMP) AS course_start, CAST(NULL AS TIMESTAMP) AS course_end,
+               '{platform}' AS platform, credential_type,
+               CAST(NULL AS DOUBLE) AS credential_cost, CAST(NULL AS VARCHAR) AS paid_by
+        FROM learners"""
+
+
+def _outcomes_sql(final: bool) -> str:
+    """Labels from lifecycle events. Without ``final`` an unknown label stays empty (the run
+    may go on); with it, a learner without a pass is not certified, and one who is not
+    certified and has no activity in the run's last ``QUIET_DAYS`` days of logs dropped out
+    at their last activity."""
+    certified = "CASE graded WHEN 'pass' THEN true WHEN 'fail' THEN false END"
+    unenrolled = "enrolment = 'unenrol'"
+    if final:
+        quiet = f"last_at < run_end - INTERVAL {QUIET_DAYS} DAY"
+        certified = f"coalesce({certified}, false)"
+        dropped = f"coalesce({unenrolled}, false) OR (NOT {certified} AND {quiet})"
+        left = f"CASE WHEN {unenrolled} THEN unenrolled_at WHEN {dropped} THEN last_at END"
+    else:
+        dropped = f"CASE WHEN {unenrolled} THEN true END"
+        left = f"CASE WHEN {unenrolled} THEN unenrolled_at END"
+    return f"""
+        SELECT learner_id, course_id, run_id, {certified} AS certified, {dropped} AS dropped_out,
+               last_at AS last_active_at, {left} AS dropped_at
+        FROM (SELECT *, max(last_at) OVER (PARTITION BY course_id, run_id) AS run_end FROM learners)"""
