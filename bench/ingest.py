@@ -1,12 +1,14 @@
 """Benchmark: importing an Open edX tracking log of 5M events (plain and gzip).
 
-    .venv/bin/python -m bench.ingest [--events 5000000] [--out bench/out]
+    .venv/bin/python -m bench.ingest [--events 5000000] [--repeat 3] [--out bench/out]
 
 Generates (once) a synthetic data set and writes it as edX tracking logs; then, each in a
-fresh process, measures `mooc-risk import --source edx` (events/s, peak memory) and, as the
-floor, DuckDB `read_json` of the same file into a table. Also times a Python orjson parse
-loop (parse only), the alternative parser the issue asked to measure. Targets (issue #6):
-ours ≥ 0.5× the floor's speed; peak memory flat from 1M to 5M events.
+fresh process and alternating, measures `mooc-risk import --source edx` (events/s, peak
+memory) and, as the floor, DuckDB `read_json` of the same file into a table, ``--repeat``
+times (this machine's speed drifts between runs, so the report gives medians and the range of
+the paired ratios). Also times a Python orjson parse loop (parse only), the alternative
+parser the issue asked to measure. Targets (issue #6): ours ≥ 0.5× the floor's speed on the
+5M-event log, plain and gzip; peak memory flat from 1M to 5M events.
 Results go to bench/results/ingest.md.
 """
 
@@ -108,6 +110,7 @@ def python_stats(code: str, path: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="measurements per log (medians reported)")
     parser.add_argument("--out", type=Path, default=HERE / "out")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -115,33 +118,45 @@ def main() -> None:
     rows = []
     for name, path in files.items():
         lines = sum(1 for _ in open(path, "rb")) if path.suffix != ".gz" else None
-        ours = measure_import(path, args.out)
-        floor = python_stats(FLOOR, path)
-        rows.append((name, path, lines or floor["rows"], ours, floor))
-        print(name, ours, floor, flush=True)
+        pairs = []
+        for _ in range(args.repeat):
+            pairs.append((measure_import(path, args.out), python_stats(FLOOR, path)))
+            print(name, *pairs[-1], flush=True)
+        ours, floor = (_median([pair[i] for pair in pairs]) for i in (0, 1))
+        ratios = [f["seconds"] / o["seconds"] for o, f in pairs]
+        rows.append((name, path, lines or floor["rows"], ours, floor, ratios))
     parsers = {"Python orjson loop": python_stats(ORJSON, files["1M plain"]),
                "DuckDB (json reader + json_transform)": python_stats(DUCKDB_PARSE, files["1M plain"])}
     report(args, rows, parsers)
 
 
+def _median(results: list[dict]) -> dict:
+    """The median of each measure over repeated runs."""
+    import statistics
+
+    return {key: statistics.median(r[key] for r in results) for key in ("seconds", "peak_mb")} | {
+        "rows": results[0].get("rows")}
+
+
 def report(args, rows, parsers) -> None:
     table = [f"| {name} | {path.stat().st_size / 1e9:.2f} | {lines / ours['seconds']:,.0f} | "
              f"{ours['peak_mb']:,.0f} | {lines / floor['seconds']:,.0f} | {floor['peak_mb']:,.0f} | "
-             f"**{floor['seconds'] / ours['seconds']:.2f}×** |"
-             for name, path, lines, ours, floor in rows]
-    (_, _, small, small_ours, _), (_, _, big, big_ours, _) = rows[0], rows[1]
+             f"**{floor['seconds'] / ours['seconds']:.2f}×** ({min(ratios):.2f}–{max(ratios):.2f}) |"
+             for name, path, lines, ours, floor, ratios in rows]
+    (_, _, small, small_ours, _, _), (_, _, big, big_ours, _, _) = rows[0], rows[1]
     text = "\n".join([
         f"# Event-log import benchmark ({date.today()})",
         "",
-        f"`.venv/bin/python -m bench.ingest --events {args.events}`: a synthetic data set written as an "
-        "Open edX tracking log (one JSON event per line, with the username, IP, agent and session a "
-        "real log carries), imported by `mooc-risk import --source edx` (DuckDB, 512 MB memory "
-        "limit, spilling to disk) and, as the floor, loaded by DuckDB `read_json` into a table "
-        "(top-level fields as columns, nested objects as JSON); each in a fresh process on 2 "
-        "cores. Events/s counts input lines.",
+        f"`.venv/bin/python -m bench.ingest --events {args.events} --repeat {args.repeat}`: a "
+        "synthetic data set written as an Open edX tracking log (one JSON event per line, with the "
+        "username, IP, agent and session a real log carries), imported by `mooc-risk import "
+        "--source edx` (the whole command: DuckDB, 512 MB memory limit) and, as the floor, loaded "
+        "by DuckDB `read_json` into a table (top-level fields as columns, nested objects as JSON); "
+        f"each in a fresh process on 2 cores, alternating, {args.repeat} times: medians, and in "
+        "brackets the range of the paired ratios. Events/s counts input lines.",
         "",
         "| log | GB | import events/s | import peak MB | read_json events/s | read_json peak MB "
-        "| import / floor |",
+        "| import / floor (range) |",
         "|---|---:|---:|---:|---:|---:|---:|",
         *table,
         "",
