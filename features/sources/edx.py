@@ -1,14 +1,17 @@
 """Open edX tracking-log events → the shared log-import columns (see ``logs.py``).
 
-Records are (name, event_type, time, timestamp, context, data, event) with the last three as
-JSON. A clean JSON-lines file is read by DuckDB's JSON reader straight into these columns
-(``records_fast``); a file with logger prefixes, blank or malformed lines is read line by line
-(``records_lines``), which is slower but numbers every line. Both give the same records.
+Records are (name, event_type, time, timestamp, username, context, data, event) with the last
+three as JSON. A JSON-lines file is read by DuckDB's JSON reader straight into these columns
+(``records_fast``; it skips blank lines, and ``lines.py`` numbers the records that must be
+reported); a file with logger prefixes or malformed lines is read line by line
+(``records_lines``), which is slower. Both give the same records.
 
 The payload is ``data`` (newer events) or ``event`` (an object in server events, a JSON string
 in browser events). User: ``context.user_id`` (else the payload's); course: ``context.course_id``;
 a server-side ``problem_check`` with ``grade``/``max_grade`` carries a score; for enrolment
-events the mode (audit, verified…) is kept as the ``object_id``. Tracking logs carry no event
+events the mode (audit, verified…) is kept as the ``object_id``. Implicit events are named by
+their URL path, which may hold the username or user id (``/api/user/v1/accounts/NAME``): such
+path segments become ``{user}``; the username is read for that and nothing else. Tracking logs carry no event
 id: an edX event is identified by what is stored of it (see ``log_tables``).
 """
 
@@ -22,7 +25,7 @@ from features.sources.staging import quoted
 PLATFORM = "openedx"
 EXPANDS = False  # one event per line
 
-_TEXT = ("name", "event_type", "time", "timestamp")
+_TEXT = ("name", "event_type", "time", "timestamp", "username")
 _JSON = ("context", "data", "event")
 _PAYLOAD = ('{"user_id":"VARCHAR","course_id":"VARCHAR","id":"VARCHAR","problem_id":"VARCHAR",'
             '"block_id":"VARCHAR","mode":"VARCHAR","grade":"DOUBLE","max_grade":"DOUBLE"}')
@@ -46,7 +49,7 @@ def records_lines(docs: str) -> str:
     return f"""
         SELECT line, blank, t IS NOT NULL AS ok,
                t[1] AS name, t[2] AS event_type, t[3] AS time, t[4] AS timestamp,
-               j[1] AS context, j[2] AS data, j[3] AS event
+               t[5] AS username, j[1] AS context, j[2] AS data, j[3] AS event
         FROM (SELECT line, blank, try(json_extract_string(doc, [{text_paths}])) AS t,
                      try(json_extract(doc, [{json_paths}])) AS j
               FROM (SELECT line, text IS NULL OR trim(text) = '' AS blank, {json_text()} AS doc
@@ -55,21 +58,25 @@ def records_lines(docs: str) -> str:
 
 def fields_sql(records: str) -> str:
     return f"""
-    SELECT line, blank, ok,
-           coalesce(nullif(c.user_id, ''), nullif(p.user_id, '')) AS user_raw,
+    SELECT line, blank, ok, user_raw,
            coalesce(nullif(c.course_id, ''), nullif(p.course_id, '')) AS course_raw,
            coalesce(time, timestamp) AS ts_raw,
-           name AS event_name,
+           CASE WHEN starts_with(name, '/')  -- a URL path: no username or user id in it
+                THEN array_to_string(list_transform(string_split(name, '/'), part ->
+                         CASE WHEN part IN (username, user_raw) THEN '{{user}}' ELSE part END), '/')
+                ELSE name END AS event_name,
            CASE WHEN name LIKE 'edx.course.enrollment.%' THEN p.mode
                 ELSE coalesce(p.id, p.problem_id, c.module.usage_key, p.block_id) END AS object_id,
            CASE WHEN p.max_grade > 0 THEN 100 * p.grade / p.max_grade END AS score,
            NULL::VARCHAR AS event_id
     FROM (
-      SELECT line, blank, ok, time, timestamp,
-             coalesce(nullif(name, ''), event_type) AS name,
-             try(json_transform(context, '{_CONTEXT}')) AS c,
-             CASE WHEN data IS NOT NULL THEN try(json_transform(data, '{_PAYLOAD}'))
-                  WHEN json_type(event) = 'VARCHAR'
-                  THEN try(json_transform(json_extract_string(event, '$'), '{_PAYLOAD}'))
-                  ELSE try(json_transform(event, '{_PAYLOAD}')) END AS p
-      FROM {records})"""
+      SELECT *, coalesce(nullif(c.user_id, ''), nullif(p.user_id, '')) AS user_raw
+      FROM (
+        SELECT line, blank, ok, time, timestamp, username,
+               coalesce(nullif(name, ''), event_type) AS name,
+               try(json_transform(context, '{_CONTEXT}')) AS c,
+               CASE WHEN data IS NOT NULL THEN try(json_transform(data, '{_PAYLOAD}'))
+                    WHEN json_type(event) = 'VARCHAR'
+                    THEN try(json_transform(json_extract_string(event, '$'), '{_PAYLOAD}'))
+                    ELSE try(json_transform(event, '{_PAYLOAD}')) END AS p
+        FROM {records}))"""

@@ -15,6 +15,8 @@ import os
 import secrets
 from pathlib import Path
 
+import duckdb
+
 PREFIX = "u"
 _BLOCK = 64  # SHA-256 block size in bytes
 
@@ -34,14 +36,25 @@ def secret_from(value: str | None, key_file: Path) -> bytes:
 
 def pseudonym_sql(column: str, keys: str = "hmac_keys") -> str:
     """SQL for the learner id of the VARCHAR ``column``; ``keys`` is the table made by
-    ``keys_table_sql`` (joined in the query), so the key never appears in a query's text."""
+    ``create_keys_table`` (joined in the query), so queries over users never carry the key."""
     inner = f"sha256({keys}.inner_key || encode({column}))"
     return f"'{PREFIX}' || left(sha256({keys}.outer_key || unhex({inner})), 24)"
 
 
-def keys_table_sql(secret: bytes, name: str = "hmac_keys") -> str:
-    """A one-row temporary table of HMAC-SHA256's padded inner and outer keys."""
+def _keys_table_sql(secret: bytes, name: str = "hmac_keys") -> str:
+    """A one-row temporary table of HMAC-SHA256's padded inner and outer keys. This statement
+    holds key material: ``create_keys_table`` runs it and never shows it in an error.
+    (Bound parameters would keep it out of the text, but DuckDB's Python binding then imports
+    pandas: 0.4 s on every import.)"""
     key = hashlib.sha256(secret).digest() if len(secret) > _BLOCK else secret
     key = key.ljust(_BLOCK, b"\0")
     inner, outer = bytes(b ^ 0x36 for b in key).hex(), bytes(b ^ 0x5C for b in key).hex()
     return f"CREATE TEMP TABLE {name} AS SELECT unhex('{inner}') AS inner_key, unhex('{outer}') AS outer_key"
+
+
+def create_keys_table(con: duckdb.DuckDBPyConnection, secret: bytes, name: str = "hmac_keys") -> None:
+    """Create the keys table on a DuckDB connection; a failure names no key material."""
+    try:
+        con.execute(_keys_table_sql(secret, name))
+    except duckdb.Error:
+        raise RuntimeError("could not create the HMAC key table in DuckDB") from None

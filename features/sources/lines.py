@@ -3,7 +3,7 @@
 The fast edX reader gives records in file order but not their lines; record ``r`` is on line
 ``r`` plus the blank lines before it. Only the records that must be reported need a line, so
 the file is read only up to the last of them, in large blocks; a block without a blank line
-is counted, not split.
+is counted, not split. The blank lines found are written to a file, so memory stays flat.
 """
 
 from __future__ import annotations
@@ -12,15 +12,17 @@ import gzip
 from pathlib import Path
 
 _BLOCK = 1 << 24
-_BLANK_START = (b"\n\n", b"\n\r", b"\n ", b"\n\t")  # a line that may be blank starts here
+# a line that may be blank (whitespace only) starts here
+_BLANK_START = (b"\n\n", b"\n\r", b"\n ", b"\n\t", b"\n\x0b", b"\n\x0c")
 
 
-def blank_lines(path: Path, last: int) -> list[int]:
-    """For each blank line before record ``last``: how many records precede it."""
+def blank_lines(path: Path, last: int, out: Path) -> int:
+    """Write to ``out``, for each blank line up to record ``last``, how many records precede
+    it (one number a line); return how many blank lines were found."""
     opener = gzip.open if path.suffix == ".gz" else open
-    blanks: list[int] = []
+    blanks = 0
     records, carry = 0, b""
-    with opener(path, "rb") as handle:
+    with opener(path, "rb") as handle, open(out, "w") as found:
         while records < last:
             block = handle.read(_BLOCK)
             if not block:  # the last line may lack its newline
@@ -37,7 +39,8 @@ def blank_lines(path: Path, last: int) -> list[int]:
                     if line.strip():
                         records += 1
                     else:
-                        blanks.append(records)
+                        found.write(f"{records}\n")
+                        blanks += 1
             else:
                 records += data.count(b"\n")
     return blanks

@@ -36,11 +36,11 @@ class Problems:
         """``file, line, reason, event_name, events``: one row per bad event, and one per
         unknown event name and file (its first line, and how many events)."""
         con.sql("""SELECT f.path AS file, line, reason, event_name, events
-                   FROM problems JOIN files f USING (file) ORDER BY file, line""").write_csv(str(path))
+                   FROM problems p JOIN files f USING (file) ORDER BY p.file, p.line""").write_csv(str(path))
 
 
 def find_problems(con: duckdb.DuckDBPyConnection, files: list[Path], numbered: list[bool],
-                  strict: bool) -> Problems:
+                  strict: bool, work: Path) -> Problems:
     """Build the ``problems`` table from ``parsed`` and ``names``; with ``strict`` the first
     one (by file and line) is an error."""
     con.execute(f"""
@@ -56,7 +56,7 @@ def find_problems(con: duckdb.DuckDBPyConnection, files: list[Path], numbered: l
     con.execute(f"CREATE TABLE files AS SELECT * FROM (VALUES {paths}) t(file, path)")
     for number, path in enumerate(files):
         if not numbered[number]:
-            _number_lines(con, number, path)
+            _number_lines(con, number, path, work)
     rows = con.execute(f"""
         SELECT reason, sum(events)::BIGINT,
                list(CASE WHEN event_name IS NULL THEN path || ':' || line
@@ -68,23 +68,27 @@ def find_problems(con: duckdb.DuckDBPyConnection, files: list[Path], numbered: l
     if strict and rows:
         file, line, reason = con.execute(
             "SELECT file, line, reason FROM problems ORDER BY file, line LIMIT 1").fetchone()
-        raise InputError(f"{files[file]}:{line}: {reason} (--strict stops at the first bad event; "
+        raise InputError(f"{files[file]}:{line}: {reason} (--strict stops at the first problem; "
                          f"{sum(problems.counts.values()):,} in all)")
     return problems
 
 
-def _number_lines(con: duckdb.DuckDBPyConnection, number: int, path: Path) -> None:
+def _number_lines(con: duckdb.DuckDBPyConnection, number: int, path: Path, work: Path) -> None:
     """Give a fast-read file's problems their line numbers: a row's record number is its
     position in the file's part, plus one; its line adds the blank lines before it."""
     last = con.execute(f"SELECT max(row) FROM problems WHERE file = {number}").fetchone()[0]
     if last is None:
         return
     mask = (1 << ROW_BITS) - 1
-    record = f"(row & {mask}) + 1"
-    blanks = blank_lines(path, (last & mask) + 1)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE blanks AS SELECT unnest({blanks}::BIGINT[]) AS b")
+    found = work / f"blank-lines-{number}.csv"
+    blanks = "(SELECT NULL::BIGINT AS b, 0 AS before WHERE false)"
+    if blank_lines(path, (last & mask) + 1, found):
+        blanks = f"""(SELECT b, sum(count(*)) OVER (ORDER BY b) AS before
+                      FROM read_csv({quoted(found)}, columns={{'b': 'BIGINT'}}, header=false)
+                      GROUP BY b)"""
     con.execute(f"""
         UPDATE problems SET line = r.line
-        FROM (SELECT row, record + (SELECT count(*) FROM blanks WHERE b < record) AS line
-              FROM (SELECT row, {record} AS record FROM problems WHERE file = {number})) r
+        FROM (SELECT p.row, p.record + coalesce(k.before, 0) AS line
+              FROM (SELECT row, (row & {mask}) + 1 AS record FROM problems WHERE file = {number}) p
+              ASOF LEFT JOIN {blanks} k ON p.record > k.b) r
         WHERE problems.file = {number} AND problems.row = r.row""")

@@ -35,8 +35,10 @@ def write_tables(con: duckdb.DuckDBPyConnection, stage: Path, append_to: Path | 
     return counts
 
 
-IDENTITY = ("learner_id", "course_id", "run_id", "ts", "event_name", "object_id", "value", "event_id")
-_PARSED_IDENTITY = "user_raw, course_raw, ts, event_name, object_id, score, event_id"
+# an event without a platform id is identified by what is stored of it (not its score or type,
+# which depend on the vocabulary); one with an id by the id alone
+STORED = ("learner_id", "course_id", "run_id", "ts", "event_name", "object_id")
+_PARSED_STORED = ("user_raw", "course_raw", "ts", "event_name", "object_id")
 
 
 def _events_sql(con: duckdb.DuckDBPyConnection, append_to: Path | None) -> str:
@@ -58,9 +60,16 @@ def _events_sql(con: duckdb.DuckDBPyConnection, append_to: Path | None) -> str:
     if not existing.exists() or not _written_by_a_log_import(con, existing):
         raise InputError(f"{append_to}: --append needs a folder written by a log import "
                          "(events.parquet with event names and ids)")
+    if _has_edx_hashes(con, existing):
+        raise InputError(f"{append_to}: its edX events were imported by an older mooc-risk that "
+                         "identified them differently; import all the logs again without --append")
     old = f"read_parquet({quoted(existing)})"
-    same = " AND ".join(f"new.{c} IS NOT DISTINCT FROM old.{c}" for c in IDENTITY)
-    return f"""SELECT * FROM ({new}) new ANTI JOIN {old} old ON {same}
+    same = " AND ".join(f"new.{c} IS NOT DISTINCT FROM old.{c}" for c in STORED)
+    return f"""SELECT * FROM ({new}) new WHERE event_id IS NOT NULL
+                   AND event_id NOT IN (SELECT event_id FROM {old} WHERE event_id IS NOT NULL)
+               UNION ALL BY NAME
+               SELECT * FROM (SELECT * FROM ({new}) WHERE event_id IS NULL) new
+                   ANTI JOIN (SELECT * FROM {old} WHERE event_id IS NULL) old ON {same}
                UNION ALL BY NAME SELECT * FROM {old}"""
 
 
@@ -68,16 +77,24 @@ def _repeated_rows(con: duckdb.DuckDBPyConnection) -> None:
     """``repeated``: the rows of events already seen at an earlier row. Candidates are found
     by a 64-bit hash of the identity first (a small hash table, so memory stays flat), then
     compared in full."""
-    key = f"hash({_PARSED_IDENTITY})"
+    identity = ", ".join(["event_id", *(f"CASE WHEN event_id IS NULL THEN {c} END" for c in _PARSED_STORED)])
     con.execute(f"""
         CREATE TABLE repeated AS
         SELECT row FROM (
-            SELECT row, row_number() OVER (PARTITION BY {_PARSED_IDENTITY} ORDER BY row) AS seen
+            SELECT row, row_number() OVER (PARTITION BY {identity} ORDER BY row) AS seen
             FROM parsed
-            WHERE bad IS NULL AND {key} IN (
-                SELECT h FROM (SELECT {key} AS h FROM parsed WHERE bad IS NULL)
+            WHERE bad IS NULL AND hash({identity}) IN (
+                SELECT h FROM (SELECT hash({identity}) AS h FROM parsed WHERE bad IS NULL)
                 GROUP BY h HAVING count(*) > 1))
         WHERE seen > 1""")
+
+
+def _has_edx_hashes(con: duckdb.DuckDBPyConnection, path: Path) -> bool:
+    """Whether ``path`` holds edX events with the record hashes an earlier version wrote as
+    ids (edX names have no space; xAPI and Caliper names always do)."""
+    return con.execute(f"""SELECT count(*) > 0 FROM read_parquet({quoted(path)})
+                           WHERE event_id IS NOT NULL AND NOT contains(coalesce(event_name, ''), ' ')
+                           """).fetchone()[0]
 
 
 def _written_by_a_log_import(con: duckdb.DuckDBPyConnection, path: Path) -> bool:
@@ -116,7 +133,7 @@ def _learners_sql(life: str) -> str:
                arg_max(lc, ts) FILTER (WHERE lc IN ('enrol', 'unenrol')) AS enrolment,
                max(ts) FILTER (WHERE lc = 'unenrol') AS unenrolled_at
         FROM all_events
-             LEFT JOIN (SELECT event_name, {life} AS lc
+             LEFT JOIN (SELECT event_name, CAST({life} AS VARCHAR) AS lc
                         FROM (SELECT DISTINCT event_name FROM all_events)) USING (event_name)
         GROUP BY learner_id, course_id, run_id"""
 

@@ -6,7 +6,7 @@ Parquet part in the work folder (streamed: memory stays flat however large the l
 Then the shared steps run on small tables of what is distinct: event names → the vocabulary,
 user ids → keyed hashes, course keys → course and run. Bad events are counted by file and
 line (``log_problems``); ``--append`` merges with the events already in the folder
-(deduplicated by event id), and enrolments and outcomes are derived from all events
+(an event seen twice is kept once), and enrolments and outcomes are derived from all events
 (``log_tables``). Log imports know no run dates, so runs are self-paced (anchored at
 enrolment).
 """
@@ -24,7 +24,7 @@ import duckdb
 from features.errors import InputError
 from features.sources import log_tables
 from features.sources.documents import documents_sql, input_files, layout
-from features.sources.identity import keys_table_sql, pseudonym_sql
+from features.sources.identity import create_keys_table, pseudonym_sql
 from features.sources.log_problems import ROW_BITS, Problems, find_problems
 from features.sources.staging import duckdb_connection, quoted
 from features.sources.vocabulary import case_sql, load_vocabulary
@@ -83,8 +83,8 @@ def convert_logs(job: LogImport, stage: Path, step: Callable[[str], None]) -> tu
     con.execute(f"""CREATE TABLE names AS
                     SELECT event_name, {case_sql("event_name", vocabulary.types, "'other'")} AS kind
                     FROM (SELECT DISTINCT event_name FROM parsed)""")
-    problems = find_problems(con, files, numbered, job.strict)
-    con.execute(keys_table_sql(job.secret))
+    problems = find_problems(con, files, numbered, job.strict, work)
+    create_keys_table(con, job.secret)
     con.execute(f"""CREATE TABLE ids AS SELECT user_raw, {pseudonym_sql("user_raw")} AS learner_id
                     FROM (SELECT DISTINCT user_raw FROM parsed WHERE bad IS NULL), hmac_keys""")
     counts = log_tables.write_tables(con, stage, job.append_to, vocabulary.lifecycle,

@@ -66,10 +66,9 @@ def require_columns(con: duckdb.DuckDBPyConnection, relation: str, source: str,
                          f"found {', '.join(map(repr, found))}")
 
 
-def duckdb_connection(database: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection for importers (in memory, or in a ``database`` file): UTC, and no
-    progress bar on the user's terminal."""
-    con = duckdb.connect(str(database) if database else ":memory:")
+def duckdb_connection() -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for importers: UTC, and no progress bar on the user's terminal."""
+    con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
     return con
 

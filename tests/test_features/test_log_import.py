@@ -94,7 +94,10 @@ def test_edx_fields_vocabulary_and_lifecycle(tmp_path):
 
 
 def test_no_personal_data_reaches_the_tables(tmp_path):
-    run("edx", [write_lines(tmp_path / "tracking.log", edx_events())], tmp_path / "out")
+    implicit = edx(f"/api/user/v1/accounts/{PERSONAL[0]}/image", "2024-03-02T10:00:00+00:00")  # a URL
+    _, problems = run("edx", [write_lines(tmp_path / "tracking.log", [*edx_events(), implicit])],
+                      tmp_path / "out")
+    assert "'/api/user/v1/accounts/{user}/image'" in problems.summary()
     for path in (tmp_path / "out").iterdir():
         text = path.read_bytes()
         for secret in (*PERSONAL, "ada"):
@@ -152,7 +155,13 @@ def test_bad_events_are_counted_by_file_and_line_or_stop_with_strict(tmp_path, c
     assert not (tmp_path / "strict").exists()
 
 
-def test_blank_lines_keep_line_numbers_and_unknown_names_are_listed_once_per_name(tmp_path):
+def test_blank_lines_keep_line_numbers_and_unknown_names_are_listed_once_per_name(tmp_path, monkeypatch):
+    from features.sources import edx as edx_source
+
+    def slow_path(*args):
+        raise AssertionError("a clean JSON-lines file with blank lines is read by the fast reader")
+
+    monkeypatch.setattr(edx_source, "records_lines", slow_path)
     docs = [json.dumps(d) for d in edx_events()]
     lines = ["", docs[0], docs[1], "   ", "", docs[4], docs[5], docs[4].replace("added", "removed"),
              json.dumps(edx("play_video", "2024-03-02T10:00:00+00:00", user=None)), docs[4]]
@@ -182,16 +191,48 @@ def test_the_same_event_twice_is_imported_once(tmp_path):
     assert counts["events"] == 2
 
 
+def test_xapi_statements_are_identified_by_their_id(tmp_path):
+    played = xapi_statement("s1", "https://w3id.org/xapi/video/verbs/played",
+                            "https://w3id.org/xapi/video/activity-type/video", "2024-03-02T09:00:00Z")
+    stored_again = {**played, "timestamp": "2024-03-02T09:00:00.001Z"}  # an LRS re-serialised it
+    counts, _ = run("xapi", [write_lines(tmp_path / "a.jsonl", [played, stored_again])], tmp_path / "out")
+    assert counts["events"] == 1
+
+
+def test_a_vocabulary_without_lifecycle_rules_and_a_changed_vocabulary_on_append(tmp_path):
+    plain = tmp_path / "plain.yaml"
+    plain.write_text('edx:\n  types:\n    - ["*_video", video]\n')
+    log = write_lines(tmp_path / "tracking.log", edx_events())
+    counts, problems = run("edx", [log], tmp_path / "out", vocabulary=plain)
+    assert counts == {"events": 9, "enrolments": 2, "outcomes": 2}
+    assert problems.counts == {"unknown event name (kept as other)": 7}
+    outcomes = pd.read_parquet(tmp_path / "out" / "outcomes.parquet")
+    assert outcomes.certified.isna().all() and outcomes.dropped_out.isna().all()
+    run("edx", [log], tmp_path / "out", append_to=tmp_path / "out")  # now with the default vocabulary
+    events = pd.read_parquet(tmp_path / "out" / "events.parquet")
+    assert len(events) == 9  # the same events, whatever type a vocabulary gave them
+
+
+def test_append_refuses_edx_events_with_the_record_hashes_of_an_earlier_version(tmp_path):
+    out = tmp_path / "out"
+    run("edx", [write_lines(tmp_path / "day1.log", edx_events()[:4])], out)
+    events = pd.read_parquet(out / "events.parquet")
+    events["event_id"] = [f"{i:032x}" for i in range(len(events))]
+    events.to_parquet(out / "events.parquet")
+    with pytest.raises(InputError, match="older mooc-risk"):
+        run("edx", [write_lines(tmp_path / "day2.log", edx_events()[4:])], out, append_to=out)
+
+
 def test_learner_ids_hashed_in_duckdb_are_hmac_sha256(tmp_path):
     import duckdb
 
-    from features.sources.identity import keys_table_sql, pseudonym_sql
+    from features.sources.identity import create_keys_table, pseudonym_sql
 
     con = duckdb.connect()
     users = ["7", "anon-42", "Zoë 学生", "x" * 200]
     for secret in (b"short", b"k" * 64, b"long-" * 40):
         con.execute("DROP TABLE IF EXISTS hmac_keys")
-        con.execute(keys_table_sql(secret))
+        create_keys_table(con, secret)
         got = con.execute(f"SELECT u, {pseudonym_sql('u')} FROM unnest({users}) t(u), hmac_keys").fetchall()
         assert dict(got) == {u: pseudonym(secret, u) for u in users}
 
@@ -330,9 +371,9 @@ def test_blank_lines_are_found_across_read_blocks(tmp_path, monkeypatch, block):
     from features.sources import lines
 
     monkeypatch.setattr(lines, "_BLOCK", block)
-    text = '{"a":1}\n\n{"b":2}\n  \r\n{"c":3}\n{"d":4}\n\n\n{"e":5}'  # no newline at the end
+    text = '{"a":1}\n\n{"b":2}\n  \r\n{"c":3}\n{"d":4}\n\x0c\n\n{"e":5}'  # no newline at the end
     for name in ("x.log", "x.log.gz"):
         path = tmp_path / name
         (gzip.open if name.endswith(".gz") else open)(path, "wt").write(text)
-        assert lines.blank_lines(path, 5) == [1, 2, 4, 4]  # records before each blank line
-        assert lines.blank_lines(path, 1)[:1] == [1]  # may stop reading after record 1
+        assert lines.blank_lines(path, 5, tmp_path / "found") == 4
+        assert (tmp_path / "found").read_text().split() == ["1", "2", "4", "4"]  # records before each
