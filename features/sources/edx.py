@@ -11,8 +11,8 @@ in browser events). User: ``context.user_id`` (else the payload's); course: ``co
 a server-side ``problem_check`` with ``grade``/``max_grade`` carries a score; for enrolment
 events the mode (audit, verified…) is kept as the ``object_id``. Implicit events are named by
 their URL path, which may hold the username or user id (``/api/user/v1/accounts/NAME``): such
-path segments become ``{user}``; the username is read for that and nothing else. Tracking logs carry no event
-id: an edX event is identified by what is stored of it (see ``log_tables``).
+path segments become ``{user}``; the username is read for that and nothing else. Tracking
+logs carry no event id: an edX event is identified by what is stored of it (``log_tables``).
 """
 
 from __future__ import annotations

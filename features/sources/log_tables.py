@@ -41,6 +41,13 @@ STORED = ("learner_id", "course_id", "run_id", "ts", "event_name", "object_id")
 _PARSED_STORED = ("user_raw", "course_raw", "ts", "event_name", "object_id")
 
 
+def _identity(stored: tuple[str, ...], table: str = "") -> list[str]:
+    """The identity as key expressions (compared NULL-safe): the id, and the stored columns
+    only where there is no id."""
+    t = f"{table}." if table else ""
+    return [f"{t}event_id", *(f"CASE WHEN {t}event_id IS NULL THEN {t}{c} END" for c in stored)]
+
+
 def _events_sql(con: duckdb.DuckDBPyConnection, append_to: Path | None) -> str:
     _repeated_rows(con)
     con.execute(f"CREATE TABLE courses AS {_COURSES}")
@@ -64,12 +71,9 @@ def _events_sql(con: duckdb.DuckDBPyConnection, append_to: Path | None) -> str:
         raise InputError(f"{append_to}: its edX events were imported by an older mooc-risk that "
                          "identified them differently; import all the logs again without --append")
     old = f"read_parquet({quoted(existing)})"
-    same = " AND ".join(f"new.{c} IS NOT DISTINCT FROM old.{c}" for c in STORED)
-    return f"""SELECT * FROM ({new}) new WHERE event_id IS NOT NULL
-                   AND event_id NOT IN (SELECT event_id FROM {old} WHERE event_id IS NOT NULL)
-               UNION ALL BY NAME
-               SELECT * FROM (SELECT * FROM ({new}) WHERE event_id IS NULL) new
-                   ANTI JOIN (SELECT * FROM {old} WHERE event_id IS NULL) old ON {same}
+    same = " AND ".join(f"{n} IS NOT DISTINCT FROM {o}"
+                        for n, o in zip(_identity(STORED, "new"), _identity(STORED, "old"), strict=True))
+    return f"""SELECT * FROM ({new}) new ANTI JOIN {old} old ON {same}
                UNION ALL BY NAME SELECT * FROM {old}"""
 
 
@@ -77,7 +81,7 @@ def _repeated_rows(con: duckdb.DuckDBPyConnection) -> None:
     """``repeated``: the rows of events already seen at an earlier row. Candidates are found
     by a 64-bit hash of the identity first (a small hash table, so memory stays flat), then
     compared in full."""
-    identity = ", ".join(["event_id", *(f"CASE WHEN event_id IS NULL THEN {c} END" for c in _PARSED_STORED)])
+    identity = ", ".join(_identity(_PARSED_STORED))
     con.execute(f"""
         CREATE TABLE repeated AS
         SELECT row FROM (

@@ -199,6 +199,18 @@ def test_xapi_statements_are_identified_by_their_id(tmp_path):
     assert counts["events"] == 1
 
 
+def test_append_of_xapi_statements_adds_only_new_ids(tmp_path):
+    video = "https://w3id.org/xapi/video/activity-type/video"
+    played = [xapi_statement(f"s{i}", "https://w3id.org/xapi/video/verbs/played", video,
+                             f"2024-03-0{i}T09:00:00Z") for i in (1, 2, 3)]
+    out = tmp_path / "out"
+    run("xapi", [write_lines(tmp_path / "a.jsonl", played[:2])], out)
+    again = [{**played[1], "timestamp": "2024-03-02T09:00:00.001Z"}, played[2]]  # s2 re-sent, s3 new
+    counts, _ = run("xapi", [write_lines(tmp_path / "b.jsonl", again)], out, append_to=out)
+    assert counts["events"] == 3
+    assert sorted(pd.read_parquet(out / "events.parquet").event_id) == ["s1", "s2", "s3"]
+
+
 def test_a_vocabulary_without_lifecycle_rules_and_a_changed_vocabulary_on_append(tmp_path):
     plain = tmp_path / "plain.yaml"
     plain.write_text('edx:\n  types:\n    - ["*_video", video]\n')
