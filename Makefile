@@ -44,7 +44,7 @@ test: $(STAMP) ## run the test suite (PySpark tests skip when Java/pyspark are m
 	$(BIN)/pytest
 
 lint: $(STAMP) ## ruff over the code, benchmarks and tests
-	$(BIN)/ruff check features training serving bench tests
+	$(BIN)/ruff check mooc_risk features training models serving bench tests
 
 bench-serving: $(STAMP) ## benchmark the HTTP service and the batch scorer (loopback)
 	$(BIN)/python -m bench.serving

@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from features.build import build_features, default_spec
-from features.constructs import load_construct_map
-from features.engine import connect
-from features.synthetic.generate import generate
-from features.tables import read_tables
+from mooc_risk.features.build import build_features, default_spec
+from mooc_risk.features.canonical.engine import connect
+from mooc_risk.features.canonical.tables import read_tables
+from mooc_risk.features.constructs import load_construct_map
+from mooc_risk.features.synthetic.generate import generate
 
 AS_OF = [7, 14, 28]
 ROUNDS = 3

@@ -57,8 +57,8 @@ print(json.dumps({"seconds": time.perf_counter() - start, "rows": n}))
 DUCKDB_PARSE = """
 import json, sys, time
 from pathlib import Path
-from features.sources import edx
-from features.sources.staging import duckdb_connection
+from mooc_risk.features.sources import edx
+from mooc_risk.features.sources.staging import duckdb_connection
 con = duckdb_connection()
 start = time.perf_counter()
 con.execute(f"CREATE TABLE t AS {edx.fields_sql('(' + edx.records_fast(Path(sys.argv[1])) + ')')}")
@@ -68,9 +68,9 @@ print(json.dumps({"seconds": time.perf_counter() - start, "rows": rows}))
 
 
 def logs(out: Path, events: int) -> dict[str, Path]:
-    from features.constructs import load_construct_map
-    from features.synthetic.edx_log import write_edx_log
-    from features.synthetic.generate import generate
+    from mooc_risk.features.constructs import load_construct_map
+    from mooc_risk.features.synthetic.edx_log import write_edx_log
+    from mooc_risk.features.synthetic.generate import generate
 
     data = out / f"ingest-synthetic-{events}"
     if not (data / "outcomes.parquet").exists():

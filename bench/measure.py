@@ -13,7 +13,7 @@ import time
 
 def main() -> None:
     out, args = sys.argv[1], sys.argv[2:]
-    from serving.cli import main as cli
+    from mooc_risk.cli import main as cli
 
     sys.argv = ["mooc-risk", *args]
     start = time.perf_counter()

@@ -29,7 +29,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from serving.readiness import wait_until_ready
+from mooc_risk.serving.readiness import wait_until_ready
 
 HERE = Path(__file__).parent
 DAY = 14
@@ -37,17 +37,17 @@ DAY = 14
 
 def setup(out: Path, learners: int) -> tuple[dict[str, str], Path, str]:
     """Data, trained champions and a key, all under ``out`` (reused when present)."""
-    from features.build import default_spec
-    from features.constructs import load_construct_map
-    from features.engine import connect
-    from features.synthetic.generate import generate
-    from features.tables import read_tables
-    from serving.keys import add_key
-    from training.config import load_config
-    from training.publish import publish
-    from training.registry import client, version_by_alias
-    from training.settings import Settings
-    from training.train import fit_and_evaluate
+    from mooc_risk.features.build import default_spec
+    from mooc_risk.features.canonical.engine import connect
+    from mooc_risk.features.canonical.tables import read_tables
+    from mooc_risk.features.constructs import load_construct_map
+    from mooc_risk.features.synthetic.generate import generate
+    from mooc_risk.models.registry import client, version_by_alias
+    from mooc_risk.serving.keys import add_key
+    from mooc_risk.settings import Settings
+    from mooc_risk.training.config import load_config
+    from mooc_risk.training.publish import publish
+    from mooc_risk.training.train import fit_and_evaluate
 
     data = out / f"serving-data-{learners}"
     settings = Settings(tracking_uri=f"sqlite:///{out}/serving-mlflow.db",
@@ -115,15 +115,15 @@ def throughput(url: str, key: str, bodies: list[dict], clients: int, seconds: fl
 
 def batch(env: dict[str, str], data: Path, rows: int) -> tuple[float, float, int]:
     """Scorer with top-5 reasons vs bare pred_contrib, on the same ``rows`` feature rows."""
-    from features.build import build_features
-    from features.constructs import load_construct_map
-    from features.engine import connect
-    from features.tables import read_tables
-    from serving.reasons import load_catalogue
-    from serving.scoring import TargetScorer
-    from training.contributions import pipelines
-    from training.registry import load_version
-    from training.settings import Settings
+    from mooc_risk.features.build import build_features
+    from mooc_risk.features.canonical.engine import connect
+    from mooc_risk.features.canonical.tables import read_tables
+    from mooc_risk.features.constructs import load_construct_map
+    from mooc_risk.models.contributions import pipelines
+    from mooc_risk.models.registry import load_version
+    from mooc_risk.serving.reasons import load_catalogue
+    from mooc_risk.serving.scoring import TargetScorer
+    from mooc_risk.settings import Settings
 
     settings = Settings.from_env(env)
     model = load_version(settings, "mooc-risk-dropout")

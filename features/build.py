@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 import ibis
 import pandas as pd
 
-from features import clickstream
-from features.clickstream import ClickstreamSpec
-from features.constructs import ConstructMap, construct_scores, load_construct_map
-from features.schemas import KEYS, FeatureTable
-from features.tables import Tables
+from mooc_risk.features import clickstream
+from mooc_risk.features.canonical.schemas import KEYS, FeatureTable
+from mooc_risk.features.canonical.tables import Tables
+from mooc_risk.features.clickstream import ClickstreamSpec
+from mooc_risk.features.constructs import ConstructMap, construct_scores, load_construct_map
 
 DEMOGRAPHICS = ("gender", "age_band", "education_level", "employment", "country", "disability")
 CONTEXT_CATEGORICAL = ("platform", "credential_type", "paid_by", "expected_benefits")

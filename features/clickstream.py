@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import ibis
 from ibis import _
 
-from features.errors import InputError
-from features.schemas import KEYS
+from mooc_risk.errors import InputError
+from mooc_risk.features.canonical.schemas import KEYS
 
 DAY = 86_400
 GROUP = ["eid", "as_of_day"]

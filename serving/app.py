@@ -9,16 +9,16 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from features.build import build_features
-from features.errors import InputError
-from features.tables import tables_from_frames
-from serving import schemas
-from serving.keys import KeyRing, Keys
-from serving.reasons import load_catalogue
-from serving.scoring import TargetScorer, reason_columns
-from serving.store import LRU, FeatureStore
-from training import registry
-from training.settings import Settings
+from mooc_risk.errors import InputError
+from mooc_risk.features.build import build_features
+from mooc_risk.features.canonical.tables import tables_from_frames
+from mooc_risk.models import registry
+from mooc_risk.serving import schemas
+from mooc_risk.serving.keys import KeyRing, Keys
+from mooc_risk.serving.reasons import load_catalogue
+from mooc_risk.serving.scoring import TargetScorer, reason_columns
+from mooc_risk.serving.store import LRU, FeatureStore
+from mooc_risk.settings import Settings
 
 MODEL_NAMES = {"dropout": "mooc-risk-dropout", "certification": "mooc-risk-certification"}
 SHOWN_METRICS = ("test_auc", "test_pr_auc", "test_brier", "test_ece", "test_precision_top10",

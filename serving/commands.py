@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from features.cli import DataDir
-from features.progress import progress_steps
+from mooc_risk.features.commands import DataDir
+from mooc_risk.progress import progress_steps
 
 keys_app = typer.Typer(help="Per-course API keys (stored hashed).", no_args_is_help=True)
 TARGET_CHOICES = ("dropout", "certification", "both")
@@ -23,11 +23,11 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
 ) -> None:
     """Start the HTTP service (BentoML) on the @champion models and the data in DATA."""
-    from features.constructs import construct_map_for
-    from features.engine import connect
-    from features.errors import InputError
-    from features.tables import read_tables
-    from training.settings import Settings
+    from mooc_risk.errors import InputError
+    from mooc_risk.features.canonical.engine import connect
+    from mooc_risk.features.canonical.tables import read_tables
+    from mooc_risk.features.constructs import construct_map_for
+    from mooc_risk.settings import Settings
 
     settings = Settings.from_env()
     read_tables(data, connect(settings.backend), construct_map_for(data))  # fail fast on bad data
@@ -36,7 +36,7 @@ def serve(
     if bentoml is None:
         raise InputError("the `bentoml` command is not installed next to mooc-risk (run `make install`)")
     typer.echo(f"serving {data} on http://{host}:{port} (docs: /, OpenAPI: /docs.json)", err=True)
-    os.execve(bentoml, [bentoml, "serve", "serving.service:RiskService", "--port", str(port),
+    os.execve(bentoml, [bentoml, "serve", "mooc_risk.serving.service:RiskService", "--port", str(port),
                         "--host", host], env)
 
 
@@ -53,15 +53,15 @@ def predict(
     """Score every learner of a course (or all courses) as of a day, with reasons, to a file."""
     import pandas as pd
 
-    from features.build import build_features
-    from features.engine import connect
-    from features.files import write_table
-    from features.tables import read_tables
-    from serving.app import MODEL_NAMES
-    from serving.reasons import load_catalogue
-    from serving.scoring import TargetScorer
-    from training import registry
-    from training.settings import Settings
+    from mooc_risk.features.build import build_features
+    from mooc_risk.features.canonical.engine import connect
+    from mooc_risk.features.canonical.tables import read_tables
+    from mooc_risk.files import write_table
+    from mooc_risk.models import registry
+    from mooc_risk.serving.app import MODEL_NAMES
+    from mooc_risk.serving.reasons import load_catalogue
+    from mooc_risk.serving.scoring import TargetScorer
+    from mooc_risk.settings import Settings
 
     if (course is None) == (not all_courses):
         raise typer.BadParameter("give exactly one of --course C or --all")
@@ -112,7 +112,7 @@ def predict(
 def _one_course(tables, course: str):
     from dataclasses import replace
 
-    from features.errors import InputError
+    from mooc_risk.errors import InputError
 
     e = tables.enrolments
     if e.filter(e.course_id == course).count().to_pandas() == 0:
@@ -127,8 +127,8 @@ def add_key(
     course: Annotated[str, typer.Option("--course", help="Course id the key opens; '*' for all.")],
 ) -> None:
     """Create an API key for a course; it is printed once, as the last word of the output."""
-    from serving.keys import add_key as create
-    from training.settings import Settings
+    from mooc_risk.serving.keys import add_key as create
+    from mooc_risk.settings import Settings
 
     path = Settings.from_env().keys_file
     key = create(path, course)
@@ -151,7 +151,7 @@ def ask(
 
     import httpx
 
-    from serving.readiness import wait_until_ready
+    from mooc_risk.serving.readiness import wait_until_ready
 
     if wait and not wait_until_ready(url, wait):
         typer.secho(f"error: {url} did not become ready within {wait} s", err=True, fg=typer.colors.RED)

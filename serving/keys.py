@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from features.errors import InputError
+from mooc_risk.errors import InputError
 
 ALL_COURSES = "*"
 PREFIX = "mrk_"

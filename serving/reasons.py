@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from features.errors import InputError
+from mooc_risk.errors import InputError
 
 GOOD_WORDS = {"dropout": "finish", "certification": "earn the credential"}
 
@@ -44,7 +44,7 @@ class Catalogue:
 
 def _read_yaml(path: Path | None, default: str) -> tuple[dict, str]:
     if path is None:
-        return yaml.safe_load((importlib.resources.files("serving") / default).read_text()), default
+        return yaml.safe_load((importlib.resources.files("mooc_risk.serving") / default).read_text()), default
     try:
         return yaml.safe_load(Path(path).read_text()), str(path)
     except (OSError, yaml.YAMLError) as exc:

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from serving.reasons import Catalogue, Explainer
-from training.contributions import tree_contributions
-from training.dataset import ROW_KEYS
-from training.estimators import as_model_input, positive_proba
-from training.registry import LoadedModel
+from mooc_risk.models.contributions import tree_contributions
+from mooc_risk.models.estimators import as_model_input, positive_proba
+from mooc_risk.models.registry import LoadedModel
+from mooc_risk.serving.reasons import Catalogue, Explainer
+from mooc_risk.training.dataset import ROW_KEYS
 
 
 @dataclass(frozen=True)

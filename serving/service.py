@@ -15,11 +15,11 @@ from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import JSONResponse, Response
 
-from features.errors import InputError
-from serving import schemas
-from serving.app import NotFound, RiskApp
-from serving.keys import AuthError, bearer
-from training.settings import Settings
+from mooc_risk.errors import InputError
+from mooc_risk.serving import schemas
+from mooc_risk.serving.app import NotFound, RiskApp
+from mooc_risk.serving.keys import AuthError, bearer
+from mooc_risk.settings import Settings
 
 api = FastAPI(title="mooc-risk", docs_url=None, redoc_url=None, openapi_url=None)
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.build import FeatureSpec, build_features
-from features.constructs import ConstructMap
-from features.engine import connect
-from features.files import write_table
-from features.tables import Tables, read_tables
+from mooc_risk.features.build import FeatureSpec, build_features
+from mooc_risk.features.canonical.engine import connect
+from mooc_risk.features.canonical.tables import Tables, read_tables
+from mooc_risk.features.constructs import ConstructMap
+from mooc_risk.files import write_table
 
 IN_MEMORY = 8  # (spec, day) frames kept in memory; older ones are read back from Parquet
 

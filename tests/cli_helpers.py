@@ -16,7 +16,7 @@ class Result:
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Result:
-    from serving.cli import main
+    from mooc_risk.cli import main
 
     monkeypatch.setattr(sys, "argv", ["mooc-risk", *map(str, args)])
     code = 0

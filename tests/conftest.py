@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from features.constructs import load_construct_map
+from mooc_risk.features.constructs import load_construct_map
 
 
 @pytest.fixture(scope="session")
@@ -12,7 +12,7 @@ def cmap():
 
 @pytest.fixture(scope="session")
 def duck():
-    from features.engine import connect
+    from mooc_risk.features.canonical.engine import connect
 
     return connect("duckdb")
 
@@ -30,6 +30,6 @@ def spark_con():
         if os.environ.get("MOOC_RISK_REQUIRE_SPARK"):
             pytest.fail("MOOC_RISK_REQUIRE_SPARK is set but pyspark or java is missing")
         pytest.skip("pyspark or java not installed")
-    from features.engine import connect
+    from mooc_risk.features.canonical.engine import connect
 
     return connect("pyspark", threads=2)

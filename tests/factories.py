@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.files import write_table
+from mooc_risk.files import write_table
 
 
 def ts(text: str) -> pd.Timestamp:

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from cli_helpers import run_cli
 
-from serving.cli import build_app
+from mooc_risk.cli import build_app
 
 
 def command_names() -> list[str]:

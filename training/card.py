@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from training.contributions import pipelines
-from training.gate import GateDecision
-from training.markdown import markdown_table
-from training.train import Trained
+from mooc_risk.models.contributions import pipelines
+from mooc_risk.training.gate import GateDecision
+from mooc_risk.training.markdown import markdown_table
+from mooc_risk.training.train import Trained
 
 LIMITS = """\
 - Populations: at as-of day *d* the model is evaluated on enrolments still enrolled at *d*

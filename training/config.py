@@ -9,7 +9,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from features.errors import InputError
+from mooc_risk.errors import InputError
 
 OUTCOME_COLUMNS = ("certified", "dropped_out", "last_active_at", "dropped_at")
 

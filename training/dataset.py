@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from features.build import FeatureSpec, build_features
-from features.clickstream import DAY, anchors
-from features.errors import InputError
-from features.schemas import KEYS
-from features.tables import Tables
-from training.config import OUTCOME_COLUMNS, TrainConfig
+from mooc_risk.errors import InputError
+from mooc_risk.features.build import FeatureSpec, build_features
+from mooc_risk.features.canonical.schemas import KEYS
+from mooc_risk.features.canonical.tables import Tables
+from mooc_risk.features.clickstream import DAY, anchors
+from mooc_risk.training.config import OUTCOME_COLUMNS, TrainConfig
 
 ROW_KEYS = [*KEYS, "as_of_day"]
 NOT_FEATURES = {*KEYS, "run_start", "label", "cutoff_s"}

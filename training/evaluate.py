@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from training.fairness import GROUP_COLUMNS, group_report, largest_gap
-from training.metrics import classification_metrics, metrics_by_day
+from mooc_risk.training.fairness import GROUP_COLUMNS, group_report, largest_gap
+from mooc_risk.training.metrics import classification_metrics, metrics_by_day
 
 REPORTED = ("auc", "pr_auc", "brier", "ece", "precision_top10", "recall_top10")
 

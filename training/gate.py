@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from training.config import GateConfig
+from mooc_risk.training.config import GateConfig
 
 
 @dataclass(frozen=True)

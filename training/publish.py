@@ -14,20 +14,21 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
-from features.build import build_features
-from features.errors import InputError
-from features.files import write_text_atomic
-from features.tables import Tables
-from training import estimators as est
-from training import plots, registry
-from training.card import render_card
-from training.contributions import pipelines, tree_contributions
-from training.dataset import ROW_KEYS
-from training.evaluate import evaluate
-from training.gate import GateDecision, Scorecard, decide
-from training.reference import favourable_medians
-from training.settings import Settings
-from training.train import Trained
+from mooc_risk.errors import InputError
+from mooc_risk.features.build import build_features
+from mooc_risk.features.canonical.tables import Tables
+from mooc_risk.files import write_text_atomic
+from mooc_risk.models import estimators as est
+from mooc_risk.models import registry
+from mooc_risk.models.contributions import pipelines, tree_contributions
+from mooc_risk.settings import Settings
+from mooc_risk.training import plots
+from mooc_risk.training.card import render_card
+from mooc_risk.training.dataset import ROW_KEYS
+from mooc_risk.training.evaluate import evaluate
+from mooc_risk.training.gate import GateDecision, Scorecard, decide
+from mooc_risk.training.reference import favourable_medians
+from mooc_risk.training.train import Trained
 
 SHAP_ROWS = 2000
 

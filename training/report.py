@@ -12,16 +12,17 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from features.build import FeatureSpec
-from features.files import folder_replacing, write_table
-from features.tables import Tables
-from training import estimators as est
-from training import plots, registry
-from training.config import TrainConfig
-from training.dataset import ROW_KEYS
-from training.markdown import markdown_table
-from training.settings import Settings
-from training.train import Trained, fit_and_evaluate
+from mooc_risk.features.build import FeatureSpec
+from mooc_risk.features.canonical.tables import Tables
+from mooc_risk.files import folder_replacing, write_table
+from mooc_risk.models import estimators as est
+from mooc_risk.models import registry
+from mooc_risk.settings import Settings
+from mooc_risk.training import plots
+from mooc_risk.training.config import TrainConfig
+from mooc_risk.training.dataset import ROW_KEYS
+from mooc_risk.training.markdown import markdown_table
+from mooc_risk.training.train import Trained, fit_and_evaluate
 
 EXPERIMENT = "mooc-risk-evaluate"
 COLUMNS = ("auc", "pr_auc", "brier", "ece", "group_gap")

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit
 
-from features.errors import InputError
-from training.config import SplitConfig
+from mooc_risk.errors import InputError
+from mooc_risk.training.config import SplitConfig
 
 
 @dataclass(frozen=True)

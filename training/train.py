@@ -10,16 +10,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.build import FeatureSpec
-from features.errors import InputError
-from features.tables import Tables
-from training import estimators as est
-from training.config import TrainConfig
-from training.dataset import ROW_KEYS, LabelledRows, labelled_rows
-from training.evaluate import Evaluation, evaluate
-from training.horizons import PerHorizonClassifier
-from training.metrics import classification_metrics
-from training.split import Split, split_rows
+from mooc_risk.errors import InputError
+from mooc_risk.features.build import FeatureSpec
+from mooc_risk.features.canonical.tables import Tables
+from mooc_risk.models import estimators as est
+from mooc_risk.models.horizons import PerHorizonClassifier
+from mooc_risk.training import fitting
+from mooc_risk.training.config import TrainConfig
+from mooc_risk.training.dataset import ROW_KEYS, LabelledRows, labelled_rows
+from mooc_risk.training.evaluate import Evaluation, evaluate
+from mooc_risk.training.metrics import classification_metrics
+from mooc_risk.training.split import Split, split_rows
 
 STEPS = 4
 
@@ -66,7 +67,7 @@ def fit_and_evaluate(
     model = candidates[config.horizon_strategy]
     on_step("LightGBM fitted and calibrated")
     tr, te = split.train, split.test
-    baseline = est.fit_baseline(X[tr], y[tr], rows.categorical_columns)
+    baseline = fitting.fit_baseline(X[tr], y[tr], rows.categorical_columns)
     on_step("baseline fitted")
     scores = {"lightgbm": est.positive_proba(model, X[te]),
               "baseline": est.positive_proba(baseline, X[te])}
@@ -81,9 +82,9 @@ def fit_and_evaluate(
 
 
 def _fit_calibrated(X, y, train, valid, rows: LabelledRows, config: TrainConfig):
-    model = est.fit_lightgbm(X[train], y[train], X[valid], y[valid], rows.categorical_columns,
+    model = fitting.fit_lightgbm(X[train], y[train], X[valid], y[valid], rows.categorical_columns,
                              config.lightgbm, config.early_stopping_rounds, config.split.seed)
-    return est.calibrate(model, X[valid], y[valid], config.calibration)
+    return fitting.calibrate(model, X[valid], y[valid], config.calibration)
 
 
 def _fit_per_day(X, y, split: Split, rows: LabelledRows, config: TrainConfig) -> PerHorizonClassifier:

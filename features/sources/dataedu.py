@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.errors import InputError
-from features.files import write_table
-from features.sources.staging import copy_instrument, require
+from mooc_risk.errors import InputError
+from mooc_risk.features.sources.staging import copy_instrument, require
+from mooc_risk.files import write_table
 
 TERM_STARTS = {"S116": "2015-09-01", "T116": "2015-09-01", "S216": "2016-01-15"}
 RUN_DAYS = 120

@@ -12,8 +12,8 @@ import gzip
 from collections.abc import Iterator
 from pathlib import Path
 
-from features.errors import InputError
-from features.sources.staging import quoted
+from mooc_risk.errors import InputError
+from mooc_risk.features.sources.staging import quoted
 
 SUFFIXES = (".log", ".json", ".jsonl", ".gz")
 MAX_LINE = 4 * 1024 * 1024  # DuckDB reads in buffers a few times this size

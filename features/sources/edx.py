@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from features.sources.documents import MAX_LINE, json_text
-from features.sources.staging import quoted
+from mooc_risk.features.sources.documents import MAX_LINE, json_text
+from mooc_risk.features.sources.staging import quoted
 
 PLATFORM = "openedx"
 EXPANDS = False  # one event per line

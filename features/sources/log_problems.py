@@ -12,9 +12,9 @@ from pathlib import Path
 
 import duckdb
 
-from features.errors import InputError
-from features.sources.lines import blank_lines
-from features.sources.staging import quoted
+from mooc_risk.errors import InputError
+from mooc_risk.features.sources.lines import blank_lines
+from mooc_risk.features.sources.staging import quoted
 
 UNKNOWN = "unknown event name (kept as other)"
 ROW_BITS = 40  # parsed.row = file << ROW_BITS | position of the row in the file's part

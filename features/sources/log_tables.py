@@ -17,9 +17,9 @@ from pathlib import Path
 
 import duckdb
 
-from features.errors import InputError
-from features.sources.staging import copy_to_parquet, quoted
-from features.sources.vocabulary import case_sql
+from mooc_risk.errors import InputError
+from mooc_risk.features.sources.staging import copy_to_parquet, quoted
+from mooc_risk.features.sources.vocabulary import case_sql
 
 QUIET_DAYS = 14
 

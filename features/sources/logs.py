@@ -21,13 +21,13 @@ from pathlib import Path
 
 import duckdb
 
-from features.errors import InputError
-from features.sources import log_tables
-from features.sources.documents import documents_sql, input_files, layout
-from features.sources.identity import create_keys_table, pseudonym_sql
-from features.sources.log_problems import ROW_BITS, Problems, find_problems
-from features.sources.staging import duckdb_connection, quoted
-from features.sources.vocabulary import case_sql, load_vocabulary
+from mooc_risk.errors import InputError
+from mooc_risk.features.sources import log_tables
+from mooc_risk.features.sources.documents import documents_sql, input_files, layout
+from mooc_risk.features.sources.identity import create_keys_table, pseudonym_sql
+from mooc_risk.features.sources.log_problems import ROW_BITS, Problems, find_problems
+from mooc_risk.features.sources.staging import duckdb_connection, quoted
+from mooc_risk.features.sources.vocabulary import case_sql, load_vocabulary
 
 _ZONE = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 _TIME = r"[0-9]{2}:[0-9]{2}"  # a date alone ("2024-01-31") would read its day as an offset
@@ -61,7 +61,7 @@ END"""
 
 
 def convert_logs(job: LogImport, stage: Path, step: Callable[[str], None]) -> tuple[dict, Problems]:
-    module = importlib.import_module(f"features.sources.{job.source}")
+    module = importlib.import_module(f"mooc_risk.features.sources.{job.source}")
     vocabulary = load_vocabulary(job.source, job.vocabulary)
     files = list(input_files(job.inputs))
     work = stage / ".work"

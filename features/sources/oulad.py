@@ -25,8 +25,8 @@ from pathlib import Path
 
 import duckdb
 
-from features.errors import InputError
-from features.sources.staging import (
+from mooc_risk.errors import InputError
+from mooc_risk.features.sources.staging import (
     copy_to_parquet,
     duckdb_connection,
     quoted,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import duckdb
 
-from features.errors import InputError
-from features.files import folder_replacing
+from mooc_risk.errors import InputError
+from mooc_risk.files import folder_replacing
 
 
 @contextmanager
@@ -26,9 +26,9 @@ def staged_output(out: Path, validate: bool = True) -> Iterator[Path]:
             raise InputError(f"the input has a value that cannot be converted: {exc}") from None
         if not validate:
             return
-        from features.constructs import construct_map_for
-        from features.engine import connect
-        from features.tables import read_tables
+        from mooc_risk.features.canonical.engine import connect
+        from mooc_risk.features.canonical.tables import read_tables
+        from mooc_risk.features.constructs import construct_map_for
 
         try:  # the output must be canonical
             read_tables(stage, connect(), construct_map_for(stage))
@@ -41,9 +41,9 @@ def copy_instrument(stage: Path, name: str) -> None:
     """Ship the source's construct map with the data (``DATA/instrument.yaml``)."""
     import importlib.resources
 
-    from features.constructs import INSTRUMENT_FILE
+    from mooc_risk.features.constructs import INSTRUMENT_FILE
 
-    text = (importlib.resources.files("features") / "instruments" / f"{name}.yaml").read_text()
+    text = (importlib.resources.files("mooc_risk.features") / "instruments" / f"{name}.yaml").read_text()
     (stage / INSTRUMENT_FILE).write_text(text)
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from features.errors import InputError
-from features.sources.staging import quoted
+from mooc_risk.errors import InputError
+from mooc_risk.features.sources.staging import quoted
 
 EVENT_TYPES = ("video", "problem", "assessment", "forum", "navigation", "page", "progress",
                "enrolment", "grade", "other")
@@ -23,7 +23,7 @@ class SourceVocabulary(BaseModel):
 
 def load_vocabulary(source: str, path: Path | None = None) -> SourceVocabulary:
     if path is None:
-        text = (importlib.resources.files("features") / "sources" / "vocabulary.yaml").read_text()
+        text = (importlib.resources.files("mooc_risk.features") / "sources" / "vocabulary.yaml").read_text()
         origin = "vocabulary.yaml"
     else:
         try:

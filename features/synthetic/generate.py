@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.constructs import ConstructMap
-from features.files import write_table
-from features.synthetic.events import make_events
-from features.synthetic.population import make_population
-from features.synthetic.surveys import make_surveys
+from mooc_risk.features.constructs import ConstructMap
+from mooc_risk.features.synthetic.events import make_events
+from mooc_risk.features.synthetic.population import make_population
+from mooc_risk.features.synthetic.surveys import make_surveys
+from mooc_risk.files import write_table
 
 ENROLMENT_COLUMNS = ["learner_id", "course_id", "run_id", "platform", "enrolled_at",
                      "course_start", "course_end", "credential_type", "credential_cost", "paid_by"]

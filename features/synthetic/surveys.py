@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.constructs import ConstructMap
+from mooc_risk.features.constructs import ConstructMap
 
 # how each construct of the enrolment instrument loads on (motivation, ability)
 LOADINGS = {

@@ -5,8 +5,8 @@ import pytest
 from cli_helpers import run_cli
 from factories import tiny_frames, write_folder
 
-from features.errors import InputError
-from features.tables import read_tables, tables_from_frames
+from mooc_risk.errors import InputError
+from mooc_risk.features.canonical.tables import read_tables, tables_from_frames
 
 
 def features_cli(folder, tmp_path, capsys, monkeypatch):

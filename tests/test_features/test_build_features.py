@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from factories import tiny_frames
 
-from features.build import FeatureSpec, build_features, default_spec
-from features.clickstream import ClickstreamSpec
-from features.tables import tables_from_frames
+from mooc_risk.features.build import FeatureSpec, build_features, default_spec
+from mooc_risk.features.canonical.tables import tables_from_frames
+from mooc_risk.features.clickstream import ClickstreamSpec
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from features.constructs import (
+from mooc_risk.errors import InputError
+from mooc_risk.features.constructs import (
     ConstructMap,
     construct_scores,
     cronbach_alpha,
     load_construct_map,
     reliability_report,
 )
-from features.errors import InputError
 
 
 def test_default_instrument_has_the_six_constructs_with_their_item_counts(cmap):

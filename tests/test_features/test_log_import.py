@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from cli_helpers import run_cli
 
-from features.errors import InputError
-from features.sources.logs import LogImport, convert_logs
-from features.sources.staging import staged_output
+from mooc_risk.errors import InputError
+from mooc_risk.features.sources.logs import LogImport, convert_logs
+from mooc_risk.features.sources.staging import staged_output
 
 SECRET = b"test-secret"
 COURSE = "course-v1:UniX+DS101+2024_T1"
@@ -156,7 +156,7 @@ def test_bad_events_are_counted_by_file_and_line_or_stop_with_strict(tmp_path, c
 
 
 def test_blank_lines_keep_line_numbers_and_unknown_names_are_listed_once_per_name(tmp_path, monkeypatch):
-    from features.sources import edx as edx_source
+    from mooc_risk.features.sources import edx as edx_source
 
     def slow_path(*args):
         raise AssertionError("a clean JSON-lines file with blank lines is read by the fast reader")
@@ -238,7 +238,7 @@ def test_append_refuses_edx_events_with_the_record_hashes_of_an_earlier_version(
 def test_learner_ids_hashed_in_duckdb_are_hmac_sha256(tmp_path):
     import duckdb
 
-    from features.sources.identity import create_keys_table, pseudonym_sql
+    from mooc_risk.features.sources.identity import create_keys_table, pseudonym_sql
 
     con = duckdb.connect()
     users = ["7", "anon-42", "Zoë 学生", "x" * 200]
@@ -268,7 +268,7 @@ def test_append_adds_new_days_once(tmp_path):
 
 
 def test_an_interrupted_import_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
-    import features.sources.log_tables as log_tables
+    import mooc_risk.features.sources.log_tables as log_tables
 
     out = tmp_path / "out"
     run("edx", [write_lines(tmp_path / "day1.log", edx_events()[:4])], out)
@@ -339,8 +339,8 @@ def test_caliper_envelopes_and_bare_events(tmp_path):
 
 
 def test_features_and_train_run_unchanged_on_imported_logs(tmp_path, cmap, capsys, monkeypatch):
-    from features.synthetic.edx_log import write_edx_log
-    from features.synthetic.generate import generate
+    from mooc_risk.features.synthetic.edx_log import write_edx_log
+    from mooc_risk.features.synthetic.generate import generate
 
     generate(tmp_path / "synthetic", learners=900, courses=3, seed=4, cmap=cmap, runs=2)
     log = tmp_path / "tracking.log.gz"
@@ -380,7 +380,7 @@ def test_date_only_timestamps_and_append_onto_a_non_log_folder_are_refused(tmp_p
 
 @pytest.mark.parametrize("block", [5, 16, 1 << 20])
 def test_blank_lines_are_found_across_read_blocks(tmp_path, monkeypatch, block):
-    from features.sources import lines
+    from mooc_risk.features.sources import lines
 
     monkeypatch.setattr(lines, "_BLOCK", block)
     text = '{"a":1}\n\n{"b":2}\n  \r\n{"c":3}\n{"d":4}\n\x0c\n\n{"e":5}'  # no newline at the end

@@ -4,9 +4,9 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.build import FeatureSpec, build_features
-from features.clickstream import ClickstreamSpec
-from features.tables import tables_from_frames
+from mooc_risk.features.build import FeatureSpec, build_features
+from mooc_risk.features.canonical.tables import tables_from_frames
+from mooc_risk.features.clickstream import ClickstreamSpec
 
 DAY = 86_400
 # a, b: scheduled run R1 starting Jan 10 (b enrols on day 2); c: self-paced, anchored Feb 1 09:30

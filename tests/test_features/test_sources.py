@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 from cli_helpers import run_cli
 
-from features.constructs import construct_map_for
-from features.errors import InputError
-from features.sources import dataedu, kddcup, oulad
-from features.sources.staging import staged_output
-from features.tables import read_tables
+from mooc_risk.errors import InputError
+from mooc_risk.features.canonical.tables import read_tables
+from mooc_risk.features.constructs import construct_map_for
+from mooc_risk.features.sources import dataedu, kddcup, oulad
+from mooc_risk.features.sources.staging import staged_output
 
 
 def convert(module, src: Path, out: Path) -> dict:
@@ -184,7 +184,7 @@ def test_dataedu_uses_its_own_instrument(tmp_path, duck):
     assert quiz.value.tolist() == [80.0]
     assert quiz.ts.iloc[0] == e.loc["80624", "course_end"] - pd.Timedelta(days=1)
     tables = read_tables(out, duck, cmap)
-    from features.build import build_features, default_spec
+    from mooc_risk.features.build import build_features, default_spec
 
     rows = build_features(tables, [0], default_spec(tables, cmap)).set_index("learner_id")
     # interest = q01, q04 (reversed: 6 - 1), q05, q08, q10 → (4 + 5 + 5 + 5 + 5) / 5

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.build import build_features, default_spec
-from features.synthetic.generate import generate
-from features.tables import read_tables
+from mooc_risk.features.build import build_features, default_spec
+from mooc_risk.features.canonical.tables import read_tables
+from mooc_risk.features.synthetic.generate import generate
 
 
 @pytest.fixture(scope="module")

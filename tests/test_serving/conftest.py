@@ -3,15 +3,15 @@ from pathlib import Path
 
 import pytest
 
-from features.build import default_spec
-from features.engine import connect
-from features.synthetic.generate import generate
-from features.tables import read_tables
-from serving.keys import add_key
-from training.config import load_config
-from training.publish import publish
-from training.settings import Settings
-from training.train import fit_and_evaluate
+from mooc_risk.features.build import default_spec
+from mooc_risk.features.canonical.engine import connect
+from mooc_risk.features.canonical.tables import read_tables
+from mooc_risk.features.synthetic.generate import generate
+from mooc_risk.serving.keys import add_key
+from mooc_risk.settings import Settings
+from mooc_risk.training.config import load_config
+from mooc_risk.training.publish import publish
+from mooc_risk.training.train import fit_and_evaluate
 
 ROOT = Path(__file__).parents[2]
 
@@ -56,7 +56,7 @@ def client(served):
     with pytest.MonkeyPatch.context() as mp:
         for name, value in served.env.items():
             mp.setenv(name, value)
-        from serving.service import RiskService
+        from mooc_risk.serving.service import RiskService
 
         with TestClient(RiskService.to_asgi(), raise_server_exceptions=False) as test_client:
             yield test_client

@@ -13,7 +13,7 @@ import yaml
 from cli_helpers import run_cli
 from http_helpers import auth, free_port
 
-from serving.readiness import wait_until_ready
+from mooc_risk.serving.readiness import wait_until_ready
 
 
 @pytest.mark.slow
@@ -105,7 +105,7 @@ def test_keys_add_prints_the_key_once_and_stores_only_its_hash(tmp_path, capsys,
     stored = keys.read_text()
     assert key not in stored and key[4:12] not in stored
     assert yaml.safe_load(stored)["keys"][0]["course"] == "C007"
-    from serving.keys import KeyRing
+    from mooc_risk.serving.keys import KeyRing
 
     ring = KeyRing.load(keys)
     ring.check(key, "C007")

@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 from http_helpers import auth
 
-from features.build import build_features
-from features.tables import tables_from_frames
-from serving.app import raw_frames
-from serving.schemas import RawLearner
-from training import registry
-from training.contributions import tree_contributions
-from training.estimators import as_model_input, positive_proba
+from mooc_risk.features.build import build_features
+from mooc_risk.features.canonical.tables import tables_from_frames
+from mooc_risk.models import registry
+from mooc_risk.models.contributions import tree_contributions
+from mooc_risk.models.estimators import as_model_input, positive_proba
+from mooc_risk.serving.app import raw_frames
+from mooc_risk.serving.schemas import RawLearner
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +221,7 @@ def test_a_misspelt_field_of_a_raw_learner_is_refused(client, served):
 
 
 def test_a_new_key_works_without_a_restart(client, served, learners):
-    from serving.keys import add_key
+    from mooc_risk.serving.keys import add_key
 
     run, ids = learners
     key = add_key(served.settings.keys_file, "C001")

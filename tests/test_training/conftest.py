@@ -1,7 +1,7 @@
 import pytest
 
-from features.synthetic.generate import generate
-from training.settings import Settings
+from mooc_risk.features.synthetic.generate import generate
+from mooc_risk.settings import Settings
 
 
 @pytest.fixture(scope="session")

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.build import default_spec
-from features.tables import read_tables
-from training.config import SplitConfig, load_config
-from training.dataset import LabelLeakError, guard_against_leaks, labelled_rows, still_enrolled
-from training.split import split_rows
+from mooc_risk.features.build import default_spec
+from mooc_risk.features.canonical.tables import read_tables
+from mooc_risk.training.config import SplitConfig, load_config
+from mooc_risk.training.dataset import LabelLeakError, guard_against_leaks, labelled_rows, still_enrolled
+from mooc_risk.training.split import split_rows
 
 CONFIG = "models/dropout.yaml"
 
@@ -42,7 +42,7 @@ def test_a_feature_computed_from_the_outcome_is_refused(rows):
 
 def test_training_needs_outcomes(rows, cmap):
     tables, config, _ = rows
-    from features.errors import InputError
+    from mooc_risk.errors import InputError
 
     with pytest.raises(InputError, match="outcomes"):
         labelled_rows(replace(tables, outcomes=None), config, default_spec(tables, cmap))
@@ -87,7 +87,7 @@ def test_single_run_courses_fall_back_to_a_learner_split_and_say_so(rows):
 
 
 def test_config_errors_name_the_key(tmp_path):
-    from features.errors import InputError
+    from mooc_risk.errors import InputError
 
     with pytest.raises(InputError, match="expected key=value"):
         load_config(CONFIG, ["lightgbm.num_leaves"])

@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from training.fairness import abroca, group_report
-from training.metrics import (
+from mooc_risk.training.fairness import abroca, group_report
+from mooc_risk.training.metrics import (
     classification_metrics,
     expected_calibration_error,
     top_share_precision_recall,

@@ -4,13 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.build import default_spec
-from features.tables import read_tables
-from training.config import GateConfig, load_config
-from training.contributions import tree_contributions
-from training.gate import Scorecard, decide
-from training.horizons import PerHorizonClassifier
-from training.train import fit_and_evaluate
+from mooc_risk.features.build import default_spec
+from mooc_risk.features.canonical.tables import read_tables
+from mooc_risk.models.contributions import tree_contributions
+from mooc_risk.models.horizons import PerHorizonClassifier
+from mooc_risk.training.config import GateConfig, load_config
+from mooc_risk.training.gate import Scorecard, decide
+from mooc_risk.training.train import fit_and_evaluate
 
 GATE = GateConfig(auc_tolerance=0.01, ece_ceiling=0.05, group_gap_tolerance=0.02)
 

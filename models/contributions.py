@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from training.estimators import fitted_pipeline
-from training.horizons import PerHorizonClassifier
+from mooc_risk.models.estimators import fitted_pipeline
+from mooc_risk.models.horizons import PerHorizonClassifier
 
 
 def pipelines(model) -> dict[int | None, Pipeline]:

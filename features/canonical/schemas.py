@@ -1,7 +1,7 @@
 """pandera contracts of the canonical tables (DESIGN.md) and of the feature table.
 
 The models are the single source of truth: which columns a table must have (``Optional`` means
-the column may be absent), their types, and the value checks. ``features.validation`` uses them
+the column may be absent), their types, and the value checks. ``mooc_risk.features.canonical.validation`` uses them
 to cast raw files and to name the first offending rows when a check fails.
 """
 

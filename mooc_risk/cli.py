@@ -8,10 +8,10 @@ import sys
 
 import typer
 
-from features import cli as feature_commands
-from features.errors import InputError
-from serving import commands as serving_commands
-from training import cli as training_commands
+from mooc_risk.errors import InputError
+from mooc_risk.features import commands as feature_commands
+from mooc_risk.serving import commands as serving_commands
+from mooc_risk.training import commands as training_commands
 
 EXIT_BAD_INPUT = 2
 

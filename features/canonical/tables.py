@@ -13,11 +13,11 @@ import ibis
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from features import validation
-from features.constructs import ConstructMap
-from features.engine import read_file
-from features.errors import InputError
-from features.schemas import survey_schema, table_schema
+from mooc_risk.errors import InputError
+from mooc_risk.features.canonical import validation
+from mooc_risk.features.canonical.engine import read_file
+from mooc_risk.features.canonical.schemas import survey_schema, table_schema
+from mooc_risk.features.constructs import ConstructMap
 
 REQUIRED = ("enrolments", "events")
 OPTIONAL = ("surveys", "outcomes")

@@ -11,7 +11,7 @@ from pathlib import Path
 import ibis
 from ibis.backends import BaseBackend
 
-from features.errors import InputError
+from mooc_risk.errors import InputError
 
 BACKENDS: tuple[str, ...] = ("duckdb", "pyspark")
 

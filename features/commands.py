@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from features.progress import progress_steps
+from mooc_risk.progress import progress_steps
 
 DataDir = Annotated[
     Path, typer.Option("--data", help="Folder with enrolments, events, surveys, outcomes "
@@ -43,8 +43,8 @@ def generate(
     constructs: Constructs = None,
 ) -> None:
     """Write a synthetic MOOC data set (deterministic by seed) in the canonical layout."""
-    from features.constructs import load_construct_map
-    from features.synthetic.generate import generate as write_synthetic
+    from mooc_risk.features.constructs import load_construct_map
+    from mooc_risk.features.synthetic.generate import generate as write_synthetic
 
     if fmt not in ("parquet", "csv"):
         raise typer.BadParameter(f"--format must be parquet or csv, got {fmt!r}")
@@ -67,12 +67,12 @@ def features(
     backend: Backend = "duckdb",
 ) -> None:
     """Build one feature row per enrolment × as-of day (leakage-free) and write it to a file."""
-    from features.build import FeatureSpec, build_features, default_spec
-    from features.clickstream import ClickstreamSpec
-    from features.constructs import construct_map_for
-    from features.engine import connect
-    from features.files import write_table
-    from features.tables import read_tables
+    from mooc_risk.features.build import FeatureSpec, build_features, default_spec
+    from mooc_risk.features.canonical.engine import connect
+    from mooc_risk.features.canonical.tables import read_tables
+    from mooc_risk.features.clickstream import ClickstreamSpec
+    from mooc_risk.features.constructs import construct_map_for
+    from mooc_risk.files import write_table
 
     days = parse_days(as_of)
     if out.suffix not in (".parquet", ".csv"):
@@ -97,9 +97,9 @@ def survey_report(data: DataDir, constructs: Constructs = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from features.constructs import construct_map_for, reliability_report
-    from features.engine import connect
-    from features.tables import read_tables
+    from mooc_risk.features.canonical.engine import connect
+    from mooc_risk.features.canonical.tables import read_tables
+    from mooc_risk.features.constructs import construct_map_for, reliability_report
 
     cmap = construct_map_for(data, constructs)
     tables = read_tables(data, connect(), cmap)
@@ -136,7 +136,7 @@ def import_data(
                                         "14 days of logs means dropped out.")] = False,
 ) -> None:
     """Convert a data set or platform event logs to the canonical tables in OUT."""
-    from features.sources.staging import staged_output
+    from mooc_risk.features.sources.staging import staged_output
 
     if source in LOG_SOURCES:
         _import_logs(source, inputs, out, append, strict, vocabulary, final)
@@ -149,7 +149,7 @@ def import_data(
                                  "--append, --strict, --final and --vocabulary are for event logs")
     import importlib
 
-    adapter = importlib.import_module(f"features.sources.{TABLE_SOURCES[source]}")
+    adapter = importlib.import_module(f"mooc_risk.features.sources.{TABLE_SOURCES[source]}")
     with progress_steps(adapter.STEPS + 1, f"import {source}") as step:
         with staged_output(out) as stage:
             counts = adapter.convert(inputs[0], stage, step)
@@ -159,11 +159,11 @@ def import_data(
 
 def _import_logs(source: str, inputs: list[Path], out: Path, append: bool, strict: bool,
                  vocabulary: Path | None, final: bool) -> None:
-    from features.sources.documents import input_files
-    from features.sources.identity import secret_from
-    from features.sources.logs import LogImport, convert_logs
-    from features.sources.staging import staged_output
-    from training.settings import Settings
+    from mooc_risk.features.sources.documents import input_files
+    from mooc_risk.features.sources.identity import secret_from
+    from mooc_risk.features.sources.logs import LogImport, convert_logs
+    from mooc_risk.features.sources.staging import staged_output
+    from mooc_risk.settings import Settings
 
     settings = Settings.from_env()
     files = list(input_files(inputs))

@@ -1,5 +1,6 @@
-"""The models: LightGBM in an sklearn Pipeline (encoding inside, so the fitted preprocessing
-travels with the model), a logistic-regression baseline on the same columns, calibration."""
+"""Fitting the models a bundle carries: LightGBM in an sklearn Pipeline (encoding inside, so the
+fitted preprocessing travels with the model), a logistic-regression baseline on the same
+columns, and calibration on held-out rows."""
 
 from __future__ import annotations
 
@@ -17,17 +18,6 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 MISSING = -1  # LightGBM treats negative categorical codes as missing
-
-
-def as_model_input(frame: pd.DataFrame, columns: list[str], categorical: list[str]) -> pd.DataFrame:
-    """The model's input frame: the feature columns, categoricals as object, numbers as float."""
-    out = frame[columns].copy()
-    for column in columns:
-        if column in categorical:
-            out[column] = out[column].astype("object").where(out[column].notna(), None)
-        else:
-            out[column] = out[column].astype("float64")
-    return out
 
 
 def _encoder(categorical: list[str], numeric: list[str]) -> ColumnTransformer:
@@ -75,14 +65,3 @@ def fit_baseline(X_train: pd.DataFrame, y_train: np.ndarray, categorical: list[s
 def calibrate(model: Pipeline, X: pd.DataFrame, y: np.ndarray, method: str) -> CalibratedClassifierCV:
     """Calibrate a fitted model on held-out rows without refitting it."""
     return CalibratedClassifierCV(FrozenEstimator(model), method=method).fit(X, y)
-
-
-def fitted_pipeline(model: CalibratedClassifierCV | Pipeline) -> Pipeline:
-    """The LightGBM pipeline inside a calibrated model (for contributions and SHAP)."""
-    if isinstance(model, CalibratedClassifierCV):
-        return model.calibrated_classifiers_[0].estimator.estimator
-    return model
-
-
-def positive_proba(model, X: pd.DataFrame) -> np.ndarray:
-    return model.predict_proba(X)[:, 1]

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from features.cli import Constructs, DataDir, parse_days
-from features.progress import progress_steps
+from mooc_risk.features.commands import Constructs, DataDir, parse_days
+from mooc_risk.progress import progress_steps
 
 TARGETS = ("dropout", "certification")
 models_app = typer.Typer(help="Registered models: list versions, promote one by hand.",
@@ -30,14 +30,14 @@ def train(
     constructs: Constructs = None,
 ) -> None:
     """Train, evaluate on later runs, log to MLflow, register, and gate @champion."""
-    from features.build import default_spec
-    from features.constructs import construct_map_for
-    from features.engine import connect
-    from features.tables import read_tables
-    from training.config import default_config_path, load_config
-    from training.publish import publish
-    from training.settings import Settings
-    from training.train import STEPS, fit_and_evaluate
+    from mooc_risk.features.build import default_spec
+    from mooc_risk.features.canonical.engine import connect
+    from mooc_risk.features.canonical.tables import read_tables
+    from mooc_risk.features.constructs import construct_map_for
+    from mooc_risk.settings import Settings
+    from mooc_risk.training.config import default_config_path, load_config
+    from mooc_risk.training.publish import publish
+    from mooc_risk.training.train import STEPS, fit_and_evaluate
 
     if target not in TARGETS:
         raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}, got {target!r}")
@@ -74,14 +74,14 @@ def evaluate(
     constructs: Constructs = None,
 ) -> None:
     """Train on one side of an honest split and report on the other (no model is registered)."""
-    from features.build import default_spec
-    from features.constructs import construct_map_for
-    from features.engine import connect
-    from features.tables import read_tables
-    from training.config import default_config_path, load_config
-    from training.report import evaluate_to_folder
-    from training.settings import Settings
-    from training.train import STEPS
+    from mooc_risk.features.build import default_spec
+    from mooc_risk.features.canonical.engine import connect
+    from mooc_risk.features.canonical.tables import read_tables
+    from mooc_risk.features.constructs import construct_map_for
+    from mooc_risk.settings import Settings
+    from mooc_risk.training.config import default_config_path, load_config
+    from mooc_risk.training.report import evaluate_to_folder
+    from mooc_risk.training.train import STEPS
 
     if target not in TARGETS:
         raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}, got {target!r}")
@@ -128,8 +128,8 @@ def list_models() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from training import registry
-    from training.settings import Settings
+    from mooc_risk.models import registry
+    from mooc_risk.settings import Settings
 
     c = registry.client(Settings.from_env())
     table = Table(title="registered models")
@@ -156,8 +156,8 @@ def promote(
     """Make VERSION the @champion by hand (overrides the gate); the override is tagged."""
     from mlflow.exceptions import MlflowException
 
-    from training import registry
-    from training.settings import Settings
+    from mooc_risk.models import registry
+    from mooc_risk.settings import Settings
 
     c = registry.client(Settings.from_env())
     try:

@@ -13,8 +13,8 @@ import pandera.errors
 from ibis import _
 from pandera.api.ibis.container import DataFrameSchema
 
-from features.errors import InputError
-from features.schemas import KEYS
+from mooc_risk.errors import InputError
+from mooc_risk.features.canonical.schemas import KEYS
 
 SHOWN_ROWS = 5
 _TRUE = ("true", "t", "1", "yes", "y")

@@ -11,8 +11,8 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from features.build import FeatureSpec
-from training.settings import Settings
+from mooc_risk.features.build import FeatureSpec
+from mooc_risk.settings import Settings
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 SKOPS_TRUSTED = [
@@ -20,7 +20,7 @@ SKOPS_TRUSTED = [
     "lightgbm.basic.Booster",
     "lightgbm.sklearn.LGBMClassifier",
     "sklearn.calibration._CalibratedClassifier",
-    "training.horizons.PerHorizonClassifier",
+    "mooc_risk.models.horizons.PerHorizonClassifier",
 ]
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from features.errors import InputError
+from mooc_risk.errors import InputError
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 STATE_DIR = Path(".mooc-risk")

@@ -1,0 +1,1 @@
+"""The canonical tables: contracts, validation, reading."""

@@ -1,0 +1,1 @@
+"""The model contract between training and serving."""

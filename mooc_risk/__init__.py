@@ -1,0 +1,1 @@
+"""mooc-risk: completion and dropout risk for MOOC learners."""
