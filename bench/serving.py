@@ -44,30 +44,30 @@ def setup(out: Path, learners: int) -> tuple[dict[str, str], Path, str]:
     from mooc_risk.features.synthetic.generate import generate
     from mooc_risk.models.registry import client, version_by_alias
     from mooc_risk.serving.keys import add_key
-    from mooc_risk.settings import Settings
+    from mooc_risk.settings import PathSettings, ServiceSettings, TrackingSettings
     from mooc_risk.training.config import load_config
     from mooc_risk.training.publish import publish
-    from mooc_risk.training.train import fit_and_evaluate
+    from mooc_risk.training.train import fit_and_assess
 
     data = out / f"serving-data-{learners}"
-    settings = Settings(tracking_uri=f"sqlite:///{out}/serving-mlflow.db",
-                        artifact_root=out / "serving-artifacts", cards_dir=out / "serving-cards",
-                        data_dir=data, store_dir=out / "serving-store",
-                        keys_file=out / "serving-keys.yaml")
+    tracking = TrackingSettings(tracking_uri=f"sqlite:///{out}/serving-mlflow.db",
+                                artifact_root=out / "serving-artifacts")
+    paths = PathSettings(cards_dir=out / "serving-cards", store_dir=out / "serving-store",
+                         keys_file=out / "serving-keys.yaml")
     cmap = load_construct_map()
     if not (data / "outcomes.parquet").exists():
         generate(data, learners, 8, 42, cmap)
-    c = client(settings)
+    c = client(tracking)
     tables = None
     for target in ("dropout", "certification"):
         if version_by_alias(c, f"mooc-risk-{target}", "champion") is None:
             tables = tables or read_tables(data, connect(), cmap)
-            config = load_config(Path("models") / f"{target}.yaml",
-                                 ["compare_horizon_strategies=false"])
+            config = load_config(None, ["compare_horizon_strategies=false"], target=target)
             print(f"training {target} …", flush=True)
-            publish(fit_and_evaluate(tables, config, default_spec(tables, cmap)), tables,
-                    settings, str(data))
-    return settings.to_env(), data, add_key(settings.keys_file, "C001")
+            publish(fit_and_assess(tables, config, default_spec(tables, cmap)), tables,
+                    tracking, paths.cards_dir, str(data))
+    env = {**tracking.to_env(), **paths.to_env(), **ServiceSettings(data_dir=data).to_env()}
+    return env, data, add_key(paths.keys_file, "C001")
 
 
 def free_port() -> int:
@@ -120,14 +120,15 @@ def batch(env: dict[str, str], data: Path, rows: int) -> tuple[float, float, int
     from mooc_risk.features.canonical.tables import read_tables
     from mooc_risk.features.constructs import load_construct_map
     from mooc_risk.models.contributions import pipelines
-    from mooc_risk.models.registry import load_version
+    from mooc_risk.models.registry import load_bundle
     from mooc_risk.serving.reasons import load_catalogue
     from mooc_risk.serving.scoring import TargetScorer
-    from mooc_risk.settings import Settings
+    from mooc_risk.settings import TrackingSettings
 
-    settings = Settings.from_env(env)
-    model = load_version(settings, "mooc-risk-dropout")
-    scorer = TargetScorer.build("dropout", model, load_catalogue())
+    tracking = TrackingSettings(tracking_uri=env["MLFLOW_TRACKING_URI"],
+                                artifact_root=env["MOOC_RISK_ARTIFACT_ROOT"])
+    model = load_bundle(tracking, "mooc-risk-dropout")
+    scorer = TargetScorer.build(model, load_catalogue())
     base = build_features(read_tables(data, connect(), load_construct_map()), [DAY], model.spec)
     features = base.iloc[np.arange(rows) % len(base)].reset_index(drop=True)
     features["learner_id"] = [f"B{i:07d}" for i in range(rows)]
@@ -135,7 +136,7 @@ def batch(env: dict[str, str], data: Path, rows: int) -> tuple[float, float, int
     scored = scorer.score(features, explain=True, top_k=5)
     t_ours = time.perf_counter() - start
     assert len(scored) == rows and scored["reason_1_text"].notna().any()
-    pipeline = pipelines(model.model)[max(d for d in pipelines(model.model) if (d or 0) <= DAY)]
+    pipeline = pipelines(model.estimator)[max(d for d in pipelines(model.estimator) if (d or 0) <= DAY)]
     encoded = pipeline["prep"].transform(scorer.inputs(features))
     start = time.perf_counter()
     pipeline["model"].booster_.predict(encoded, pred_contrib=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import ibis
 import pandas as pd
 
+from mooc_risk.days import DAY_SECONDS
 from mooc_risk.features import clickstream
 from mooc_risk.features.canonical.schemas import KEYS, FeatureTable
 from mooc_risk.features.canonical.tables import Tables
@@ -95,10 +96,10 @@ def context_features(tables: Tables, spec: FeatureSpec) -> ibis.Table:
         credential_cost=e.credential_cost.cast("float64"),
         self_paced=self_paced.cast("float64"),
         days_enrolled_before_start=ibis.ifelse(
-            self_paced, 0.0, (e.course_start.epoch_seconds() - e.enrolled_at.epoch_seconds()) / 86400
+            self_paced, 0.0, (e.course_start.epoch_seconds() - e.enrolled_at.epoch_seconds()) / DAY_SECONDS
         ).cast("float64"),
         course_length_days=ibis.ifelse(
-            self_paced, None, (e.course_end.epoch_seconds() - e.course_start.epoch_seconds()) / 86400
+            self_paced, None, (e.course_end.epoch_seconds() - e.course_start.epoch_seconds()) / DAY_SECONDS
         ).cast("float64"),
     )
     joined = enrolment.left_join(survey, list(KEYS))

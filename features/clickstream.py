@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import ibis
 from ibis import _
 
+from mooc_risk.days import DAY_SECONDS
 from mooc_risk.errors import InputError
 from mooc_risk.features.canonical.schemas import KEYS
 
-DAY = 86_400
 GROUP = ["eid", "as_of_day"]
 
 
@@ -67,7 +67,7 @@ def horizons(anchored: ibis.Table, as_of_days: list[int]) -> ibis.Table:
     """One row per enrolment × as-of day, for enrolments that exist by the cutoff."""
     days = ibis.memtable({"as_of_day": [int(d) for d in as_of_days]})
     rows = anchored.cross_join(days)
-    rows = rows.mutate(cutoff_s=rows.anchor_s + rows.as_of_day.cast("int64") * DAY)
+    rows = rows.mutate(cutoff_s=rows.anchor_s + rows.as_of_day.cast("int64") * DAY_SECONDS)
     return rows.filter(rows.enrolled_s <= rows.cutoff_s)
 
 
@@ -80,7 +80,7 @@ def event_days(events: ibis.Table, anchored: ibis.Table, spec: ClickstreamSpec) 
     previous = ev.t_s.lag().over(group_by="eid", order_by="t_s")
     return ev.select(
         "eid", "rid", "t_s", "event_type", "object_id", "value",
-        day=((ev.t_s - ev.anchor_s) / DAY).floor().cast("int64"),
+        day=((ev.t_s - ev.anchor_s) / DAY_SECONDS).floor().cast("int64"),
         is_assessment=is_assessment,
         volume=ibis.ifelse(is_assessment, 0.0, ev.value.fill_null(1.0)),
         session_start=(previous.isnull() | (ev.t_s - previous > spec.session_gap_minutes * 60)),
@@ -187,7 +187,7 @@ def clickstream_features(
         "scheduled",
         "cutoff_s",
         **zeros,
-        days_since_last_activity=((t.cutoff_s - t.last_s) / DAY).cast("float64"),
+        days_since_last_activity=((t.cutoff_s - t.last_s) / DAY_SECONDS).cast("float64"),
         longest_gap_days=t.longest_gap_days.cast("float64"),
         trend_7d=((zeros["events_last_7d"] + 1) / (zeros["events_prev_7d"] + 1)).ln(),
         objects_touched=touched,
@@ -197,7 +197,7 @@ def clickstream_features(
         assessment_mean_score=ibis.ifelse(t.score_n > 0, t.score_sum / t.score_n, None).cast(
             "float64"
         ),
-        days_to_first_activity=((t.first_s - t.enrolled_s) / DAY).cast("float64"),
+        days_to_first_activity=((t.first_s - t.enrolled_s) / DAY_SECONDS).cast("float64"),
         daily_activity_cv=cv.cast("float64"),
     )
     rows = with_cohort(rows) if spec.cohort else rows

@@ -1,14 +1,18 @@
-"""Commands of the data and feature stages: generate, features, survey-report."""
+"""Commands of the data and feature stages: import, generate, features, survey-report; and the
+options every stage's commands share (the data folder, the instrument, as-of days)."""
 
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from mooc_risk.days import parse_days
 from mooc_risk.progress import progress_steps
+from mooc_risk.settings import Backend
 
 DataDir = Annotated[
     Path, typer.Option("--data", help="Folder with enrolments, events, surveys, outcomes "
@@ -19,18 +23,34 @@ Constructs = Annotated[
     typer.Option("--constructs", help="Construct map YAML of the survey instrument "
                  "(default: the six-construct enrolment instrument)."),
 ]
-Backend = Annotated[str, typer.Option("--backend", help="Feature engine: duckdb or pyspark.")]
+BackendOption = Annotated[Backend, typer.Option("--backend", help="Feature engine.")]
 
 
-def parse_days(text: str) -> list[int]:
-    """'0,7,14' → [0, 7, 14]; a clear error for anything else."""
+class TableFormat(StrEnum):
+    PARQUET = "parquet"
+    CSV = "csv"
+
+
+class Source(StrEnum):
+    """What ``mooc-risk import`` reads: a public data set's folder or platform event logs."""
+
+    OULAD = "oulad"
+    KDDCUP2015 = "kddcup2015"
+    DATAEDU = "dataedu"
+    EDX = "edx"
+    XAPI = "xapi"
+    CALIPER = "caliper"
+
+
+TABLE_SOURCES = {Source.OULAD: "oulad", Source.KDDCUP2015: "kddcup", Source.DATAEDU: "dataedu"}
+
+
+def as_of_days(text: str, option: str = "--as-of") -> list[int]:
+    """An ``--as-of`` value as days (``mooc_risk.days.parse_days``), or a usage error (exit 2)."""
     try:
-        days = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise typer.BadParameter(f"expected whole days separated by commas, got {text!r}") from None
-    if not days or min(days) < 0:
-        raise typer.BadParameter(f"expected one or more days ≥ 0, got {text!r}")
-    return sorted(set(days))
+        return parse_days(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
 def generate(
@@ -39,18 +59,16 @@ def generate(
     courses: Annotated[int, typer.Option("--courses", min=1, help="Number of courses.")] = 8,
     runs: Annotated[int, typer.Option("--runs", min=1, help="Runs per course.")] = 3,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same data.")] = 42,
-    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    fmt: Annotated[TableFormat, typer.Option("--format", help="File format of the tables.")] = TableFormat.PARQUET,
     constructs: Constructs = None,
 ) -> None:
     """Write a synthetic MOOC data set (deterministic by seed) in the canonical layout."""
     from mooc_risk.features.constructs import load_construct_map
     from mooc_risk.features.synthetic.generate import generate as write_synthetic
 
-    if fmt not in ("parquet", "csv"):
-        raise typer.BadParameter(f"--format must be parquet or csv, got {fmt!r}")
     with progress_steps(3, "generate") as step:
         counts = write_synthetic(out, learners, courses, seed, load_construct_map(constructs),
-                                 runs=runs, fmt=fmt, on_step=step)
+                                 runs=runs, fmt=fmt.value, on_step=step)
     typer.echo(", ".join(f"{n:,} {name}" for name, n in counts.items()) + f" → {out}")
 
 
@@ -64,7 +82,7 @@ def features(
         typer.Option("--event-types", help="Event types with their own count column, comma "
                      "separated (default: the 12 most frequent in the data)."),
     ] = None,
-    backend: Backend = "duckdb",
+    backend: BackendOption = Backend.DUCKDB,
 ) -> None:
     """Build one feature row per enrolment × as-of day (leakage-free) and write it to a file."""
     from mooc_risk.features.build import FeatureSpec, build_features, default_spec
@@ -74,7 +92,7 @@ def features(
     from mooc_risk.features.constructs import construct_map_for
     from mooc_risk.files import write_table
 
-    days = parse_days(as_of)
+    days = as_of_days(as_of)
     if out.suffix not in (".parquet", ".csv"):
         raise typer.BadParameter(f"--out must end in .parquet or .csv, got {out.name!r}")
     cmap = construct_map_for(data, constructs)
@@ -114,13 +132,9 @@ def survey_report(data: DataDir, constructs: Constructs = None) -> None:
     Console(width=None if sys.stdout.isatty() else 120).print(table)
 
 
-TABLE_SOURCES = {"oulad": "oulad", "kddcup2015": "kddcup", "dataedu": "dataedu"}
-LOG_SOURCES = ("edx", "xapi", "caliper")
-
-
 def import_data(
-    source: Annotated[str, typer.Option("--source", help="Data set: oulad, kddcup2015, dataedu; "
-                                        "event logs: edx, xapi, caliper.")],
+    source: Annotated[Source, typer.Option("--source", help="Data set (oulad, kddcup2015, dataedu) "
+                                           "or event logs (edx, xapi, caliper).")],
     inputs: Annotated[list[Path], typer.Option("--in", help="The source's folder; for event logs "
                                                "files or folders (.log .json .jsonl .gz), repeatable.")],
     out: Annotated[Path, typer.Option("--out", help="Data folder to write (replaced only when "
@@ -138,12 +152,9 @@ def import_data(
     """Convert a data set or platform event logs to the canonical tables in OUT."""
     from mooc_risk.features.sources.staging import staged_output
 
-    if source in LOG_SOURCES:
+    if source not in TABLE_SOURCES:
         _import_logs(source, inputs, out, append, strict, vocabulary, final)
         return
-    if source not in TABLE_SOURCES:
-        raise typer.BadParameter(f"--source must be one of {', '.join([*TABLE_SOURCES, *LOG_SOURCES])}, "
-                                 f"got {source!r}")
     if len(inputs) != 1 or append or strict or final or vocabulary:
         raise typer.BadParameter(f"--source {source} reads one folder (--in PATH); "
                                  "--append, --strict, --final and --vocabulary are for event logs")
@@ -157,17 +168,17 @@ def import_data(
     typer.echo(", ".join(f"{n:,} {name}" for name, n in counts.items()) + f" → {out}")
 
 
-def _import_logs(source: str, inputs: list[Path], out: Path, append: bool, strict: bool,
+def _import_logs(source: Source, inputs: list[Path], out: Path, append: bool, strict: bool,
                  vocabulary: Path | None, final: bool) -> None:
     from mooc_risk.features.sources.documents import input_files
     from mooc_risk.features.sources.identity import secret_from
     from mooc_risk.features.sources.logs import LogImport, convert_logs
     from mooc_risk.features.sources.staging import staged_output
-    from mooc_risk.settings import Settings
+    from mooc_risk.settings import IdentitySettings
 
-    settings = Settings.from_env()
+    identity = IdentitySettings.from_env()
     files = list(input_files(inputs))
-    job = LogImport(source, files, secret_from(settings.id_secret, settings.id_secret_file),
+    job = LogImport(source.value, files, secret_from(identity.id_secret, identity.id_secret_file),
                     append_to=out if append and out.exists() else None, strict=strict,
                     vocabulary=vocabulary, final=final)
     with progress_steps(len(files) + 1, f"import {source}") as step:

@@ -1,4 +1,5 @@
-"""Writing output files so that a killed run never leaves a half-written file behind."""
+"""Writing output files so that a failed or killed run never leaves a half-written file or
+folder behind: write to a temporary sibling, then rename."""
 
 from __future__ import annotations
 
@@ -17,8 +18,30 @@ if TYPE_CHECKING:  # pandas and pyarrow load when a table is written, not with t
 FORMATS = (".parquet", ".csv")
 
 
+@contextmanager
+def replacing(path: Path | str, mode: int | None = None) -> Iterator[Path]:
+    """Yield a temporary file in ``path``'s folder to write; when the block succeeds, the file
+    gets ``mode`` (default: the usual mode under the umask) and is renamed to ``path``. Any
+    failure, or an interrupt, removes it and leaves ``path`` as it was.
+
+    The one atomic-write helper: every file mooc-risk writes goes through it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, (0o666 & ~_umask()) if mode is None else mode)  # mkstemp makes 0600
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_table(table: pd.DataFrame | pa.Table, path: Path | str) -> Path:
-    """Write a frame to ``path`` (.parquet or .csv) via a temp file in the same folder + rename."""
+    """Write a frame to ``path`` (.parquet or .csv) atomically (``replacing``); ValueError for
+    another suffix."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
@@ -26,36 +49,20 @@ def write_table(table: pd.DataFrame | pa.Table, path: Path | str) -> Path:
     path = Path(path)
     if path.suffix not in FORMATS:
         raise ValueError(f"{path}: output must end in {' or '.join(FORMATS)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrow = table if isinstance(table, pa.Table) else pa.Table.from_pandas(table, preserve_index=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
-    try:
+    with replacing(path) as tmp:
         if path.suffix == ".parquet":
             pq.write_table(arrow, tmp)
         else:
             pacsv.write_csv(_decoded(arrow), tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
-def write_text_atomic(path: Path | str, text: str) -> Path:
-    """Write text via a temp file in the same folder + rename."""
+def write_text(path: Path | str, text: str, mode: int | None = None) -> Path:
+    """Write text to ``path`` atomically (``replacing``), with ``mode`` if given."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(path, mode) as tmp:
+        tmp.write_text(text)
     return path
 
 

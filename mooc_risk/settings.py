@@ -1,81 +1,119 @@
-"""The one configuration object, built at the entry point (CLI, service) from the environment."""
+"""Settings, one class per concern, each read from the environment once at its entry point
+(a command, the service) and passed down — nothing reads the environment at import time.
+
+| class | variables | used by |
+|---|---|---|
+| ``TrackingSettings`` | ``MLFLOW_TRACKING_URI``, ``MOOC_RISK_ARTIFACT_ROOT`` | train, evaluate, models, predict, serve |
+| ``PathSettings`` | ``MOOC_RISK_CARDS_DIR``, ``MOOC_RISK_STORE``, ``MOOC_RISK_KEYS_FILE`` | train, keys, serve |
+| ``ServiceSettings`` | ``MOOC_RISK_DATA``, ``MOOC_RISK_NOW`` | serve |
+| ``IdentitySettings`` | ``MOOC_RISK_ID_SECRET``, ``MOOC_RISK_ID_SECRET_FILE`` | import of event logs |
+| ``EngineSettings`` | ``MOOC_RISK_BACKEND`` | every command that builds features |
+
+An empty variable counts as unset. A value that cannot be read raises ``InputError`` naming the
+variable (the CLI prints it and exits with code 2).
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
+from typing import Self
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mooc_risk.errors import InputError
 
-DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
-STATE_DIR = Path(".mooc-risk")
+STATE_DIR = Path(".mooc-risk")  # local state of a working folder (keys, store, id secret)
 
 
-def _utc(text: str) -> datetime:
-    """An ISO time as naive UTC (an offset is converted, no offset means UTC)."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"MOOC_RISK_NOW={text!r} is not an ISO 8601 time") from None
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+class Backend(StrEnum):
+    """Feature engines: DuckDB embedded (the default), PySpark for scale-out."""
+
+    DUCKDB = "duckdb"
+    PYSPARK = "pyspark"
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Where models are tracked and written, and what the service serves. Nothing reads the
-    environment but ``from_env``; the variables are listed in the README."""
+class _EnvSettings(BaseSettings):
+    """Read once from the environment. Variables are matched by their exact (upper-case) names,
+    as documented; in code, fields are set by their own names."""
 
-    tracking_uri: str = DEFAULT_TRACKING_URI
-    artifact_root: Path = Path("mlruns/artifacts")
-    cards_dir: Path = Path("models/cards")
-    backend: str = "duckdb"
-    data_dir: Path | None = None  # canonical tables the service scores
-    store_dir: Path = STATE_DIR / "store"  # feature store files
-    keys_file: Path = STATE_DIR / "keys.yaml"  # hashed per-course API keys
-    now: datetime | None = None  # "today" for default as-of days (None: the clock)
-    id_secret: str | None = None  # HMAC key for pseudonymous learner ids (log imports)
-    id_secret_file: Path = STATE_DIR / "id_secret"  # used when id_secret is not set
+    model_config = SettingsConfigDict(frozen=True, populate_by_name=True, case_sensitive=True,
+                                      env_ignore_empty=True, extra="ignore")
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        now = env.get("MOOC_RISK_NOW")
-        return cls(
-            tracking_uri=env.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI),
-            artifact_root=Path(env.get("MOOC_RISK_ARTIFACT_ROOT", "mlruns/artifacts")),
-            cards_dir=Path(env.get("MOOC_RISK_CARDS_DIR", "models/cards")),
-            backend=env.get("MOOC_RISK_BACKEND", "duckdb"),
-            data_dir=Path(env["MOOC_RISK_DATA"]) if env.get("MOOC_RISK_DATA") else None,
-            store_dir=Path(env.get("MOOC_RISK_STORE", STATE_DIR / "store")),
-            keys_file=Path(env.get("MOOC_RISK_KEYS_FILE", STATE_DIR / "keys.yaml")),
-            now=_utc(now) if now else None,
-            id_secret=env.get("MOOC_RISK_ID_SECRET") or None,
-            id_secret_file=Path(env.get("MOOC_RISK_ID_SECRET_FILE", STATE_DIR / "id_secret")),
-        )
+    def from_env(cls) -> Self:
+        """The settings in ``os.environ``; InputError naming the variable when one is invalid."""
+        try:
+            return cls()
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            name = _alias(cls, str(first["loc"][0]))
+            raise InputError(f"{name}={first.get('input')!r}: "
+                             f"{first['msg'].removeprefix('Value error, ')}") from None
 
     def to_env(self) -> dict[str, str]:
         """The variables that rebuild these settings in another process (``bentoml serve``)."""
-        env = {
-            "MLFLOW_TRACKING_URI": self.tracking_uri,
-            "MOOC_RISK_ARTIFACT_ROOT": str(self.artifact_root),
-            "MOOC_RISK_CARDS_DIR": str(self.cards_dir),
-            "MOOC_RISK_BACKEND": self.backend,
-            "MOOC_RISK_STORE": str(self.store_dir),
-            "MOOC_RISK_KEYS_FILE": str(self.keys_file),
-        }
-        if self.data_dir is not None:
-            env["MOOC_RISK_DATA"] = str(self.data_dir)
-        if self.now is not None:
-            env["MOOC_RISK_NOW"] = self.now.isoformat()
-        return env
+        return {_alias(type(self), name): (v.isoformat() if isinstance(v, datetime) else str(v))
+                for name, v in self if v is not None}
 
-    def today(self) -> datetime:
-        return self.now or datetime.now(UTC).replace(tzinfo=None)
+
+def _alias(cls: type[BaseSettings], field: str) -> str:
+    alias = cls.model_fields[field].validation_alias if field in cls.model_fields else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return str(alias or field)
+
+
+class TrackingSettings(_EnvSettings):
+    """Where runs and registered models are recorded (MLflow's tracking store and registry)."""
+
+    tracking_uri: str = Field("sqlite:///mlruns/mlflow.db", validation_alias="MLFLOW_TRACKING_URI")
+    artifact_root: Path = Field(Path("mlruns/artifacts"), validation_alias="MOOC_RISK_ARTIFACT_ROOT")
 
     def prepare(self) -> None:
-        """Create the local store's folders (only for a sqlite tracking URI)."""
+        """Create the local store's folders (the sqlite file's folder for a sqlite URI)."""
         if self.tracking_uri.startswith("sqlite:///"):
             Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.artifact_root.mkdir(parents=True, exist_ok=True)
+
+
+class PathSettings(_EnvSettings):
+    """Local files mooc-risk writes: model cards, the service's feature store, hashed API keys."""
+
+    cards_dir: Path = Field(Path("models/cards"), validation_alias="MOOC_RISK_CARDS_DIR")
+    store_dir: Path = Field(STATE_DIR / "store", validation_alias="MOOC_RISK_STORE")
+    keys_file: Path = Field(STATE_DIR / "keys.yaml", validation_alias="MOOC_RISK_KEYS_FILE")
+
+
+class ServiceSettings(_EnvSettings):
+    """What the HTTP service scores: the data folder, and "today" (for the default as-of day)."""
+
+    data_dir: Path | None = Field(None, validation_alias="MOOC_RISK_DATA")
+    now: datetime | None = Field(None, validation_alias="MOOC_RISK_NOW")
+
+    @field_validator("now", mode="after")
+    @classmethod
+    def _naive_utc(cls, moment: datetime | None) -> datetime | None:
+        """An offset is converted to UTC; a time without one is taken as UTC."""
+        if moment is not None and moment.tzinfo is not None:
+            return moment.astimezone(UTC).replace(tzinfo=None)
+        return moment
+
+    def today(self) -> datetime:
+        """``now`` if set, else the clock, as naive UTC."""
+        return self.now or datetime.now(UTC).replace(tzinfo=None)
+
+
+class IdentitySettings(_EnvSettings):
+    """The HMAC key that turns platform user ids into pseudonymous learner ids (log imports)."""
+
+    id_secret: str | None = Field(None, validation_alias="MOOC_RISK_ID_SECRET", repr=False)
+    id_secret_file: Path = Field(STATE_DIR / "id_secret", validation_alias="MOOC_RISK_ID_SECRET_FILE")
+
+
+class EngineSettings(_EnvSettings):
+    """The feature engine: DuckDB embedded (default) or PySpark for scale-out."""
+
+    backend: Backend = Field(Backend.DUCKDB, validation_alias="MOOC_RISK_BACKEND")

@@ -1,5 +1,5 @@
 """What the HTTP service does, without HTTP: access checks, feature lookup or computation,
-scoring, paging. ``serving.service`` maps it onto BentoML routes and status codes."""
+scoring, paging. ``mooc_risk.serving.service`` maps it onto BentoML routes and status codes."""
 
 from __future__ import annotations
 
@@ -8,19 +8,19 @@ import threading
 from dataclasses import dataclass, field
 
 import pandas as pd
+from cachetools import LRUCache
 
+from mooc_risk.days import course_day
 from mooc_risk.errors import InputError
 from mooc_risk.features.build import build_features
 from mooc_risk.features.canonical.tables import tables_from_frames
-from mooc_risk.models import registry
+from mooc_risk.models.targets import Target
 from mooc_risk.serving import schemas
 from mooc_risk.serving.keys import KeyRing, Keys
-from mooc_risk.serving.reasons import load_catalogue
-from mooc_risk.serving.scoring import TargetScorer, reason_columns
-from mooc_risk.serving.store import LRU, FeatureStore
-from mooc_risk.settings import Settings
+from mooc_risk.serving.scoring import TargetScorer, load_scorers, reason_columns
+from mooc_risk.serving.store import FeatureStore
+from mooc_risk.settings import EngineSettings, PathSettings, ServiceSettings, TrackingSettings
 
-MODEL_NAMES = {"dropout": "mooc-risk-dropout", "certification": "mooc-risk-certification"}
 SHOWN_METRICS = ("test_auc", "test_pr_auc", "test_brier", "test_ece", "test_precision_top10",
                  "test_recall_top10", "baseline_test_auc", "test_max_group_auc_gap")
 
@@ -34,31 +34,27 @@ SCORED_DAYS = 8  # (target, version, day) scored frames kept in memory
 
 @dataclass
 class RiskApp:
-    settings: Settings
-    scorers: dict[str, TargetScorer]
+    service: ServiceSettings
+    scorers: dict[Target, TargetScorer]
     store: FeatureStore | None
     keyring: Keys
-    _scored: LRU = field(default_factory=lambda: LRU(SCORED_DAYS))
+    _scored: LRUCache = field(default_factory=lambda: LRUCache(SCORED_DAYS))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> RiskApp:
-        catalogue = load_catalogue()
-        scorers = {}
-        for target, name in MODEL_NAMES.items():
-            try:
-                scorers[target] = TargetScorer.build(target, registry.load_version(settings, name),
-                                                     catalogue)
-            except LookupError:
-                continue
+    def from_settings(cls, tracking: TrackingSettings, paths: PathSettings, service: ServiceSettings,
+                      engine: EngineSettings) -> RiskApp:
+        """Load every target's @champion (LookupError when there is none at all) and, with a
+        data folder, read and validate it now rather than in a learner's request."""
+        scorers = load_scorers(tracking, list(Target), skip_missing=True)
         if not scorers:
             raise LookupError("no @champion model to serve; train one with `mooc-risk train`")
         store = None
-        if settings.data_dir:
-            store = FeatureStore(settings.data_dir, settings.store_dir, settings.backend)
-            for scorer in scorers.values():  # validate the data now, not in a learner's request
-                store.courses(scorer.loaded.spec.constructs)
-        return cls(settings, scorers, store, Keys(settings.keys_file))
+        if service.data_dir:
+            store = FeatureStore(service.data_dir, paths.store_dir, engine.backend)
+            for scorer in scorers.values():
+                store.courses(scorer.bundle.spec.constructs)
+        return cls(service, scorers, store, Keys(paths.keys_file))
 
     @property
     def keys(self) -> KeyRing:
@@ -70,7 +66,7 @@ class RiskApp:
     # --- shared -----------------------------------------------------------------------
     def scorer(self, target: str) -> TargetScorer:
         if target not in self.scorers:
-            raise NotFound(f"no {MODEL_NAMES[target]}@champion is loaded")
+            raise NotFound(f"no {Target(target).registered_name}@champion is loaded")
         return self.scorers[target]
 
     def _need_store(self) -> FeatureStore:
@@ -80,7 +76,7 @@ class RiskApp:
 
     def _instrument(self):
         """A loaded model's survey instrument (to read the data folder's surveys with)."""
-        return next(iter(self.scorers.values())).loaded.spec.constructs
+        return next(iter(self.scorers.values())).bundle.spec.constructs
 
     def _check_course(self, course_id: str) -> None:
         if course_id not in self._need_store().courses(self._instrument()):
@@ -89,13 +85,13 @@ class RiskApp:
     def scored(self, target: str, day: int) -> ScoredDay:
         """Every enrolment scored (with reasons) at ``day``; computed once, then reused."""
         scorer = self.scorer(target)
-        key = (target, scorer.loaded.version, day)
+        key = (target, scorer.bundle.version, day)
         with self._lock:
-            if key in self._scored:
-                return self._scored.recall(key)
-            features = self._need_store().features(scorer.loaded.spec, day)
-            frame = scorer.score(features, explain=True, top_k=schemas.MAX_TOP_K)
-            return self._scored.remember(key, ScoredDay.of(frame))
+            if key not in self._scored:
+                features = self._need_store().features(scorer.bundle.spec, day)
+                frame = scorer.score(features, explain=True, top_k=schemas.MAX_TOP_K)
+                self._scored[key] = ScoredDay.of(frame)
+            return self._scored[key]
 
     # --- POST /score ------------------------------------------------------------------
     def score(self, request: schemas.ScoreRequest, key: str | None) -> schemas.ScoreResponse:
@@ -125,8 +121,7 @@ class RiskApp:
             raise NotFound(f"unknown run {request.run_id!r} of course {request.course_id!r}")
         if pd.isna(starts.loc[0, "course_end"]):
             raise InputError("as_of_day: required for a self-paced run (each learner has their own day 0)")
-        elapsed = self.settings.today() - starts.loc[0, "course_start"].to_pydatetime()
-        return max(0, math.floor(elapsed.total_seconds() / 86400))
+        return course_day(starts.loc[0, "course_start"].to_pydatetime(), self.service.today())
 
     def _score_raw(self, request: schemas.ScoreRequest, key: str | None) -> schemas.ScoreResponse:
         for course in {learner.enrolment.course_id for learner in request.learners}:
@@ -135,9 +130,9 @@ class RiskApp:
         rows: dict[tuple, dict[str, dict]] = {}
         for target in self.targets(request.targets):
             scorer = self.scorer(target)
-            tables = tables_from_frames(frames, scorer.loaded.spec.constructs,
+            tables = tables_from_frames(frames, scorer.bundle.spec.constructs,
                                         sources={n: f"learners[].{n}" for n in frames})
-            features = build_features(tables, [request.as_of_day], scorer.loaded.spec)
+            features = build_features(tables, [request.as_of_day], scorer.bundle.spec)
             scored = scorer.score(features, explain=request.explain, top_k=request.top_k)
             for row in scored.to_dict("records"):
                 rows.setdefault(_key(row), {})[target] = row
@@ -173,12 +168,11 @@ class RiskApp:
     def models_info(self) -> schemas.ModelsResponse:
         out = []
         for target, scorer in self.scorers.items():
-            meta = scorer.loaded.metadata
-            metrics = meta.get("test_metrics", {})
+            meta = scorer.bundle.metadata
             out.append(schemas.ModelInfo(
-                target=target, name=scorer.loaded.name, version=scorer.loaded.version,
-                trained_at=meta.get("trained_at"), horizon_days=meta.get("as_of_days", []),
-                test_metrics={k: float(metrics[k]) for k in SHOWN_METRICS if k in metrics},
+                target=target, name=scorer.bundle.name, version=scorer.bundle.version,
+                trained_at=meta.trained_at, horizon_days=meta.as_of_days,
+                test_metrics={k: meta.test_metrics[k] for k in SHOWN_METRICS if k in meta.test_metrics},
             ))
         return schemas.ModelsResponse(models=out)
 

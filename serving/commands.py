@@ -5,16 +5,29 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from mooc_risk.features.commands import DataDir
+from mooc_risk.models.targets import Target
 from mooc_risk.progress import progress_steps
 
 keys_app = typer.Typer(help="Per-course API keys (stored hashed).", no_args_is_help=True)
-TARGET_CHOICES = ("dropout", "certification", "both")
+SERVICE = "mooc_risk.serving.service:RiskService"
+
+
+class TargetChoice(StrEnum):
+    """``--target`` of predict: one target, or every target."""
+
+    DROPOUT = Target.DROPOUT.value
+    CERTIFICATION = Target.CERTIFICATION.value
+    BOTH = "both"
+
+    def targets(self) -> list[Target]:
+        return list(Target) if self is TargetChoice.BOTH else [Target(self.value)]
 
 
 def serve(
@@ -27,17 +40,16 @@ def serve(
     from mooc_risk.features.canonical.engine import connect
     from mooc_risk.features.canonical.tables import read_tables
     from mooc_risk.features.constructs import construct_map_for
-    from mooc_risk.settings import Settings
+    from mooc_risk.settings import EngineSettings
 
-    settings = Settings.from_env()
-    read_tables(data, connect(settings.backend), construct_map_for(data))  # fail fast on bad data
-    env = {**os.environ, **Settings(**{**settings.__dict__, "data_dir": data.resolve()}).to_env()}
+    engine = EngineSettings.from_env()
+    read_tables(data, connect(engine.backend), construct_map_for(data))  # fail fast on bad data
+    env = {**os.environ, "MOOC_RISK_DATA": str(data.resolve())}  # the service reads the rest itself
     bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or shutil.which("bentoml")
     if bentoml is None:
         raise InputError("the `bentoml` command is not installed next to mooc-risk (run `make install`)")
     typer.echo(f"serving {data} on http://{host}:{port} (docs: /, OpenAPI: /docs.json)", err=True)
-    os.execve(bentoml, [bentoml, "serve", "mooc_risk.serving.service:RiskService", "--port", str(port),
-                        "--host", host], env)
+    os.execve(bentoml, [bentoml, "serve", SERVICE, "--port", str(port), "--host", host], env)
 
 
 def predict(
@@ -46,80 +58,34 @@ def predict(
     as_of: Annotated[int, typer.Option("--as-of", min=0, help="As-of day.")],
     course: Annotated[str | None, typer.Option("--course", help="One course id.")] = None,
     all_courses: Annotated[bool, typer.Option("--all", help="Every course in DATA.")] = False,
-    target: Annotated[str, typer.Option("--target", help="dropout, certification or both.")] = "both",
+    target: Annotated[TargetChoice, typer.Option("--target", help="What to predict.")] = TargetChoice.BOTH,
     top_k: Annotated[int, typer.Option("--top-k", min=0, max=10, help="Reasons per learner "
                                        "(0: none, faster).")] = 3,
 ) -> None:
     """Score every learner of a course (or all courses) as of a day, with reasons, to a file."""
-    import pandas as pd
-
-    from mooc_risk.features.build import build_features
     from mooc_risk.features.canonical.engine import connect
-    from mooc_risk.features.canonical.tables import read_tables
     from mooc_risk.files import write_table
-    from mooc_risk.models import registry
-    from mooc_risk.serving.app import MODEL_NAMES
-    from mooc_risk.serving.reasons import load_catalogue
-    from mooc_risk.serving.scoring import TargetScorer
-    from mooc_risk.settings import Settings
+    from mooc_risk.models.bundle import BundleError
+    from mooc_risk.serving.batch import batch_predictions
+    from mooc_risk.serving.scoring import load_scorers
+    from mooc_risk.settings import EngineSettings, TrackingSettings
 
     if (course is None) == (not all_courses):
         raise typer.BadParameter("give exactly one of --course C or --all")
-    if target not in TARGET_CHOICES:
-        raise typer.BadParameter(f"--target must be one of {', '.join(TARGET_CHOICES)}")
     if out.suffix not in (".parquet", ".csv"):
         raise typer.BadParameter(f"--out must end in .parquet or .csv, got {out.name!r}")
-    settings = Settings.from_env()
-    targets = list(MODEL_NAMES) if target == "both" else [target]
-    catalogue = load_catalogue()
+    tracking, engine = TrackingSettings.from_env(), EngineSettings.from_env()
     try:
-        scorers = [TargetScorer.build(t, registry.load_version(settings, MODEL_NAMES[t]), catalogue)
-                   for t in targets]
-    except LookupError as exc:
+        scorers = list(load_scorers(tracking, target.targets()).values())
+    except BundleError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
     with progress_steps(2 + 2 * len(scorers), "predict") as step:
-        con, read = connect(settings.backend), {}
-
-        def tables_for(cmap):  # the data's surveys are read with the model's own instrument
-            key = cmap.model_dump_json()
-            if key not in read:
-                tables = read_tables(data, con, cmap)
-                read[key] = _one_course(tables, course) if course is not None else tables
-            return read[key]
-
-        tables_for(scorers[0].loaded.spec.constructs)
-        step("input validated")
-        parts = []
-        for scorer in scorers:
-            features = build_features(tables_for(scorer.loaded.spec.constructs), [as_of],
-                                      scorer.loaded.spec)
-            step(f"{scorer.target}: {len(features):,} feature rows")
-            scored = scorer.score(features, explain=top_k > 0, top_k=max(top_k, 1))
-            parts.append(scored.assign(target=scorer.target)
-                         .sort_values(["risk", "learner_id"], ascending=[False, True]))
-            step(f"{scorer.target}: scored")
-        frame = pd.concat(parts, ignore_index=True)
-        if top_k == 0:
-            frame = frame.drop(columns=[c for c in frame.columns if c.startswith("reason_")])
-        for column in [c for c in frame.columns if c.startswith("reason_") and c.endswith("_value")]:
-            frame[column] = frame[column].map(lambda v: None if pd.isna(v) else str(v))
+        frame = batch_predictions(data, connect(engine.backend), scorers, as_of, course, top_k,
+                                  on_step=step)
         write_table(frame, out)
         step("written")
     typer.echo(f"{len(frame):,} predictions → {out}")
-
-
-def _one_course(tables, course: str):
-    from dataclasses import replace
-
-    from mooc_risk.errors import InputError
-
-    e = tables.enrolments
-    if e.filter(e.course_id == course).count().to_pandas() == 0:
-        raise InputError(f"unknown course {course!r} (not in the enrolments table)")
-    keep = {name: getattr(tables, name) for name in ("enrolments", "events", "surveys", "outcomes")}
-    return replace(tables, **{n: t.filter(t.course_id == course) for n, t in keep.items()
-                              if t is not None})
 
 
 @keys_app.command("add")
@@ -128,9 +94,9 @@ def add_key(
 ) -> None:
     """Create an API key for a course; it is printed once, as the last word of the output."""
     from mooc_risk.serving.keys import add_key as create
-    from mooc_risk.settings import Settings
+    from mooc_risk.settings import PathSettings
 
-    path = Settings.from_env().keys_file
+    path = PathSettings.from_env().keys_file
     key = create(path, course)
     typer.echo(f"new key for course {course} (only its hash is kept, in {path}): {key}")
 
@@ -142,7 +108,7 @@ def ask(
                                      "(or MOOC_RISK_KEY).")],
     url: Annotated[str, typer.Option("--url", help="Service URL.")] = "http://127.0.0.1:3000",
     top: Annotated[int, typer.Option("--top", min=1, max=100, help="How many learners.")] = 10,
-    target: Annotated[str, typer.Option("--target", help="dropout or certification.")] = "dropout",
+    target: Annotated[Target, typer.Option("--target", help="What to predict.")] = Target.DROPOUT,
     wait: Annotated[int, typer.Option("--wait", min=0, help="Seconds to wait for the service "
                                       "to become ready.")] = 0,
 ) -> None:

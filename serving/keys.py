@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from mooc_risk.errors import InputError
+from mooc_risk.files import write_text
 
 ALL_COURSES = "*"
 PREFIX = "mrk_"
@@ -91,10 +90,5 @@ def add_key(path: Path, course: str) -> str:
     existing = KeyRing.load(path).entries  # refuses a malformed file before writing anything
     data = {"keys": [{"course": c, "sha256": h} for h, c in existing]}
     data["keys"].append({"course": course, "sha256": _digest(key)})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        yaml.safe_dump(data, handle, sort_keys=False)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    write_text(path, yaml.safe_dump(data, sort_keys=False), mode=0o600)
     return key

@@ -19,8 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from mooc_risk.errors import InputError
-
-GOOD_WORDS = {"dropout": "finish", "certification": "earn the credential"}
+from mooc_risk.models.targets import Target
 
 
 class GroupSpec(BaseModel):
@@ -79,11 +78,11 @@ class ReasonTable:
 class Explainer:
     """Reasons for one model: its feature columns grouped as the catalogue says."""
 
-    def __init__(self, catalogue: Catalogue, feature_columns: list[str], target: str,
-                 risk_of: str, reference: dict[str, dict[str, float]]):
+    def __init__(self, catalogue: Catalogue, feature_columns: list[str], target: Target,
+                 reference: dict[str, dict[int, float]]):
         self.catalogue = catalogue
-        self.sign = 1.0 if risk_of == "label" else -1.0
-        self.good = GOOD_WORDS.get(target, "succeed")
+        self.sign = 1.0 if target.risk_of == "label" else -1.0
+        self.good = target.good_outcome
         self.reference = reference
         self.specs: list[tuple[str, GroupSpec]] = []
         membership = []

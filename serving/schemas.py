@@ -7,10 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
+from mooc_risk.models.targets import Target
+
 MAX_RAW_LEARNERS = 100
 MAX_LEARNER_IDS = 10_000
 MAX_TOP_K = 10
-Target = Literal["dropout", "certification"]
 
 
 class RawEnrolment(BaseModel):

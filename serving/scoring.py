@@ -3,48 +3,59 @@ reasons and the suggested intervention, for any number of feature rows at once."
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from mooc_risk.features.canonical.schemas import ROW_KEYS
+from mooc_risk.models import registry
+from mooc_risk.models.bundle import BundleError, ModelBundle
 from mooc_risk.models.contributions import tree_contributions
-from mooc_risk.models.estimators import as_model_input, positive_proba
-from mooc_risk.models.registry import LoadedModel
-from mooc_risk.serving.reasons import Catalogue, Explainer
-from mooc_risk.training.dataset import ROW_KEYS
+from mooc_risk.models.estimators import positive_proba
+from mooc_risk.models.targets import Target
+from mooc_risk.serving.reasons import Catalogue, Explainer, load_catalogue
+from mooc_risk.settings import TrackingSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class TargetScorer:
-    target: str
-    loaded: LoadedModel
+    """Scores one target's bundle: risk, band, reasons and the suggested intervention."""
+
+    bundle: ModelBundle
     explainer: Explainer
     catalogue: Catalogue
 
     @classmethod
-    def build(cls, target: str, loaded: LoadedModel, catalogue: Catalogue) -> TargetScorer:
-        explainer = Explainer(catalogue, loaded.feature_columns, target, loaded.risk_of,
-                              loaded.metadata.get("reference", {}))
-        return cls(target, loaded, explainer, catalogue)
+    def build(cls, bundle: ModelBundle, catalogue: Catalogue) -> TargetScorer:
+        meta = bundle.metadata
+        return cls(bundle, Explainer(catalogue, meta.feature_columns, meta.target, meta.reference),
+                   catalogue)
+
+    @property
+    def target(self) -> Target:
+        return self.bundle.metadata.target
 
     def inputs(self, features: pd.DataFrame) -> pd.DataFrame:
-        return as_model_input(features, self.loaded.feature_columns, self.loaded.categorical_columns)
+        return self.bundle.inputs(features)
 
     def score(self, features: pd.DataFrame, explain: bool, top_k: int) -> pd.DataFrame:
         """One row per feature row: keys, probability, risk, band, intervention, and with
         ``explain`` the base value, raw score, top-k reasons and the rest."""
         X = self.inputs(features)
-        p = positive_proba(self.loaded.model, X)
-        risk = p if self.loaded.risk_of == "label" else 1.0 - p
-        t = self.loaded.thresholds
-        band = np.select([risk >= t["high"], risk >= t["medium"]], ["high", "medium"], "low")
-        out = features[ROW_KEYS].reset_index(drop=True).copy()
+        p = positive_proba(self.bundle.estimator, X)
+        risk = p if self.bundle.risk_of == "label" else 1.0 - p
+        t = self.bundle.thresholds
+        band = np.select([risk >= t.high, risk >= t.medium], ["high", "medium"], "low")
+        out = features[list(ROW_KEYS)].reset_index(drop=True).copy()
         out["probability"], out["risk"], out["risk_band"] = p, risk, band
-        out["model"], out["model_version"] = self.loaded.name, self.loaded.version
+        out["model"], out["model_version"] = self.bundle.name, self.bundle.version
         first_category = np.full(len(X), None, dtype=object)
         if explain:
-            contributions, base, raw = tree_contributions(self.loaded.model, X)
+            contributions, base, raw = tree_contributions(self.bundle.estimator, X)
             table = self.explainer.top(contributions.to_numpy(), top_k)
             out["base_value"], out["raw_score"], out["rest"] = base, raw, table.rest
             days = features["as_of_day"].to_numpy()
@@ -68,3 +79,21 @@ class TargetScorer:
 def reason_columns(columns) -> int:
     """How many reason ranks a scored frame (or row) carries."""
     return sum(1 for c in columns if c.startswith("reason_") and c.endswith("_text"))
+
+
+def load_scorers(tracking: TrackingSettings, targets: list[Target],
+                 skip_missing: bool = False) -> dict[Target, TargetScorer]:
+    """A scorer on each target's ``@champion`` bundle. A target without a readable champion
+    raises ``BundleError``, or with ``skip_missing`` is left out with a warning in the log."""
+    catalogue = load_catalogue()
+    scorers = {}
+    for target in targets:
+        try:
+            bundle = registry.load_bundle(tracking, target.registered_name)
+        except BundleError as exc:
+            if not skip_missing:
+                raise
+            log.warning("not serving %s: %s", target.value, exc)
+            continue
+        scorers[target] = TargetScorer.build(bundle, catalogue)
+    return scorers

@@ -1,6 +1,7 @@
-"""The BentoML service: ``bentoml serve serving.service:RiskService`` (or ``mooc-risk serve``).
+"""The BentoML service: ``bentoml serve mooc_risk.serving.service:RiskService`` (or
+``mooc-risk serve``).
 
-Settings come from the environment (``Settings.from_env``), read once when the service starts:
+Settings come from the environment (``mooc_risk.settings``), read once when the service starts:
 it loads ``mooc-risk-dropout@champion`` and ``mooc-risk-certification@champion`` from MLflow.
 ``POST /score`` is a BentoML API; ``POST /courses/{course_id}/predictions`` and ``GET /model``
 live in a FastAPI app mounted into the same service (BentoML APIs are POST-only and have no
@@ -19,7 +20,7 @@ from mooc_risk.errors import InputError
 from mooc_risk.serving import schemas
 from mooc_risk.serving.app import NotFound, RiskApp
 from mooc_risk.serving.keys import AuthError, bearer
-from mooc_risk.settings import Settings
+from mooc_risk.settings import EngineSettings, PathSettings, ServiceSettings, TrackingSettings
 
 api = FastAPI(title="mooc-risk", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -51,7 +52,8 @@ async def _invalid(request: Request, exc: RequestValidationError) -> JSONRespons
 @bentoml.asgi_app(api, path="/")
 class RiskService:
     def __init__(self) -> None:
-        self.app = RiskApp.from_settings(Settings.from_env())
+        self.app = RiskApp.from_settings(TrackingSettings.from_env(), PathSettings.from_env(),
+                                         ServiceSettings.from_env(), EngineSettings.from_env())
 
     @bentoml.api(route="/score")
     def score(self, request: schemas.ScoreRequest, /, ctx: bentoml.Context) -> schemas.ScoreResponse:

@@ -8,16 +8,17 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections import OrderedDict
 from pathlib import Path
 
 import pandas as pd
+from cachetools import LRUCache
 
 from mooc_risk.features.build import FeatureSpec, build_features
 from mooc_risk.features.canonical.engine import connect
 from mooc_risk.features.canonical.tables import Tables, read_tables
 from mooc_risk.features.constructs import ConstructMap
 from mooc_risk.files import write_table
+from mooc_risk.settings import Backend
 
 IN_MEMORY = 8  # (spec, day) frames kept in memory; older ones are read back from Parquet
 
@@ -26,31 +27,12 @@ def spec_key(spec: FeatureSpec) -> str:
     return hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
 
-class LRU(OrderedDict):
-    """A dict that forgets its least recently used entries beyond ``size``."""
-
-    def __init__(self, size: int):
-        super().__init__()
-        self.size = size
-
-    def remember(self, key, value):
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.size:
-            self.popitem(last=False)
-        return value
-
-    def recall(self, key):
-        self.move_to_end(key)
-        return self[key]
-
-
 class FeatureStore:
-    def __init__(self, data_dir: Path, store_dir: Path, backend: str = "duckdb"):
+    def __init__(self, data_dir: Path, store_dir: Path, backend: Backend = Backend.DUCKDB):
         self.data_dir, self.store_dir, self.backend = data_dir, store_dir, backend
         self._tables: dict[str, Tables] = {}
         self._courses: set[str] | None = None
-        self._frames = LRU(IN_MEMORY)
+        self._frames: LRUCache = LRUCache(IN_MEMORY)
         self._lock = threading.Lock()
 
     def tables(self, cmap: ConstructMap) -> Tables:
@@ -70,9 +52,9 @@ class FeatureStore:
         """All enrolments' feature rows at ``day``, indexed by (course_id, run_id, learner_id)."""
         key = (spec_key(spec), int(day))
         with self._lock:
-            if key in self._frames:
-                return self._frames.recall(key)
-            return self._frames.remember(key, self._load_or_build(spec, int(day), key[0]))
+            if key not in self._frames:
+                self._frames[key] = self._load_or_build(spec, int(day), key[0])
+            return self._frames[key]
 
     def _load_or_build(self, spec: FeatureSpec, day: int, key: str) -> pd.DataFrame:
         path = self.store_dir / f"features-{key}-day{day}.parquet"

@@ -45,7 +45,7 @@ def horizon_decision(horizons: pd.DataFrame | None, chosen: str) -> str:
 
 def render_card(trained: Trained, version: str, run_id: str, alias: str,
                 decision: GateDecision, source: str) -> str:
-    c, ev, split, frame = trained.config, trained.evaluation, trained.split, trained.rows.frame
+    c, ev, split, frame = trained.config, trained.assessment, trained.split, trained.rows.frame
     trees = ", ".join(f"{'all days' if d is None else f'day {d}'}: {p['model'].best_iteration_}"
                       for d, p in pipelines(trained.model).items())
     overall = pd.DataFrame([

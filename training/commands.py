@@ -4,29 +4,40 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mooc_risk.features.commands import Constructs, DataDir, parse_days
+from mooc_risk.features.commands import Constructs, DataDir, as_of_days
+from mooc_risk.models.targets import Target
 from mooc_risk.progress import progress_steps
 
-TARGETS = ("dropout", "certification")
 models_app = typer.Typer(help="Registered models: list versions, promote one by hand.",
                          no_args_is_help=True)
 
 
+class Split(StrEnum):
+    BY_RUN = "by-run"
+    BY_COURSE = "by-course"
+
+
+TargetOption = Annotated[Target, typer.Option("--target", help="What to predict.")]
+ConfigOption = Annotated[Path | None, typer.Option(
+    "--config", help="Training config (default: the shipped <target>.yaml).")]
+Overrides = Annotated[list[str] | None, typer.Option(
+    "--set", help="Override a config key, e.g. --set lightgbm.num_leaves=63; repeatable. "
+    "An unknown key is an error that lists the valid ones.")]
+
+
 def train(
     data: DataDir,
-    target: Annotated[str, typer.Option("--target", help="dropout or certification.")],
+    target: TargetOption,
     as_of: Annotated[str | None, typer.Option("--as-of", help="As-of days, e.g. 0,7,14 "
                                               "(default: the config's).")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="Training config "
-                                                "(default: models/<target>.yaml).")] = None,
-    overrides: Annotated[list[str] | None, typer.Option("--set", help="Override a config key, "
-                                                        "e.g. --set lightgbm.num_leaves=63; "
-                                                        "repeatable.")] = None,
+    config: ConfigOption = None,
+    overrides: Overrides = None,
     constructs: Constructs = None,
 ) -> None:
     """Train, evaluate on later runs, log to MLflow, register, and gate @champion."""
@@ -34,43 +45,36 @@ def train(
     from mooc_risk.features.canonical.engine import connect
     from mooc_risk.features.canonical.tables import read_tables
     from mooc_risk.features.constructs import construct_map_for
-    from mooc_risk.settings import Settings
-    from mooc_risk.training.config import default_config_path, load_config
+    from mooc_risk.settings import EngineSettings, PathSettings, TrackingSettings
     from mooc_risk.training.publish import publish
-    from mooc_risk.training.train import STEPS, fit_and_evaluate
+    from mooc_risk.training.train import STEPS, fit_and_assess
 
-    if target not in TARGETS:
-        raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}, got {target!r}")
-    settings = Settings.from_env()
-    path = config or default_config_path(target)
-    extra = list(overrides or []) + ([f"as_of_days=[{','.join(map(str, parse_days(as_of)))}]"]
-                                     if as_of else [])
-    cfg = load_config(path, extra)
-    if cfg.target != target:
-        raise typer.BadParameter(f"{path} is a {cfg.target} config, not {target}")
+    tracking, paths = TrackingSettings.from_env(), PathSettings.from_env()
+    engine = EngineSettings.from_env()
+    cfg = _config(config, target, overrides, as_of_days(as_of) if as_of else None)
     cmap = construct_map_for(data, constructs)
     with progress_steps(STEPS + 2, f"train {target}") as step:
-        tables = read_tables(data, connect(settings.backend), cmap)
+        tables = read_tables(data, connect(engine.backend), cmap)
         step("input validated")
-        trained = fit_and_evaluate(tables, cfg, default_spec(tables, cmap), on_step=step)
-        published = publish(trained, tables, settings, source=str(data))
+        trained = fit_and_assess(tables, cfg, default_spec(tables, cmap), on_step=step)
+        published = publish(trained, tables, tracking, paths.cards_dir, source=str(data))
         step("logged and registered")
     _print_summary(trained, published)
 
 
 def evaluate(
     data: DataDir,
-    target: Annotated[str, typer.Option("--target", help="dropout or certification.")],
+    target: TargetOption,
     out: Annotated[Path, typer.Option("--out", help="Report folder (predictions, report.md, plots).")],
-    split: Annotated[str, typer.Option("--split", help="by-run (earlier runs → later runs) or "
-                                       "by-course (seeded course-disjoint).")] = "by-run",
+    split: Annotated[Split, typer.Option("--split", help="by-run: earlier runs → later runs; "
+                                         "by-course: seeded course-disjoint.")] = Split.BY_RUN,
     as_of: Annotated[str | None, typer.Option("--as-of", help="As-of days (default: the config's).")] = None,
     test_from: Annotated[str | None, typer.Option("--test-from", help="by-run: runs starting on or "
                                                   "after this date (YYYY-MM-DD) are the test side.")] = None,
     without_survey: Annotated[bool, typer.Option(
         "--without-survey", help="Leave the survey construct scores out (what does it add?).")] = False,
-    config: Annotated[Path | None, typer.Option("--config", help="Training config.")] = None,
-    overrides: Annotated[list[str] | None, typer.Option("--set", help="Override a config key.")] = None,
+    config: ConfigOption = None,
+    overrides: Overrides = None,
     constructs: Constructs = None,
 ) -> None:
     """Train on one side of an honest split and report on the other (no model is registered)."""
@@ -78,36 +82,38 @@ def evaluate(
     from mooc_risk.features.canonical.engine import connect
     from mooc_risk.features.canonical.tables import read_tables
     from mooc_risk.features.constructs import construct_map_for
-    from mooc_risk.settings import Settings
-    from mooc_risk.training.config import default_config_path, load_config
-    from mooc_risk.training.report import evaluate_to_folder
+    from mooc_risk.settings import EngineSettings, TrackingSettings
+    from mooc_risk.training.evaluate import evaluate_to_folder
     from mooc_risk.training.train import STEPS
 
-    if target not in TARGETS:
-        raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}, got {target!r}")
-    if split not in ("by-run", "by-course"):
-        raise typer.BadParameter(f"--split must be by-run or by-course, got {split!r}")
+    tracking, engine = TrackingSettings.from_env(), EngineSettings.from_env()
     cmap = construct_map_for(data, constructs)
-    extra = [f"split.strategy={split}", "compare_horizon_strategies=false", *(overrides or [])]
-    if as_of:
-        extra.append(f"as_of_days=[{','.join(map(str, parse_days(as_of)))}]")
+    extra = [f"split.strategy={split.value}", "compare_horizon_strategies=false", *(overrides or [])]
     if test_from:
         extra.append(f"split.test_from={test_from}")
-    cfg = load_config(config or default_config_path(target), extra)
+    cfg = _config(config, target, extra, as_of_days(as_of) if as_of else None)
     if without_survey:
         cfg.exclude_features = [*cfg.exclude_features, *cmap.constructs, "survey_answered"]
-    settings = Settings.from_env()
     with progress_steps(STEPS + 2, f"evaluate {target}") as step:
-        tables = read_tables(data, connect(settings.backend), cmap)
+        tables = read_tables(data, connect(engine.backend), cmap)
         step("input validated")
-        report = evaluate_to_folder(tables, cfg, default_spec(tables, cmap), out, settings,
+        report = evaluate_to_folder(tables, cfg, default_spec(tables, cmap), out, tracking,
                                     source=str(data), on_step=step)
     typer.echo(report.by_day.round(3).to_string())
     typer.echo(f"report: {out / 'report.md'}")
 
 
+def _config(path: Path | None, target: Target, overrides: list[str] | None, days: list[int] | None):
+    from mooc_risk.training.config import load_config
+
+    cfg = load_config(path, overrides, target=target, as_of_days=days)
+    if cfg.target != target:
+        raise typer.BadParameter(f"{path} is a {cfg.target} config, not {target}")
+    return cfg
+
+
 def _print_summary(trained, published) -> None:
-    m = trained.evaluation.metrics
+    m = trained.assessment.metrics
     name = trained.config.registered_name
     typer.echo(f"{name} v{published.version} → @{published.alias}: {published.decision.reason}")
     typer.echo(f"split: {trained.split.strategy} ({trained.split.note})")
@@ -115,7 +121,7 @@ def _print_summary(trained, published) -> None:
                f"Brier {m['test_brier']:.3f}  ECE {m['test_ece']:.3f}  "
                f"top-10% precision {m['test_precision_top10']:.3f}")
     typer.echo(f"baseline AUC {m['baseline_test_auc']:.3f}")
-    by_day = trained.evaluation.by_day.pivot(index="as_of_day", columns="model", values="auc")
+    by_day = trained.assessment.by_day.pivot(index="as_of_day", columns="model", values="auc")
     typer.echo("AUC by as-of day:  " + "  ".join(
         f"d{d}: {row['lightgbm']:.3f}/{row['baseline']:.3f}" for d, row in by_day.iterrows())
         + "  (LightGBM/baseline)")
@@ -129,9 +135,9 @@ def list_models() -> None:
     from rich.table import Table
 
     from mooc_risk.models import registry
-    from mooc_risk.settings import Settings
+    from mooc_risk.settings import TrackingSettings
 
-    c = registry.client(Settings.from_env())
+    c = registry.client(TrackingSettings.from_env())
     table = Table(title="registered models")
     for column in ("name", "version", "aliases", "created (UTC)", "test_auc", "test_ece", "gate"):
         table.add_column(column, no_wrap=True)
@@ -157,9 +163,9 @@ def promote(
     from mlflow.exceptions import MlflowException
 
     from mooc_risk.models import registry
-    from mooc_risk.settings import Settings
+    from mooc_risk.settings import TrackingSettings
 
-    c = registry.client(Settings.from_env())
+    c = registry.client(TrackingSettings.from_env())
     try:
         c.get_model_version(name, version)
     except MlflowException:

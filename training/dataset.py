@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from mooc_risk.days import DAY_SECONDS
 from mooc_risk.errors import InputError
 from mooc_risk.features.build import FeatureSpec, build_features
 from mooc_risk.features.canonical.schemas import KEYS
 from mooc_risk.features.canonical.tables import Tables
-from mooc_risk.features.clickstream import DAY, anchors
+from mooc_risk.features.clickstream import anchors
 from mooc_risk.training.config import OUTCOME_COLUMNS, TrainConfig
 
-ROW_KEYS = [*KEYS, "as_of_day"]
 NOT_FEATURES = {*KEYS, "run_start", "label", "cutoff_s"}
 
 
@@ -47,7 +47,7 @@ def labelled_rows(tables: Tables, config: TrainConfig, spec: FeatureSpec) -> Lab
         raise InputError(f"the outcomes table has no {config.label!r} labels: this data set "
                          f"cannot train a {config.target} model")
     frame = features.merge(outcomes, on=list(KEYS), how="inner").merge(timing, on=list(KEYS))
-    frame["cutoff_s"] = frame["anchor_s"] + frame["as_of_day"] * DAY
+    frame["cutoff_s"] = frame["anchor_s"] + frame["as_of_day"] * DAY_SECONDS
     frame = frame[still_enrolled(frame)].copy()
     frame["label"] = frame[config.label].astype("int64")
     frame["run_start"] = _run_starts(tables).reindex(

@@ -1,49 +1,130 @@
-"""Test-set evaluation with stable metric names (logged to MLflow, used by the gate and card)."""
+"""``mooc-risk evaluate``: train on one side of an honest split, score the other, and write
+predictions, a markdown report and plots to a folder (and the same to MLflow)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 
-from mooc_risk.training.fairness import GROUP_COLUMNS, group_report, largest_gap
-from mooc_risk.training.metrics import classification_metrics, metrics_by_day
+from mooc_risk.features.build import FeatureSpec
+from mooc_risk.features.canonical.schemas import ROW_KEYS
+from mooc_risk.features.canonical.tables import Tables
+from mooc_risk.files import folder_replacing, write_table
+from mooc_risk.models import estimators as est
+from mooc_risk.settings import TrackingSettings
+from mooc_risk.training import plots
+from mooc_risk.training.config import TrainConfig
+from mooc_risk.training.fairness import group_metrics, present_groups
+from mooc_risk.training.markdown import markdown_table
+from mooc_risk.training.tracking import experiment_id, log_datasets, log_test_metrics
+from mooc_risk.training.train import Trained, fit_and_assess
 
-REPORTED = ("auc", "pr_auc", "brier", "ece", "precision_top10", "recall_top10")
+EXPERIMENT = "mooc-risk-evaluate"
+COLUMNS = ("auc", "pr_auc", "brier", "ece", "group_gap")
 
 
 @dataclass(frozen=True)
-class Evaluation:
-    metrics: dict[str, float]  # e.g. test_auc, test_auc_day_7, baseline_test_auc
-    by_day: pd.DataFrame  # one row per (model, as-of day)
-    groups: pd.DataFrame  # fairness report of the main model
-
-    @property
-    def group_gap(self) -> float:
-        return self.metrics["test_max_group_auc_gap"]
+class Report:
+    trained: Trained
+    by_day: pd.DataFrame  # as_of_day × (model metric)
+    folder: Path
 
 
-def evaluate(test: pd.DataFrame, scores: dict[str, np.ndarray], risk_of: str) -> Evaluation:
-    """``scores``: model name → probabilities on ``test`` rows; the first is the main model,
-    named in metrics as ``test_*``, the others as ``<name>_test_*``."""
-    y, days = test["label"].to_numpy(), test["as_of_day"].to_numpy()
-    present = [c for c in GROUP_COLUMNS if c in test and test[c].notna().any()]
-    metrics, rows = {}, []
-    for i, (name, p) in enumerate(scores.items()):
-        prefix = "test" if i == 0 else f"{name}_test"
-        overall = classification_metrics(y, p, risk_of)
-        metrics.update({f"{prefix}_{k}": overall[k] for k in REPORTED})
-        for day, m in metrics_by_day(days, y, p, risk_of).items():
-            on_day = days == day
-            m["group_gap"] = largest_gap(group_report(y[on_day], p[on_day], test.loc[on_day, present]))
-            metrics.update({f"{prefix}_{k}_day_{day}": m[k]
-                            for k in ("auc", "pr_auc", "brier", "ece", "group_gap")})
-            rows.append({"model": name, "as_of_day": day, **m})
-    main = next(iter(scores.values()))
-    groups = group_report(y, main, test[present])
-    for attribute, table in groups.groupby("attribute"):
-        metrics[f"test_auc_gap_{attribute}"] = float(table["auc_gap"].iloc[0])
-        metrics[f"test_abroca_{attribute}"] = float(table["abroca"].max())
-    metrics["test_max_group_auc_gap"] = largest_gap(groups)
-    return Evaluation(metrics, pd.DataFrame(rows), groups)
+def evaluate_to_folder(tables: Tables, config: TrainConfig, spec: FeatureSpec, out: Path,
+                       tracking: TrackingSettings, source: str,
+                       on_step: Callable[[str], None] = lambda _label: None) -> Report:
+    trained = fit_and_assess(tables, config, spec, on_step)
+    with folder_replacing(out) as stage:  # a failed run leaves an earlier report whole
+        by_day = _write(trained, stage, source)
+    _log(trained, out, tracking, source)
+    on_step("report written")
+    return Report(trained, by_day, out)
+
+
+def _write(trained: Trained, out: Path, source: str) -> pd.DataFrame:
+    test = trained.test
+    X = trained.inputs(trained.split.test)
+    predictions = test[list(ROW_KEYS)].assign(
+        probability=est.positive_proba(trained.model, X),
+        baseline_probability=est.positive_proba(trained.baseline, X),
+        label=test["label"].to_numpy())
+    write_table(predictions.reset_index(drop=True), out / "predictions.parquet")
+    by_day = trained.assessment.by_day.pivot(index="as_of_day", columns="model", values=list(COLUMNS))
+    by_day.columns = [f"{model} {metric}" for metric, model in by_day.columns]
+    by_day = by_day[[f"{m} {c}" for m in ("lightgbm", "baseline") for c in COLUMNS]]
+    figures = _figures(trained, predictions, source)
+    for name, figure in figures.items():
+        figure.savefig(out / name, dpi=110)
+    text = render_report(trained, by_day, source, list(figures))
+    (out / "report.md").write_text(text)
+    trained.assessment.by_day.to_csv(out / "metrics_by_day.csv", index=False)
+    return by_day
+
+
+def _figures(trained: Trained, predictions: pd.DataFrame, source: str) -> dict:
+    title = f"{trained.config.target} — {Path(source).name}"
+    auc = trained.assessment.by_day.pivot(index="as_of_day", columns="model", values="auc")
+    y = predictions["label"].to_numpy()
+    figures = {
+        "auc_by_day.png": plots.auc_by_day_figure(auc, title),
+        "calibration.png": plots.calibration_figure(
+            y, {"LightGBM (calibrated)": predictions["probability"].to_numpy(),
+                "logistic baseline": predictions["baseline_probability"].to_numpy()}, title),
+    }
+    test = trained.test
+    groups = group_metrics(y, predictions["probability"].to_numpy(), test[present_groups(test)])
+    if groups:
+        figures["groups.png"] = plots.group_figure(groups, title)
+    return figures
+
+
+def render_report(trained: Trained, by_day: pd.DataFrame, source: str, figures: list[str]) -> str:
+    c, ev, split, frame = trained.config, trained.assessment, trained.split, trained.rows.frame
+    sides = pd.DataFrame([
+        {"side": name, "rows": int(mask.sum()), "learners": frame.loc[mask, "learner_id"].nunique(),
+         "positive rate": float(frame.loc[mask, "label"].mean())}
+        for name, mask in (("train", split.train), ("valid", split.valid), ("test", split.test))])
+    overall = pd.DataFrame([{"model": m, **{k: ev.metrics.get(f"{p}_{k}", np.nan) for k in
+                                              ("auc", "pr_auc", "brier", "ece", "precision_top10",
+                                               "recall_top10")}}
+                            for m, p in (("LightGBM", "test"), ("baseline", "baseline_test"))])
+    groups = ev.groups.astype({"n": "int64"}) if len(ev.groups) else ev.groups
+    images = "\n".join(f"![{f}]({f})" for f in figures)
+    return f"""# Evaluation: {c.target} on `{source}`
+
+{datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Label `{c.label}`; model: LightGBM
+({c.horizon_strategy.replace("_", " ")}), calibrated ({c.calibration}), and a logistic baseline.
+
+**Split** — {split.strategy}: {split.note}. No learner is on both sides. The population at
+as-of day *d* is the enrolments still enrolled at *d* (a dropout whose unregistration, or last
+activity, came before *d* is not scored at *d*).
+
+{markdown_table(sides)}
+## By as-of day (test side)
+{markdown_table(by_day.reset_index(), 3)}
+`group_gap`: the largest AUC difference between groups of one attribute (gender, age band,
+education, disability) with at least 30 test rows.
+
+## Overall (all as-of days pooled)
+{markdown_table(overall)}
+## Groups (all days pooled, LightGBM)
+{markdown_table(groups)}
+{images}
+"""
+
+
+def _log(trained: Trained, out: Path, tracking: TrackingSettings, source: str) -> None:
+    experiment = experiment_id(tracking, EXPERIMENT)
+    with mlflow.start_run(experiment_id=experiment, run_name=f"{trained.config.target} {Path(source).name}"):
+        mlflow.set_tags({"data": source, "target": trained.config.target,
+                         "split_strategy": trained.split.strategy, "split_note": trained.split.note,
+                         "data_hash": trained.data_hash})
+        log_datasets(trained, source)
+        log_test_metrics(trained)
+        mlflow.log_artifacts(str(out), artifact_path="report")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame, count
@@ -9,6 +11,11 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 GROUP_COLUMNS = ("gender", "age_band", "education_level", "disability")
 MIN_GROUP_ROWS = 30
+
+
+def present_groups(frame: pd.DataFrame) -> list[str]:
+    """The group columns (``GROUP_COLUMNS``) that ``frame`` has and that are not all empty."""
+    return [c for c in GROUP_COLUMNS if c in frame and frame[c].notna().any()]
 
 
 def _auc(y, p) -> float:
@@ -26,27 +33,50 @@ def abroca(y: np.ndarray, p: np.ndarray, in_group: np.ndarray, grid: int = 1001)
     return float(np.trapezoid(np.abs(curves[0] - curves[1]), fpr_grid))
 
 
-def group_report(y: np.ndarray, p: np.ndarray, groups: pd.DataFrame) -> pd.DataFrame:
-    """One row per attribute × group with enough rows and both classes: n, AUC, and per
-    attribute the largest AUC gap and the largest ABROCA (group vs the rest)."""
-    rows = []
+@dataclass(frozen=True)
+class GroupMetrics:
+    """One attribute's groups: AUC and n per kept group (``frame``), and the attribute's rows
+    with a known group (``y``, ``p``, ``groups``, shape (m,)) for ABROCA against the rest."""
+
+    frame: MetricFrame
+    y: np.ndarray
+    p: np.ndarray
+    groups: np.ndarray
+
+
+def group_metrics(y: np.ndarray, p: np.ndarray, groups: pd.DataFrame) -> dict[str, GroupMetrics]:
+    """Per attribute, the groups with at least ``MIN_GROUP_ROWS`` rows and both classes;
+    attributes with fewer than two such groups are left out. ``y``, ``p``: shape (n,);
+    ``groups``: n rows, one column per attribute (gender, age band, …)."""
+    out = {}
     y, p = np.asarray(y).astype(int), np.asarray(p, dtype=float)
     for attribute in groups.columns:
         values = groups[attribute].astype("object").where(groups[attribute].notna(), None)
         usable = values.notna().to_numpy()
         if usable.sum() < 2 * MIN_GROUP_ROWS:
             continue
-        frame = MetricFrame(metrics={"auc": _auc, "n": count}, y_true=y[usable],
-                            y_pred=p[usable], sensitive_features=values[usable].to_numpy())
-        table = frame.by_group.reset_index()
-        table.columns = ["group", "auc", "n"]
-        table = table[(table["n"] >= MIN_GROUP_ROWS) & table["auc"].notna()]
-        if len(table) < 2:
+        vals, y_u, p_u = values[usable].to_numpy(), y[usable], p[usable]
+        by = pd.crosstab(vals, y_u).reindex(columns=[0, 1], fill_value=0)
+        kept = by.index[(by.sum(axis=1) >= MIN_GROUP_ROWS) & (by[0] > 0) & (by[1] > 0)]
+        if len(kept) < 2:
             continue
-        vals = values[usable].to_numpy()
-        table["abroca"] = [abroca(y[usable], p[usable], vals == g) for g in table["group"]]
+        rows = np.isin(vals, kept)
+        frame = MetricFrame(metrics={"auc": _auc, "n": count}, y_true=y_u[rows], y_pred=p_u[rows],
+                            sensitive_features=pd.Series(vals[rows], name=attribute))
+        out[attribute] = GroupMetrics(frame, y_u, p_u, vals)
+    return out
+
+
+def group_report(y: np.ndarray, p: np.ndarray, groups: pd.DataFrame) -> pd.DataFrame:
+    """One row per attribute × kept group: n, AUC, the group's ABROCA against the attribute's
+    other rows, and the attribute's largest AUC gap between groups."""
+    rows = []
+    for attribute, g in group_metrics(y, p, groups).items():
+        table = g.frame.by_group.reset_index()
+        table.columns = ["group", "auc", "n"]
+        table["abroca"] = [abroca(g.y, g.p, g.groups == group) for group in table["group"]]
         table["attribute"] = attribute
-        table["auc_gap"] = table["auc"].max() - table["auc"].min()
+        table["auc_gap"] = float(g.frame.difference(method="between_groups")["auc"])
         rows.append(table)
     columns = ["attribute", "group", "n", "auc", "abroca", "auc_gap"]
     return pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)

@@ -1,4 +1,4 @@
-"""Fit and evaluate: labelled rows → honest split → LightGBM (+ calibration) and baseline →
+"""Fit and assess: labelled rows → honest split → LightGBM (+ calibration) and baseline →
 test metrics by day and group → (optionally) the one-model-per-day comparison."""
 
 from __future__ import annotations
@@ -6,20 +6,24 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
 from mooc_risk.errors import InputError
 from mooc_risk.features.build import FeatureSpec
+from mooc_risk.features.canonical.schemas import ROW_KEYS
 from mooc_risk.features.canonical.tables import Tables
 from mooc_risk.models import estimators as est
+from mooc_risk.models.bundle import BundleMetadata, ModelBundle
 from mooc_risk.models.horizons import PerHorizonClassifier
 from mooc_risk.training import fitting
+from mooc_risk.training.assessment import Assessment, assess
 from mooc_risk.training.config import TrainConfig
-from mooc_risk.training.dataset import ROW_KEYS, LabelledRows, labelled_rows
-from mooc_risk.training.evaluate import Evaluation, evaluate
+from mooc_risk.training.dataset import LabelledRows, labelled_rows
 from mooc_risk.training.metrics import classification_metrics
+from mooc_risk.training.reference import favourable_medians
 from mooc_risk.training.split import Split, split_rows
 
 STEPS = 4
@@ -33,7 +37,7 @@ class Trained:
     split: Split
     model: object  # calibrated LightGBM pipeline
     baseline: object
-    evaluation: Evaluation
+    assessment: Assessment
     horizons: pd.DataFrame | None  # test AUC/ECE by day: one model vs one model per day
     data_hash: str
 
@@ -45,8 +49,27 @@ class Trained:
         return est.as_model_input(self.rows.frame[mask], self.rows.feature_columns,
                                   self.rows.categorical_columns)
 
+    def bundle(self) -> ModelBundle:
+        """The model as serving will read it: the estimator and its typed metadata."""
+        c, rows = self.config, self.rows
+        metrics = self.assessment.metrics
+        return ModelBundle(self.model, BundleMetadata(
+            target=c.target, feature_spec=self.spec, feature_columns=rows.feature_columns,
+            categorical_columns=rows.categorical_columns, as_of_days=c.as_of_days,
+            thresholds=c.thresholds, reference=self._reference(), data_hash=self.data_hash,
+            test_metrics={k: v for k, v in metrics.items() if np.isfinite(v) and "_day_" not in k},
+            trained_at=datetime.now(UTC).isoformat(timespec="seconds")))
 
-def fit_and_evaluate(
+    def _reference(self) -> dict:
+        """Medians of the numeric features among training learners with the good outcome."""
+        rows = self.rows
+        train = rows.frame[self.split.train]
+        good = (train["label"] == 0) if self.config.risk_of == "label" else (train["label"] == 1)
+        numeric = [c for c in rows.feature_columns if c not in rows.categorical_columns]
+        return favourable_medians(train, numeric, good.to_numpy())
+
+
+def fit_and_assess(
     tables: Tables, config: TrainConfig, spec: FeatureSpec,
     on_step: Callable[[str], None] = lambda _label: None,
 ) -> Trained:
@@ -71,13 +94,13 @@ def fit_and_evaluate(
     on_step("baseline fitted")
     scores = {"lightgbm": est.positive_proba(model, X[te]),
               "baseline": est.positive_proba(baseline, X[te])}
-    evaluation = evaluate(rows.frame[te], scores, config.risk_of)
+    assessment = assess(rows.frame[te], scores, config.risk_of)
     horizons = None
     if len(candidates) == 2:
         horizons = compare_horizons(rows.frame[te], {n: est.positive_proba(m, X[te])
                                                       for n, m in candidates.items()}, config)
     on_step("evaluated")
-    return Trained(config, spec, rows, split, model, baseline, evaluation, horizons,
+    return Trained(config, spec, rows, split, model, baseline, assessment, horizons,
                    data_hash(rows))
 
 

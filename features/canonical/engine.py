@@ -12,11 +12,12 @@ import ibis
 from ibis.backends import BaseBackend
 
 from mooc_risk.errors import InputError
+from mooc_risk.settings import Backend
 
-BACKENDS: tuple[str, ...] = ("duckdb", "pyspark")
+BACKENDS: tuple[str, ...] = tuple(Backend)
 
 
-def connect(backend: str = "duckdb", *, threads: int | None = None) -> BaseBackend:
+def connect(backend: Backend | str = Backend.DUCKDB, *, threads: int | None = None) -> BaseBackend:
     """Open an Ibis connection whose session time zone is UTC (all canonical times are UTC)."""
     if backend == "duckdb":
         con = ibis.duckdb.connect()

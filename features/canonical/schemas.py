@@ -11,7 +11,8 @@ import ibis.expr.datatypes as dt
 import pandera.ibis as pa
 import pandera.pandas as ppd
 
-KEYS: tuple[str, str, str] = ("learner_id", "course_id", "run_id")
+KEYS: tuple[str, str, str] = ("learner_id", "course_id", "run_id")  # one enrolment
+ROW_KEYS: tuple[str, str, str, str] = (*KEYS, "as_of_day")  # one feature row
 
 
 class Enrolments(pa.DataFrameModel):

@@ -8,24 +8,26 @@ from mooc_risk.features.canonical.engine import connect
 from mooc_risk.features.canonical.tables import read_tables
 from mooc_risk.features.synthetic.generate import generate
 from mooc_risk.serving.keys import add_key
-from mooc_risk.settings import Settings
+from mooc_risk.settings import PathSettings, ServiceSettings, TrackingSettings
 from mooc_risk.training.config import load_config
 from mooc_risk.training.publish import publish
-from mooc_risk.training.train import fit_and_evaluate
+from mooc_risk.training.train import fit_and_assess
 
 ROOT = Path(__file__).parents[2]
 
 
 @dataclass(frozen=True)
 class Served:
-    settings: Settings
+    tracking: TrackingSettings
+    paths: PathSettings
     data: Path
     key: str  # opens course C001 only
     admin_key: str  # opens every course
 
     @property
     def env(self) -> dict[str, str]:
-        return self.settings.to_env()
+        return {**self.tracking.to_env(), **self.paths.to_env(),
+                **ServiceSettings(data_dir=self.data).to_env()}
 
 
 @pytest.fixture(scope="session")
@@ -34,18 +36,20 @@ def served(tmp_path_factory, cmap) -> Served:
     root = tmp_path_factory.mktemp("serving")
     data = root / "data"
     generate(data, learners=1500, courses=3, seed=5, cmap=cmap, runs=2)
-    settings = Settings(tracking_uri=f"sqlite:///{root}/mlflow.db", artifact_root=root / "artifacts",
-                        cards_dir=root / "cards", data_dir=data, store_dir=root / "store",
-                        keys_file=root / "keys.yaml")
+    tracking = TrackingSettings(tracking_uri=f"sqlite:///{root}/mlflow.db",
+                                artifact_root=root / "artifacts")
+    paths = PathSettings(cards_dir=root / "cards", store_dir=root / "store",
+                         keys_file=root / "keys.yaml")
     tables = read_tables(data, connect(), cmap)
     spec = default_spec(tables, cmap)
     for target in ("dropout", "certification"):
         config = load_config(ROOT / "models" / f"{target}.yaml",
                              ["as_of_days=[0,7,14]", "compare_horizon_strategies=false",
                               "gate.ece_ceiling=0.2"])
-        publish(fit_and_evaluate(tables, config, spec), tables, settings, source=str(data))
-    return Served(settings, data, add_key(settings.keys_file, "C001"),
-                  add_key(settings.keys_file, "*"))
+        publish(fit_and_assess(tables, config, spec), tables, tracking, paths.cards_dir,
+                source=str(data))
+    return Served(tracking, paths, data, add_key(paths.keys_file, "C001"),
+                  add_key(paths.keys_file, "*"))
 
 
 @pytest.fixture(scope="session")

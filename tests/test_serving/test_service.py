@@ -52,11 +52,11 @@ def test_raw_request_probability_equals_the_in_memory_pipeline(client, served):
     assert response.status_code == 200, response.text
     served_p = {p["learner_id"]: p["scores"]["dropout"]["probability"]
                 for p in response.json()["predictions"]}
-    model = registry.load_version(served.settings, "mooc-risk-dropout")
+    model = registry.load_bundle(served.tracking, "mooc-risk-dropout")
     frames = raw_frames([RawLearner.model_validate(x) for x in body["learners"]])
     features = build_features(tables_from_frames(frames, model.spec.constructs), [14], model.spec)
     X = as_model_input(features, model.feature_columns, model.categorical_columns)
-    expected = dict(zip(features.learner_id, positive_proba(model.model, X), strict=True))
+    expected = dict(zip(features.learner_id, positive_proba(model.estimator, X), strict=True))
     assert served_p.keys() == expected.keys()
     for learner_id, p in expected.items():
         assert served_p[learner_id] == pytest.approx(p, abs=1e-12), learner_id
@@ -67,8 +67,8 @@ def test_reasons_contributions_and_base_value_add_up_to_the_raw_score(client, se
     body = {"course_id": "C001", "run_id": run, "learner_ids": ids, "as_of_day": 7, "top_k": 4}
     response = client.post("/score", json=body, headers=auth(served.key))
     assert response.status_code == 200, response.text
-    model = registry.load_version(served.settings, "mooc-risk-dropout")
-    store = pd.read_parquet(next((served.settings.store_dir).glob("features-*-day7.parquet")))
+    model = registry.load_bundle(served.tracking, "mooc-risk-dropout")
+    store = pd.read_parquet(next((served.paths.store_dir).glob("features-*-day7.parquet")))
     for prediction in response.json()["predictions"]:
         for score in prediction["scores"].values():
             ex = score["explanation"]
@@ -80,7 +80,7 @@ def test_reasons_contributions_and_base_value_add_up_to_the_raw_score(client, se
             assert all(r["text"] for r in ex["reasons"])
         row = store[(store.learner_id == prediction["learner_id"]) & (store.run_id == run)]
         X = as_model_input(row, model.feature_columns, model.categorical_columns)
-        _, base, raw = tree_contributions(model.model, X)
+        _, base, raw = tree_contributions(model.estimator, X)
         dropout = prediction["scores"]["dropout"]["explanation"]
         assert dropout["raw_score"] == pytest.approx(raw[0]) and dropout["base_value"] == pytest.approx(base[0])
 
@@ -224,6 +224,6 @@ def test_a_new_key_works_without_a_restart(client, served, learners):
     from mooc_risk.serving.keys import add_key
 
     run, ids = learners
-    key = add_key(served.settings.keys_file, "C001")
+    key = add_key(served.paths.keys_file, "C001")
     body = {"course_id": "C001", "run_id": run, "learner_ids": ids[:1], "as_of_day": 7}
     assert client.post("/score", json=body, headers=auth(key)).status_code == 200

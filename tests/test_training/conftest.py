@@ -1,7 +1,10 @@
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 
 from mooc_risk.features.synthetic.generate import generate
-from mooc_risk.settings import Settings
+from mooc_risk.settings import PathSettings, TrackingSettings
 
 
 @pytest.fixture(scope="session")
@@ -12,12 +15,18 @@ def synthetic_data(tmp_path_factory, cmap):
     return folder
 
 
+@dataclass(frozen=True)
+class Store:
+    tracking_uri: str
+    cards_dir: Path
+
+
 @pytest.fixture()
 def store(tmp_path, monkeypatch):
     """A private MLflow store (sqlite + artifacts) and cards folder for one test."""
-    settings = Settings(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db",
-                        artifact_root=tmp_path / "artifacts", cards_dir=tmp_path / "cards")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", settings.tracking_uri)
-    monkeypatch.setenv("MOOC_RISK_ARTIFACT_ROOT", str(settings.artifact_root))
-    monkeypatch.setenv("MOOC_RISK_CARDS_DIR", str(settings.cards_dir))
-    return settings
+    tracking = TrackingSettings(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db",
+                                artifact_root=tmp_path / "artifacts")
+    paths = PathSettings(cards_dir=tmp_path / "cards")
+    for name, value in {**tracking.to_env(), **paths.to_env()}.items():
+        monkeypatch.setenv(name, value)
+    return Store(tracking.tracking_uri, paths.cards_dir)

@@ -10,7 +10,7 @@ from mooc_risk.models.contributions import tree_contributions
 from mooc_risk.models.horizons import PerHorizonClassifier
 from mooc_risk.training.config import GateConfig, load_config
 from mooc_risk.training.gate import Scorecard, decide
-from mooc_risk.training.train import fit_and_evaluate
+from mooc_risk.training.train import fit_and_assess
 
 GATE = GateConfig(auc_tolerance=0.01, ece_ceiling=0.05, group_gap_tolerance=0.02)
 
@@ -50,7 +50,7 @@ def test_contributions_plus_base_value_equal_the_raw_score(synthetic_data, cmap,
     tables = read_tables(synthetic_data, duck, cmap)
     config = load_config("models/dropout.yaml", [f"horizon_strategy={strategy}", "as_of_days=[0,14]",
                                                  "compare_horizon_strategies=false"])
-    trained = fit_and_evaluate(tables, config, default_spec(tables, cmap))
+    trained = fit_and_assess(tables, config, default_spec(tables, cmap))
     X = trained.inputs(trained.split.test).head(300)
     contributions, base, raw = tree_contributions(trained.model, X)
     assert list(contributions.columns) == list(X.columns)

@@ -1,0 +1,199 @@
+"""The model bundle: what training writes and serving reads.
+
+A bundle is the fitted estimator (a calibrated LightGBM pipeline, or one per as-of day) plus
+typed, versioned metadata: the feature spec to rebuild exactly the columns it was trained on,
+its as-of days, target, risk bands, and the reference values its reasons compare against. It is
+stored as an MLflow model (``mlflow.sklearn`` flavour, skops serialisation) with the metadata
+in the model's ``MLmodel`` file, either in a folder (``save``/``load``) or logged to a run and
+registered (``log``; ``registry.load_bundle`` reads it back).
+
+``BUNDLE_FORMAT`` is raised whenever the metadata's meaning changes; a bundle of another format
+is refused with ``BundleError`` instead of being misread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from mooc_risk.features.build import FeatureSpec
+from mooc_risk.models.estimators import as_model_input, positive_proba
+from mooc_risk.models.targets import Target
+
+BUNDLE_FORMAT = 1
+SKOPS_TRUSTED = [  # the classes a bundle may contain beyond sklearn's own (skops refuses others)
+    "collections.OrderedDict",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "sklearn.calibration._CalibratedClassifier",
+    "mooc_risk.models.horizons.PerHorizonClassifier",
+]
+
+
+class BundleError(LookupError):
+    """A bundle that cannot be read: missing, unreadable, or of another bundle format."""
+
+
+def _spec(value: Any) -> FeatureSpec:
+    return value if isinstance(value, FeatureSpec) else FeatureSpec.from_dict(value)
+
+
+SpecField = Annotated[FeatureSpec, PlainValidator(_spec), PlainSerializer(lambda s: s.to_dict())]
+
+
+class Thresholds(BaseModel):
+    """Risk bands: medium from ``medium``, high from ``high`` (on the risk, 0–1)."""
+
+    model_config = ConfigDict(extra="forbid")
+    medium: float = Field(gt=0, lt=1)
+    high: float = Field(gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.medium >= self.high:
+            raise ValueError("thresholds.medium must be below thresholds.high")
+        return self
+
+
+class BundleMetadata(BaseModel):
+    """Everything besides the estimator that scoring and explaining a bundle needs."""
+
+    model_config = ConfigDict(extra="forbid")
+    bundle_format: int = BUNDLE_FORMAT
+    target: Target
+    feature_spec: SpecField
+    feature_columns: list[str]
+    categorical_columns: list[str]
+    as_of_days: list[int] = Field(min_length=1)
+    thresholds: Thresholds
+    # feature → as-of day → median among training learners with the good outcome (reasons)
+    reference: dict[str, dict[int, float]] = {}
+    test_metrics: dict[str, float] = {}
+    data_hash: str
+    trained_at: str  # ISO 8601, UTC
+
+    @field_validator("bundle_format")
+    @classmethod
+    def _known_format(cls, found: int) -> int:
+        if found != BUNDLE_FORMAT:
+            raise ValueError(f"bundle format {found}; this mooc-risk reads format {BUNDLE_FORMAT}: "
+                             "retrain the model, or score it with the mooc-risk that trained it")
+        return found
+
+    @property
+    def risk_of(self) -> str:
+        return self.target.risk_of
+
+    @property
+    def registered_name(self) -> str:
+        return self.target.registered_name
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """A fitted estimator with its metadata; ``version`` is its registry version, if any."""
+
+    estimator: Any
+    metadata: BundleMetadata
+    version: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.metadata.registered_name
+
+    @property
+    def spec(self) -> FeatureSpec:
+        return self.metadata.feature_spec
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return self.metadata.feature_columns
+
+    @property
+    def categorical_columns(self) -> list[str]:
+        return self.metadata.categorical_columns
+
+    @property
+    def risk_of(self) -> str:
+        return self.metadata.risk_of
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return self.metadata.thresholds
+
+    def inputs(self, features: pd.DataFrame) -> pd.DataFrame:
+        """The estimator's input frame from ``build_features`` rows (extra columns are ignored)."""
+        return as_model_input(features, self.feature_columns, self.categorical_columns)
+
+    def probability(self, features: pd.DataFrame) -> np.ndarray:
+        """Calibrated P(label) for each feature row, shape (n,)."""
+        return positive_proba(self.estimator, self.inputs(features))
+
+    def save(self, path: Path | str, input_example: pd.DataFrame) -> Path:
+        """Write the bundle to a new folder ``path`` (an MLflow model); return the path."""
+        import mlflow
+
+        mlflow.sklearn.save_model(self.estimator, str(path), **self._mlflow_args(input_example))
+        return Path(path)
+
+    def log(self, input_example: pd.DataFrame, registered: bool = True):
+        """Log the bundle to the active MLflow run as ``model`` and (by default) register it
+        under its target's name; returns MLflow's ``ModelInfo``."""
+        import mlflow
+
+        return mlflow.sklearn.log_model(
+            self.estimator, name="model", **self._mlflow_args(input_example),
+            registered_model_name=self.name if registered else None)
+
+    def _mlflow_args(self, input_example: pd.DataFrame) -> dict:
+        from mlflow.models import infer_signature
+
+        example = self.inputs(input_example)
+        return {"signature": infer_signature(example, positive_proba(self.estimator, example)),
+                "input_example": example, "metadata": self.metadata.model_dump(mode="json"),
+                "pyfunc_predict_fn": "predict_proba", "skops_trusted_types": SKOPS_TRUSTED}
+
+    @classmethod
+    def load(cls, uri: Path | str, version: str | None = None) -> ModelBundle:
+        """Read a bundle from a folder or an MLflow model URI (``models:/NAME/VERSION``).
+
+        Raises ``BundleError`` when it cannot be read or is of another bundle format.
+        """
+        import mlflow
+        from mlflow.exceptions import MlflowException
+
+        uri = str(uri)
+        try:
+            stored = mlflow.models.get_model_info(uri).metadata or {}
+            if "bundle_format" not in stored:
+                raise BundleError(f"cannot load {uri}: it was saved without a bundle format (by a "
+                                  "mooc-risk before the model contract); retrain the model")
+            metadata = BundleMetadata.model_validate(stored)
+            estimator = mlflow.sklearn.load_model(uri)
+        except MlflowException as exc:
+            raise BundleError(f"cannot load {uri}: {exc.message}") from None
+        except (ValidationError, OSError) as exc:
+            raise BundleError(f"cannot load {uri}: {_first_problem(exc)}") from None
+        return cls(estimator, metadata, version)
+
+
+def _first_problem(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        return f"{where + ': ' if where else ''}{first['msg'].removeprefix('Value error, ')}"
+    return str(exc)

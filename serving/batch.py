@@ -1,0 +1,65 @@
+"""The batch scorer (``mooc-risk predict``): every learner of one course, or of all courses, as
+of a day, scored with reasons by the same ``build_features`` and ``TargetScorer`` the service
+uses. Riskiest first within each target; the caller writes the frame."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+from ibis.backends import BaseBackend
+
+from mooc_risk.errors import InputError
+from mooc_risk.features.build import build_features
+from mooc_risk.features.canonical.tables import Tables, read_tables
+from mooc_risk.features.constructs import ConstructMap
+from mooc_risk.serving.scoring import TargetScorer
+
+
+def batch_predictions(data: Path, con: BaseBackend, scorers: list[TargetScorer], as_of_day: int,
+                      course: str | None = None, top_k: int = 3,
+                      on_step: Callable[[str], None] = lambda _label: None) -> pd.DataFrame:
+    """One row per enrolment × target: keys, ``target``, probability, risk, band, intervention,
+    model and version, and with ``top_k`` > 0 the top-k reasons (``reason_<n>_*``; values as
+    text so one column holds numbers and categories). ``course``: one course id, else all.
+
+    Raises InputError for bad data or an unknown course.
+    """
+    read: dict[str, Tables] = {}
+
+    def tables_for(cmap: ConstructMap) -> Tables:  # surveys are read with the model's instrument
+        key = cmap.model_dump_json()
+        if key not in read:
+            tables = read_tables(data, con, cmap)
+            read[key] = one_course(tables, course) if course is not None else tables
+        return read[key]
+
+    tables_for(scorers[0].bundle.spec.constructs)
+    on_step("input validated")
+    parts = []
+    for scorer in scorers:
+        features = build_features(tables_for(scorer.bundle.spec.constructs), [as_of_day],
+                                  scorer.bundle.spec)
+        on_step(f"{scorer.target}: {len(features):,} feature rows")
+        scored = scorer.score(features, explain=top_k > 0, top_k=max(top_k, 1))
+        parts.append(scored.assign(target=scorer.target.value)
+                     .sort_values(["risk", "learner_id"], ascending=[False, True]))
+        on_step(f"{scorer.target}: scored")
+    frame = pd.concat(parts, ignore_index=True)
+    if top_k == 0:
+        frame = frame.drop(columns=[c for c in frame.columns if c.startswith("reason_")])
+    for column in [c for c in frame.columns if c.startswith("reason_") and c.endswith("_value")]:
+        frame[column] = frame[column].map(lambda v: None if pd.isna(v) else str(v))
+    return frame
+
+
+def one_course(tables: Tables, course: str) -> Tables:
+    """The tables restricted to one course; InputError when no enrolment has it."""
+    e = tables.enrolments
+    if e.filter(e.course_id == course).count().to_pandas() == 0:
+        raise InputError(f"unknown course {course!r} (not in the enrolments table)")
+    keep = {name: getattr(tables, name) for name in ("enrolments", "events", "surveys", "outcomes")}
+    return replace(tables, **{n: t.filter(t.course_id == course) for n, t in keep.items()
+                              if t is not None})

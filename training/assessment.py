@@ -1,0 +1,49 @@
+"""Test-set metrics of a fitted model, with stable metric names (logged to MLflow, used by the gate and card)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mooc_risk.training.fairness import group_report, largest_gap, present_groups
+from mooc_risk.training.metrics import classification_metrics, metrics_by_day
+
+REPORTED = ("auc", "pr_auc", "brier", "ece", "precision_top10", "recall_top10")
+
+
+@dataclass(frozen=True)
+class Assessment:
+    metrics: dict[str, float]  # e.g. test_auc, test_auc_day_7, baseline_test_auc
+    by_day: pd.DataFrame  # one row per (model, as-of day)
+    groups: pd.DataFrame  # fairness report of the main model
+
+    @property
+    def group_gap(self) -> float:
+        return self.metrics["test_max_group_auc_gap"]
+
+
+def assess(test: pd.DataFrame, scores: dict[str, np.ndarray], risk_of: str) -> Assessment:
+    """``scores``: model name → probabilities on ``test`` rows; the first is the main model,
+    named in metrics as ``test_*``, the others as ``<name>_test_*``."""
+    y, days = test["label"].to_numpy(), test["as_of_day"].to_numpy()
+    present = present_groups(test)
+    metrics, rows = {}, []
+    for i, (name, p) in enumerate(scores.items()):
+        prefix = "test" if i == 0 else f"{name}_test"
+        overall = classification_metrics(y, p, risk_of)
+        metrics.update({f"{prefix}_{k}": overall[k] for k in REPORTED})
+        for day, m in metrics_by_day(days, y, p, risk_of).items():
+            on_day = days == day
+            m["group_gap"] = largest_gap(group_report(y[on_day], p[on_day], test.loc[on_day, present]))
+            metrics.update({f"{prefix}_{k}_day_{day}": m[k]
+                            for k in ("auc", "pr_auc", "brier", "ece", "group_gap")})
+            rows.append({"model": name, "as_of_day": day, **m})
+    main = next(iter(scores.values()))
+    groups = group_report(y, main, test[present])
+    for attribute, table in groups.groupby("attribute"):
+        metrics[f"test_auc_gap_{attribute}"] = float(table["auc_gap"].iloc[0])
+        metrics[f"test_abroca_{attribute}"] = float(table["abroca"].max())
+    metrics["test_max_group_auc_gap"] = largest_gap(groups)
+    return Assessment(metrics, pd.DataFrame(rows), groups)
