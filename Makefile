@@ -40,8 +40,14 @@ demo: $(STAMP) ## the main job on synthetic data: data → features → train �
 	$(BIN)/mooc-risk ask --url http://127.0.0.1:$(DEMO_PORT) --key $$key --course C001 \
 	  --as-of 14 --top 5 --wait 120
 
-test: $(STAMP) ## run the test suite (PySpark tests skip when Java/pyspark are missing)
+test: $(STAMP) ## run the whole test suite, as CI does (PySpark tests skip without Java/pyspark)
 	$(BIN)/pytest
+
+test-fast: $(STAMP) ## the suite without the tests marked slow (Spark parity, property test, full trains)
+	$(BIN)/pytest -m "not slow"
+
+wheel-check: $(STAMP) ## build the wheel, install it in a fresh venv, generate → train → predict outside the repo
+	bash .ci/wheel-check
 
 lint: $(STAMP) ## ruff over the code, benchmarks and tests
 	$(BIN)/ruff check mooc_risk features training models serving bench tests
@@ -68,4 +74,4 @@ lock: ## re-resolve requirements.lock from pyproject.toml in a scratch venv
 clean: ## remove the venv, generated data and caches (keeps mlruns/)
 	rm -rf $(VENV) data .pytest_cache .hypothesis
 
-.PHONY: help install demo test lint bench-features bench-serving bench-real bench-ingest lock clean
+.PHONY: help install demo test test-fast wheel-check lint bench-features bench-serving bench-real bench-ingest lock clean

@@ -58,6 +58,7 @@ def shap_figure(contributions: np.ndarray, base: np.ndarray, shown: pd.DataFrame
     shap.plots.beeswarm(explanation, max_display=SHAP_FEATURES_SHOWN, show=False, plot_size=(8, 6))
     fig = plt.gcf()
     fig.suptitle(title)
+    fig.tight_layout()  # room for the feature names
     plt.close(fig)
     return fig
 
@@ -71,7 +72,7 @@ def group_figure(groups: dict[str, GroupMetrics], title: str) -> Figure:
     for ax, attribute in zip(axes, attributes, strict=False):
         g = groups[attribute]
         by_group = g.frame.by_group
-        by_group.index = [f"{group}\n(n={n}, ABROCA {abroca(g.y, g.p, g.groups == group):.3f})"
+        by_group.index = [f"{group}\n(n={int(n)}, ABROCA {abroca(g.y, g.p, g.groups == group):.3f})"
                           for group, n in zip(by_group.index, by_group["n"], strict=True)]
         by_group["auc"].plot.barh(ax=ax, xlim=(0.5, 1.0), title=attribute, xlabel="test ROC-AUC")
     fig.suptitle(title)

@@ -4,6 +4,9 @@ and its test metrics, overall and per as-of day as steps (so MLflow draws them a
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import mlflow
 import numpy as np
 
@@ -30,10 +33,15 @@ def log_datasets(trained: Trained, source: str) -> None:
     frame, split = trained.rows.frame, trained.split
     columns = ["learner_id", "course_id", "run_id", *trained.rows.feature_columns, "label"]
     columns = list(dict.fromkeys(columns))
-    for context, mask in (("training", split.train | split.valid), ("test", split.test)):
-        dataset = mlflow.data.from_pandas(frame.loc[mask, columns], source=source, targets="label",
-                                          name=f"{trained.config.target} {context} rows")
-        mlflow.log_input(dataset, context=context)
+    with warnings.catch_warnings():
+        # MLflow 3.17 registers its local-file source twice (schemes "" and "file") and warns
+        # that a path "can be interpreted in multiple ways"; both readings are the same
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+        for context, mask in (("training", split.train | split.valid), ("test", split.test)):
+            dataset = mlflow.data.from_pandas(frame.loc[mask, columns], targets="label",
+                                              source=str(Path(source).resolve()),
+                                              name=f"{trained.config.target} {context} rows")
+            mlflow.log_input(dataset, context=context)
 
 
 def log_test_metrics(trained: Trained) -> None:

@@ -5,16 +5,9 @@ import pytest
 
 from mooc_risk.features.build import build_features, default_spec
 from mooc_risk.features.canonical.tables import read_tables
-from mooc_risk.features.synthetic.generate import generate
 
 
-@pytest.fixture(scope="module")
-def small_synthetic(tmp_path_factory, cmap):
-    folder = tmp_path_factory.mktemp("synthetic")
-    generate(folder, learners=150, courses=4, seed=7, cmap=cmap, runs=2)
-    return folder
-
-
+@pytest.mark.slow
 @pytest.mark.spark
 def test_duckdb_and_pyspark_give_equal_feature_rows(small_synthetic, cmap, duck, spark_con):
     duck_tables = read_tables(small_synthetic, duck, cmap)

@@ -338,13 +338,13 @@ def test_caliper_envelopes_and_bare_events(tmp_path):
     assert ev.loc["c2", ["event_type", "value"]].tolist() == ["assessment", 75.0]
 
 
-def test_features_and_train_run_unchanged_on_imported_logs(tmp_path, cmap, capsys, monkeypatch):
+@pytest.mark.slow
+def test_features_and_train_run_unchanged_on_imported_logs(tmp_path, synthetic, capsys, monkeypatch):
     from mooc_risk.features.synthetic.edx_log import write_edx_log
-    from mooc_risk.features.synthetic.generate import generate
 
-    generate(tmp_path / "synthetic", learners=900, courses=3, seed=4, cmap=cmap, runs=2)
+    source = synthetic(900, 3, 4, 2)
     log = tmp_path / "tracking.log.gz"
-    written = write_edx_log(tmp_path / "synthetic", log)
+    written = write_edx_log(source, log)
     monkeypatch.setenv("MOOC_RISK_ID_SECRET", "s")
     for name, value in {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db",
                         "MOOC_RISK_ARTIFACT_ROOT": str(tmp_path / "a"),
@@ -354,7 +354,7 @@ def test_features_and_train_run_unchanged_on_imported_logs(tmp_path, cmap, capsy
     result = run_cli(["import", "--source", "edx", "--in", log, "--out", data, "--final"], capsys, monkeypatch)
     assert result.code == 0, result.err
     imported = pd.read_parquet(data / "events.parquet")
-    truth = pd.read_parquet(tmp_path / "synthetic" / "events.parquet").drop_duplicates()
+    truth = pd.read_parquet(source / "events.parquet").drop_duplicates()
     assert len(imported) > 0.99 * written  # identical lines are one event
     assert (imported.event_type == "video").sum() == (truth.event_type == "video").sum()
     assert (imported.event_type == "assessment").sum() == (truth.event_type == "assessment").sum()

@@ -1,6 +1,7 @@
 """Property: events at or after a row's cutoff never change that row (DESIGN.md as-of rule)."""
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -63,6 +64,7 @@ def features(events: list[tuple], d: int, cmap) -> pd.DataFrame:
     return build_features(tables, [d], spec)
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(histories())

@@ -10,11 +10,11 @@ from mooc_risk.features.synthetic.generate import generate
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory, cmap):
-    folder = tmp_path_factory.mktemp("synthetic")
-    counts = generate(folder, learners=6000, courses=8, seed=11, cmap=cmap)
-    frames = {name: pd.read_parquet(folder / f"{name}.parquet") for name in counts}
-    return folder, counts, frames
+def data(synthetic):
+    folder = synthetic(6000, 8, 11)
+    frames = {name: pd.read_parquet(folder / f"{name}.parquet")
+              for name in ("enrolments", "surveys", "events", "outcomes")}
+    return folder, {name: len(frame) for name, frame in frames.items()}, frames
 
 
 def test_same_seed_same_data_other_seed_other_data(tmp_path, cmap):

@@ -6,7 +6,6 @@ import pytest
 from mooc_risk.features.build import default_spec
 from mooc_risk.features.canonical.engine import connect
 from mooc_risk.features.canonical.tables import read_tables
-from mooc_risk.features.synthetic.generate import generate
 from mooc_risk.serving.keys import add_key
 from mooc_risk.settings import PathSettings, ServiceSettings, TrackingSettings
 from mooc_risk.training.config import load_config
@@ -31,11 +30,10 @@ class Served:
 
 
 @pytest.fixture(scope="session")
-def served(tmp_path_factory, cmap) -> Served:
+def served(tmp_path_factory, cmap, synthetic) -> Served:
     """Both targets trained into a private MLflow store, plus keys and a data folder."""
     root = tmp_path_factory.mktemp("serving")
-    data = root / "data"
-    generate(data, learners=1500, courses=3, seed=5, cmap=cmap, runs=2)
+    data = synthetic(1500, 3, 5, 2)
     tracking = TrackingSettings(tracking_uri=f"sqlite:///{root}/mlflow.db",
                                 artifact_root=root / "artifacts")
     paths = PathSettings(cards_dir=root / "cards", store_dir=root / "store",

@@ -3,16 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from mooc_risk.features.synthetic.generate import generate
 from mooc_risk.settings import PathSettings, TrackingSettings
-
-
-@pytest.fixture(scope="session")
-def synthetic_data(tmp_path_factory, cmap):
-    """A small synthetic MOOC: 4 courses × 3 runs, enough for an honest by-run split."""
-    folder = tmp_path_factory.mktemp("train-data")
-    generate(folder, learners=2500, courses=4, seed=21, cmap=cmap, runs=3)
-    return folder
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from cli_helpers import run_cli
 from mlflow.tracking import MlflowClient
 
@@ -17,6 +18,7 @@ def train(data, store, capsys, monkeypatch, *extra):
     return result
 
 
+@pytest.mark.slow
 def test_train_registers_a_champion_then_gates_a_weaker_candidate(
         synthetic_data, store, capsys, monkeypatch):
     # small data: per-day models are calibrated on a few hundred rows each
@@ -36,6 +38,11 @@ def test_train_registers_a_champion_then_gates_a_weaker_candidate(
     artifacts = {a.path for a in client.list_artifacts(champion.run_id, "plots")}
     assert {"plots/roc.png", "plots/calibration.png", "plots/auc_by_day.png",
             "plots/shap_summary.png"} <= artifacts
+    assert {f"plots/shap_day_{d}.png" for d in DAYS} | {"plots/groups.png"} <= artifacts
+    # per-day metrics as steps (MLflow draws curves) and the data sets the run used
+    assert sorted(m.step for m in client.get_metric_history(champion.run_id, "test_auc_by_day")) == DAYS
+    assert {i.dataset.name for i in run.inputs.dataset_inputs} == {"dropout training rows",
+                                                                    "dropout test rows"}
     card = store.cards_dir / "mooc-risk-dropout-v1.md"
     assert card.exists() and "## Split" in card.read_text() and "## Groups" in card.read_text()
 

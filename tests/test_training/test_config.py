@@ -1,0 +1,41 @@
+"""Training configs: every key is checked, so a typo is an error that lists the valid keys."""
+
+import pytest
+
+from mooc_risk.errors import InputError
+from mooc_risk.training.config import load_config
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("lightgbm.num_leavs=4", "unknown LightGBM parameter 'num_leavs' (did you mean 'num_leaves'?)"),
+    ("gate.ece_ceilng=0.1", "unknown key 'ece_ceilng' (did you mean 'gate.ece_ceiling'?); valid "
+                            "keys: gate.auc_tolerance, gate.ece_ceiling, gate.group_gap_tolerance"),
+    ("as_of_day=[7]", "unknown key 'as_of_day' (did you mean 'as_of_days'?)"),
+    ("split.seed.x=1", "valid keys: split.strategy, split.test_share"),
+])
+def test_an_unknown_set_key_is_an_error_that_lists_the_valid_keys(override, message):
+    with pytest.raises(InputError, match="--set") as raised:
+        load_config(None, [override], target="dropout")
+    assert message in str(raised.value)
+
+
+def test_lightgbm_accepts_its_own_parameter_names_and_aliases():
+    config = load_config(None, ["lightgbm.min_data_in_leaf=30", "lightgbm.extra_trees=true",
+                                "lightgbm.num_leaves=8"], target="certification")
+    assert config.lightgbm["min_data_in_leaf"] == 30 and config.lightgbm["num_leaves"] == 8
+
+
+def test_an_unknown_key_in_a_config_file_is_refused_too(tmp_path):
+    shipped = load_config(None, target="dropout").model_dump(
+        mode="json", exclude={"label", "registered_name", "risk_of"})
+    path = tmp_path / "mine.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump({**shipped, "thresholds": {"medium": 0.5, "hihg": 0.8}}))
+    with pytest.raises(InputError, match=r"mine.yaml: unknown key 'thresholds.hihg'"):
+        load_config(path)
+    path.write_text(yaml.safe_dump({**shipped, "label": "certified"}))
+    with pytest.raises(InputError, match="'label' comes from the target"):
+        load_config(path)
+    path.write_text(yaml.safe_dump(shipped))
+    assert load_config(path).label == "dropped_out"  # the label follows the target
