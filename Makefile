@@ -12,6 +12,7 @@ COURSES ?= 8
 SEED ?= 42
 AS_OF ?= 0,7,14,28
 DEMO_PORT ?= 3123
+REAL_DATA ?= ../shared/data
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,8 +56,8 @@ lint: $(STAMP) ## ruff over the code, benchmarks and tests
 bench-serving: $(STAMP) ## benchmark the HTTP service and the batch scorer (loopback)
 	$(BIN)/python -m bench.serving
 
-bench-real: $(STAMP) ## evaluate on the real data in ../shared/data → bench/real_data.md
-	$(BIN)/python -m bench.real_data --shared ../shared/data
+bench-real: $(STAMP) ## evaluate on the real data sets in REAL_DATA (oulad/, kddcup2015/, dataedu/) → bench/real_data.md
+	$(BIN)/python -m bench.real_data --shared $(REAL_DATA)
 
 bench-ingest: $(STAMP) ## benchmark importing a 5M-event Open edX tracking log
 	$(BIN)/python -m bench.ingest

@@ -141,7 +141,7 @@ def build_features(tables: Tables, as_of_days: Sequence[int], spec: FeatureSpec)
     """One row per enrolment × as-of day, keyed ``learner_id, course_id, run_id, as_of_day``.
 
     Pure: reads only ``tables``; a row uses only events before its cutoff (module docstring of
-    ``features.clickstream``). Training, serving and batch scoring all call this.
+    ``mooc_risk.features.clickstream``). Training, serving and batch scoring all call this.
     """
     frame = feature_table(tables, as_of_days, spec).to_pyarrow().to_pandas()
     frame = frame.sort_values([*KEYS, "as_of_day"], kind="stable").reset_index(drop=True)

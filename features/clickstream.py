@@ -1,6 +1,6 @@
 """Clickstream aggregates as of a cutoff, written once in Ibis for DuckDB and PySpark.
 
-As-of rule (DESIGN.md): the row for (enrolment, day d) uses only events with
+As-of rule (README, "Features"): the row for (enrolment, day d) uses only events with
 ``ts < anchor + d days``; the anchor is ``course_start``, or ``enrolled_at`` for self-paced runs
 (``course_end`` empty). Times are compared as whole UTC seconds, so an event's course day is
 ``floor((ts - anchor) / 86400)`` and "before the cutoff" is exactly "course day < d".

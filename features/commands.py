@@ -59,7 +59,8 @@ def generate(
     courses: Annotated[int, typer.Option("--courses", min=1, help="Number of courses.")] = 8,
     runs: Annotated[int, typer.Option("--runs", min=1, help="Runs per course.")] = 3,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same data.")] = 42,
-    fmt: Annotated[TableFormat, typer.Option("--format", help="File format of the tables.")] = TableFormat.PARQUET,
+    fmt: Annotated[TableFormat, typer.Option("--format", help="File format of the tables.")] = (
+        TableFormat.PARQUET),
     constructs: Constructs = None,
 ) -> None:
     """Write a synthetic MOOC data set (deterministic by seed) in the canonical layout."""

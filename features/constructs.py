@@ -1,6 +1,6 @@
 """Survey instruments: construct maps (data), construct scores (Ibis) and Cronbach's alpha.
 
-A construct map is YAML (see ``features/instruments/``): each construct lists its items and
+A construct map is YAML (see ``mooc_risk/features/instruments/``): each construct lists its items and
 which of them are reverse-keyed. Nothing about a particular instrument is written in code, so a
 different questionnaire only needs a different file.
 """

@@ -1,13 +1,13 @@
 """Settings, one class per concern, each read from the environment once at its entry point
 (a command, the service) and passed down — nothing reads the environment at import time.
 
-| class | variables | used by |
-|---|---|---|
-| ``TrackingSettings`` | ``MLFLOW_TRACKING_URI``, ``MOOC_RISK_ARTIFACT_ROOT`` | train, evaluate, models, predict, serve |
-| ``PathSettings`` | ``MOOC_RISK_CARDS_DIR``, ``MOOC_RISK_STORE``, ``MOOC_RISK_KEYS_FILE`` | train, keys, serve |
-| ``ServiceSettings`` | ``MOOC_RISK_DATA``, ``MOOC_RISK_NOW`` | serve |
-| ``IdentitySettings`` | ``MOOC_RISK_ID_SECRET``, ``MOOC_RISK_ID_SECRET_FILE`` | import of event logs |
-| ``EngineSettings`` | ``MOOC_RISK_BACKEND`` | every command that builds features |
+- ``TrackingSettings``: ``MLFLOW_TRACKING_URI``, ``MOOC_RISK_ARTIFACT_ROOT`` (train, evaluate,
+  models, predict, serve);
+- ``PathSettings``: ``MOOC_RISK_CARDS_DIR``, ``MOOC_RISK_STORE``, ``MOOC_RISK_KEYS_FILE`` (train,
+  keys, serve);
+- ``ServiceSettings``: ``MOOC_RISK_DATA``, ``MOOC_RISK_NOW`` (serve);
+- ``IdentitySettings``: ``MOOC_RISK_ID_SECRET``, ``MOOC_RISK_ID_SECRET_FILE`` (event-log import);
+- ``EngineSettings``: ``MOOC_RISK_BACKEND`` (train, evaluate, predict, serve).
 
 An empty variable counts as unset. A value that cannot be read raises ``InputError`` naming the
 variable (the CLI prints it and exits with code 2).

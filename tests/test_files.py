@@ -22,5 +22,5 @@ def test_written_files_get_the_asked_mode_or_the_usual_one(tmp_path):
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     table = write_table(pd.DataFrame({"a": [1]}), tmp_path / "t.parquet")
     assert stat.S_IMODE(table.stat().st_mode) & 0o044  # readable by others, as files usually are
-    with pytest.raises(ValueError, match="must end in .parquet or .csv"):
+    with pytest.raises(ValueError, match=r"must end in \.parquet or \.csv"):
         write_table(pd.DataFrame({"a": [1]}), tmp_path / "t.txt")

@@ -1,4 +1,5 @@
-"""Test-set metrics of a fitted model, with stable metric names (logged to MLflow, used by the gate and card)."""
+"""Test-set metrics of a fitted model under stable names (logged to MLflow, used by the gate
+and the model card)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""pandera contracts of the canonical tables (DESIGN.md) and of the feature table.
+"""pandera contracts of the canonical tables (README, "Data folder") and of the feature table.
 
 The models are the single source of truth: which columns a table must have (``Optional`` means
-the column may be absent), their types, and the value checks. ``mooc_risk.features.canonical.validation`` uses them
-to cast raw files and to name the first offending rows when a check fails.
+the column may be absent), their types, and the value checks. ``validation`` uses them to cast
+raw files and to name the first offending rows when a check fails.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Property: events at or after a row's cutoff never change that row (DESIGN.md as-of rule)."""
+"""Property: events at or after a row's cutoff never change that row (the as-of rule)."""
 
 import pandas as pd
 import pytest
