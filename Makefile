@@ -56,7 +56,7 @@ lint: $(STAMP) ## ruff over the code, benchmarks and tests
 bench-serving: $(STAMP) ## benchmark the HTTP service and the batch scorer (loopback)
 	$(BIN)/python -m bench.serving
 
-bench-real: $(STAMP) ## evaluate on the real data sets in REAL_DATA (oulad/, kddcup2015/, dataedu/) → bench/real_data.md
+bench-real: $(STAMP) ## evaluate on the real data sets in REAL_DATA (oulad/parquet, kddcup2015-daily, dataedu-online-science)
 	$(BIN)/python -m bench.real_data --shared $(REAL_DATA)
 
 bench-ingest: $(STAMP) ## benchmark importing a 5M-event Open edX tracking log

@@ -1,6 +1,9 @@
 """Real-data evaluation: OULAD, KDD Cup 2015 and the dataedu survey courses → bench/real_data.md.
 
-    .venv/bin/python -m bench.real_data [--shared ../shared/data] [--out bench/out/real]
+    .venv/bin/python -m bench.real_data --shared DIR [--out bench/out/real]
+
+DIR holds the three data sets as published: oulad/parquet, kddcup2015-daily and
+dataedu-online-science (`make bench-real REAL_DATA=DIR`).
 
 Imports each source with `mooc-risk import`, evaluates with `mooc-risk evaluate` (default
 configs from models/, nothing tuned on the test side) and writes the tables, the targets of
@@ -17,6 +20,8 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+
+from mooc_risk.models.targets import Target
 
 HERE = Path(__file__).parent
 OULAD_DAYS = [0, 14, 28, 56, 90, 120, 180]
@@ -46,7 +51,8 @@ def metrics(report: Path, model: str = "lightgbm") -> pd.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--shared", type=Path, required=True, help="folder holding oulad/parquet, "
+                        "kddcup2015-daily and dataedu-online-science")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "real")
     args = parser.parse_args()
     out, shared = args.out, args.shared
@@ -58,7 +64,7 @@ def main() -> None:
         "features": run(out, "oulad-features", "features", "--data", str(out / "oulad"), "--as-of",
                         days, "--out", str(out / "oulad-features.parquet")),
     }
-    for target in ("dropout", "certification"):
+    for target in [t.value for t in Target]:
         stats[f"evaluate {target}"] = run(
             out, f"oulad-{target}", "evaluate", "--data", str(out / "oulad"), "--target", target,
             "--split", "by-run", "--test-from", "2014-01-01", "--as-of", days,

@@ -42,7 +42,8 @@ def setup(out: Path, learners: int) -> tuple[dict[str, str], Path, str]:
     from mooc_risk.features.canonical.tables import read_tables
     from mooc_risk.features.constructs import load_construct_map
     from mooc_risk.features.synthetic.generate import generate
-    from mooc_risk.models.registry import client, version_by_alias
+    from mooc_risk.models.registry import CHAMPION, client, version_by_alias
+    from mooc_risk.models.targets import Target
     from mooc_risk.serving.keys import add_key
     from mooc_risk.settings import PathSettings, ServiceSettings, TrackingSettings
     from mooc_risk.training.config import load_config
@@ -50,23 +51,23 @@ def setup(out: Path, learners: int) -> tuple[dict[str, str], Path, str]:
     from mooc_risk.training.train import fit_and_assess
 
     data = out / f"serving-data-{learners}"
-    tracking = TrackingSettings(tracking_uri=f"sqlite:///{out}/serving-mlflow.db",
+    tracking = TrackingSettings.of(tracking_uri=f"sqlite:///{out}/serving-mlflow.db",
                                 artifact_root=out / "serving-artifacts")
-    paths = PathSettings(cards_dir=out / "serving-cards", store_dir=out / "serving-store",
+    paths = PathSettings.of(cards_dir=out / "serving-cards", store_dir=out / "serving-store",
                          keys_file=out / "serving-keys.yaml")
     cmap = load_construct_map()
     if not (data / "outcomes.parquet").exists():
         generate(data, learners, 8, 42, cmap)
     c = client(tracking)
     tables = None
-    for target in ("dropout", "certification"):
-        if version_by_alias(c, f"mooc-risk-{target}", "champion") is None:
+    for target in Target:
+        if version_by_alias(c, target.registered_name, CHAMPION) is None:
             tables = tables or read_tables(data, connect(), cmap)
             config = load_config(None, ["compare_horizon_strategies=false"], target=target)
             print(f"training {target} …", flush=True)
             publish(fit_and_assess(tables, config, default_spec(tables, cmap)), tables,
                     tracking, paths.cards_dir, str(data))
-    env = {**tracking.to_env(), **paths.to_env(), **ServiceSettings(data_dir=data).to_env()}
+    env = {**tracking.to_env(), **paths.to_env(), **ServiceSettings.of(data_dir=data).to_env()}
     return env, data, add_key(paths.keys_file, "C001")
 
 
@@ -121,13 +122,14 @@ def batch(env: dict[str, str], data: Path, rows: int) -> tuple[float, float, int
     from mooc_risk.features.constructs import load_construct_map
     from mooc_risk.models.contributions import pipelines
     from mooc_risk.models.registry import load_bundle
+    from mooc_risk.models.targets import Target
     from mooc_risk.serving.reasons import load_catalogue
     from mooc_risk.serving.scoring import TargetScorer
     from mooc_risk.settings import TrackingSettings
 
-    tracking = TrackingSettings(tracking_uri=env["MLFLOW_TRACKING_URI"],
-                                artifact_root=env["MOOC_RISK_ARTIFACT_ROOT"])
-    model = load_bundle(tracking, "mooc-risk-dropout")
+    tracking = TrackingSettings.of(tracking_uri=env["MLFLOW_TRACKING_URI"],
+                                   artifact_root=env["MOOC_RISK_ARTIFACT_ROOT"])
+    model = load_bundle(tracking, Target.DROPOUT.registered_name)
     scorer = TargetScorer.build(model, load_catalogue())
     base = build_features(read_tables(data, connect(), load_construct_map()), [DAY], model.spec)
     features = base.iloc[np.arange(rows) % len(base)].reset_index(drop=True)

@@ -68,7 +68,7 @@ class ConstructMap(BaseModel):
 def load_construct_map(path: Path | str | None = None) -> ConstructMap:
     """Read a construct map; without a path, the six-construct enrolment instrument."""
     if path is None:
-        ref = importlib.resources.files("mooc_risk.features") / "instruments" / f"{DEFAULT_INSTRUMENT}.yaml"
+        ref = importlib.resources.files("mooc_risk.features.instruments") / f"{DEFAULT_INSTRUMENT}.yaml"
         text, source = ref.read_text(), f"{DEFAULT_INSTRUMENT}.yaml"
     else:
         source = str(path)

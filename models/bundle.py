@@ -48,6 +48,10 @@ class BundleError(LookupError):
     """A bundle that cannot be read: missing, unreadable, or of another bundle format."""
 
 
+class BundleFormatError(BundleError):
+    """A bundle written in another bundle format (e.g. by a mooc-risk before the contract)."""
+
+
 def _spec(value: Any) -> FeatureSpec:
     return value if isinstance(value, FeatureSpec) else FeatureSpec.from_dict(value)
 
@@ -179,15 +183,22 @@ class ModelBundle:
         uri = str(uri)
         try:
             stored = mlflow.models.get_model_info(uri).metadata or {}
-            if "bundle_format" not in stored:
-                raise BundleError(f"cannot load {uri}: it was saved without a bundle format (by a "
-                                  "mooc-risk before the model contract); retrain the model")
+        except (MlflowException, OSError) as exc:
+            raise BundleError(f"cannot load {uri}: {getattr(exc, 'message', exc)}") from None
+        if stored.get("bundle_format") != BUNDLE_FORMAT:
+            found = stored.get("bundle_format")
+            raise BundleFormatError(
+                f"cannot load {uri}: it was saved " + (f"in bundle format {found}" if found else
+                "without a bundle format (by a mooc-risk before the model contract)")
+                + f"; this mooc-risk reads format {BUNDLE_FORMAT}: retrain the model")
+        try:
             metadata = BundleMetadata.model_validate(stored)
             estimator = mlflow.sklearn.load_model(uri)
-        except MlflowException as exc:
-            raise BundleError(f"cannot load {uri}: {exc.message}") from None
-        except (ValidationError, OSError) as exc:
+        except ValidationError as exc:
             raise BundleError(f"cannot load {uri}: {_first_problem(exc)}") from None
+        except Exception as exc:  # noqa: BLE001 - a missing or corrupt file, an untrusted or
+            # unknown class: each serialisation layer (zip, skops, pickle, MLflow) has its own
+            raise BundleError(f"cannot load {uri}: {type(exc).__name__}: {exc}") from None
         return cls(estimator, metadata, version)
 
 

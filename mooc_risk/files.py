@@ -24,7 +24,8 @@ def replacing(path: Path | str, mode: int | None = None) -> Iterator[Path]:
     gets ``mode`` (default: the usual mode under the umask) and is renamed to ``path``. Any
     failure, or an interrupt, removes it and leaves ``path`` as it was.
 
-    The one atomic-write helper: every file mooc-risk writes goes through it.
+    The one atomic-write helper: every file mooc-risk writes outside a staged folder goes
+    through it (files inside a folder that ``folder_replacing`` swaps in whole need not).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

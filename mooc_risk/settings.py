@@ -15,12 +15,13 @@ variable (the CLI prints it and exits with code 2).
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mooc_risk.errors import InputError
@@ -35,12 +36,21 @@ class Backend(StrEnum):
     PYSPARK = "pyspark"
 
 
-class _EnvSettings(BaseSettings):
-    """Read once from the environment. Variables are matched by their exact (upper-case) names,
-    as documented; in code, fields are set by their own names."""
+_READ_ENVIRONMENT: ContextVar[bool] = ContextVar("read_environment", default=True)
 
-    model_config = SettingsConfigDict(frozen=True, populate_by_name=True, case_sensitive=True,
-                                      env_ignore_empty=True, extra="ignore")
+
+class _EnvSettings(BaseSettings):
+    """Read from the environment by ``from_env``, matching only the documented, upper-case
+    variable names (a field's own name, in any case, is not a variable); or given in code by
+    ``of``, which reads no environment at all."""
+
+    model_config = SettingsConfigDict(frozen=True, case_sensitive=True, env_ignore_empty=True,
+                                      extra="forbid")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        return (init_settings, env_settings) if _READ_ENVIRONMENT.get() else (init_settings,)
 
     @classmethod
     def from_env(cls) -> Self:
@@ -53,6 +63,19 @@ class _EnvSettings(BaseSettings):
             raise InputError(f"{name}={first.get('input')!r}: "
                              f"{first['msg'].removeprefix('Value error, ')}") from None
 
+    @classmethod
+    def of(cls, **fields) -> Self:
+        """Settings given in code (tests, benchmarks): these fields by name, defaults for the
+        rest; the environment is not read. TypeError for a name that is not a field."""
+        unknown = sorted(set(fields) - set(cls.model_fields))
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no field(s) {unknown}")
+        token = _READ_ENVIRONMENT.set(False)
+        try:
+            return cls(**{_alias(cls, name): value for name, value in fields.items()})
+        finally:
+            _READ_ENVIRONMENT.reset(token)
+
     def to_env(self) -> dict[str, str]:
         """The variables that rebuild these settings in another process (``bentoml serve``)."""
         return {_alias(type(self), name): (v.isoformat() if isinstance(v, datetime) else str(v))
@@ -61,8 +84,6 @@ class _EnvSettings(BaseSettings):
 
 def _alias(cls: type[BaseSettings], field: str) -> str:
     alias = cls.model_fields[field].validation_alias if field in cls.model_fields else None
-    if isinstance(alias, AliasChoices):
-        return str(alias.choices[0])
     return str(alias or field)
 
 
@@ -93,13 +114,18 @@ class ServiceSettings(_EnvSettings):
     data_dir: Path | None = Field(None, validation_alias="MOOC_RISK_DATA")
     now: datetime | None = Field(None, validation_alias="MOOC_RISK_NOW")
 
-    @field_validator("now", mode="after")
+    @field_validator("now", mode="before")
     @classmethod
-    def _naive_utc(cls, moment: datetime | None) -> datetime | None:
-        """An offset is converted to UTC; a time without one is taken as UTC."""
-        if moment is not None and moment.tzinfo is not None:
-            return moment.astimezone(UTC).replace(tzinfo=None)
-        return moment
+    def _naive_utc(cls, value: object) -> object:
+        """ISO 8601 (``datetime.fromisoformat``); an offset is converted to UTC, a time
+        without one is taken as UTC."""
+        if not isinstance(value, str):
+            return value
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("not an ISO 8601 time (e.g. 2024-03-01T09:00:00Z)") from None
+        return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
     def today(self) -> datetime:
         """``now`` if set, else the clock, as naive UTC."""

@@ -132,7 +132,7 @@ class CoursePredictionsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     as_of_day: int = Field(ge=0, le=3650)
     run_id: str | None = None
-    target: Target = "dropout"
+    target: Target = Target.DROPOUT
     explain: bool = True
     top_k: int = Field(3, ge=1, le=MAX_TOP_K)
     page: int = Field(1, ge=1)

@@ -63,3 +63,10 @@ def test_bad_options_are_usage_errors(args, capsys, monkeypatch):
     result = run_cli(args, capsys, monkeypatch)
     assert result.code == 2
     assert "Traceback" not in result.err
+
+
+def test_serve_stops_on_a_bad_setting_before_starting_the_service(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MOOC_RISK_NOW", "next tuesday")
+    result = run_cli(["serve", "--data", tmp_path], capsys, monkeypatch)
+    assert result.code == 2 and "MOOC_RISK_NOW='next tuesday'" in result.err
+    assert "Traceback" not in result.err

@@ -33,7 +33,8 @@ def test_each_concern_reads_its_documented_variables(monkeypatch):
     monkeypatch.setenv("MOOC_RISK_NOW", "2024-02-03T10:00:00+02:00")
     monkeypatch.setenv("MOOC_RISK_ID_SECRET", "")  # empty counts as unset
     monkeypatch.setenv("MOOC_RISK_BACKEND", "pyspark")
-    monkeypatch.setenv("DATA_DIR", "/not/ours")  # a field's bare name is not a variable of ours
+    for stray in ("DATA_DIR", "data_dir", "now", "backend", "id_secret", "tracking_uri"):
+        monkeypatch.setenv(stray, "/not/ours")  # a field's own name is not a variable of ours
     assert TrackingSettings.from_env().tracking_uri == "sqlite:///x/m.db"
     assert PathSettings.from_env().store_dir == Path("s")
     service = ServiceSettings.from_env()
@@ -43,15 +44,24 @@ def test_each_concern_reads_its_documented_variables(monkeypatch):
 
 
 def test_settings_travel_to_another_process_as_the_same_variables(tmp_path, monkeypatch):
-    paths = PathSettings(cards_dir=tmp_path / "cards", keys_file=tmp_path / "keys.yaml")
+    paths = PathSettings.of(cards_dir=tmp_path / "cards", keys_file=tmp_path / "keys.yaml")
     for name, value in paths.to_env().items():
         monkeypatch.setenv(name, value)
     assert PathSettings.from_env() == paths
-    assert "MOOC_RISK_SECRET" not in repr(IdentitySettings(id_secret="hush"))
-    assert "hush" not in repr(IdentitySettings(id_secret="hush"))
+    assert "hush" not in repr(IdentitySettings.of(id_secret="hush"))
+
+
+def test_settings_given_in_code_read_no_environment(monkeypatch):
+    monkeypatch.setenv("MOOC_RISK_NOW", "2024-02-03T10:00:00Z")
+    monkeypatch.setenv("MOOC_RISK_STORE", "from-the-environment")
+    assert ServiceSettings.of(data_dir=Path("d")).now is None
+    assert PathSettings.of(cards_dir=Path("c")).store_dir == Path(".mooc-risk/store")
+    with pytest.raises(TypeError, match="no field"):
+        PathSettings.of(card_dir=Path("c"))
 
 
 @pytest.mark.parametrize(("name", "value", "cls"), [("MOOC_RISK_NOW", "next tuesday", ServiceSettings),
+                                                     ("MOOC_RISK_NOW", "1700000000", ServiceSettings),
                                                      ("MOOC_RISK_BACKEND", "spark", EngineSettings)])
 def test_a_bad_variable_is_an_input_error_naming_it(monkeypatch, name, value, cls):
     monkeypatch.setenv(name, value)

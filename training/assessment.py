@@ -8,7 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mooc_risk.training.fairness import group_report, largest_gap, present_groups
+from mooc_risk.training.fairness import (
+    GroupMetrics,
+    group_metrics,
+    largest_gap,
+    present_groups,
+    report_table,
+)
 from mooc_risk.training.metrics import classification_metrics, metrics_by_day
 
 REPORTED = ("auc", "pr_auc", "brier", "ece", "precision_top10", "recall_top10")
@@ -18,7 +24,8 @@ REPORTED = ("auc", "pr_auc", "brier", "ece", "precision_top10", "recall_top10")
 class Assessment:
     metrics: dict[str, float]  # e.g. test_auc, test_auc_day_7, baseline_test_auc
     by_day: pd.DataFrame  # one row per (model, as-of day)
-    groups: pd.DataFrame  # fairness report of the main model
+    groups: pd.DataFrame  # fairness report of the main model (``report_table``)
+    group_metrics: dict[str, GroupMetrics]  # the same per attribute, for plots
 
     @property
     def group_gap(self) -> float:
@@ -37,14 +44,15 @@ def assess(test: pd.DataFrame, scores: dict[str, np.ndarray], risk_of: str) -> A
         metrics.update({f"{prefix}_{k}": overall[k] for k in REPORTED})
         for day, m in metrics_by_day(days, y, p, risk_of).items():
             on_day = days == day
-            m["group_gap"] = largest_gap(group_report(y[on_day], p[on_day], test.loc[on_day, present]))
+            m["group_gap"] = largest_gap(group_metrics(y[on_day], p[on_day], test.loc[on_day, present]))
             metrics.update({f"{prefix}_{k}_day_{day}": m[k]
                             for k in ("auc", "pr_auc", "brier", "ece", "group_gap")})
             rows.append({"model": name, "as_of_day": day, **m})
     main = next(iter(scores.values()))
-    groups = group_report(y, main, test[present])
+    by_attribute = group_metrics(y, main, test[present])
+    groups = report_table(by_attribute)
     for attribute, table in groups.groupby("attribute"):
         metrics[f"test_auc_gap_{attribute}"] = float(table["auc_gap"].iloc[0])
         metrics[f"test_abroca_{attribute}"] = float(table["abroca"].max())
-    metrics["test_max_group_auc_gap"] = largest_gap(groups)
-    return Assessment(metrics, pd.DataFrame(rows), groups)
+    metrics["test_max_group_auc_gap"] = largest_gap(by_attribute)
+    return Assessment(metrics, pd.DataFrame(rows), groups, by_attribute)

@@ -108,7 +108,7 @@ def _config(path: Path | None, target: Target, overrides: list[str] | None, days
 
     cfg = load_config(path, overrides, target=target, as_of_days=days)
     if cfg.target != target:
-        raise typer.BadParameter(f"{path} is a {cfg.target} config, not {target}")
+        raise typer.BadParameter(f"--target is {target}, but the config says target: {cfg.target}")
     return cfg
 
 

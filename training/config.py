@@ -83,28 +83,44 @@ def default_config(target: Target | str) -> str:
     return (importlib.resources.files("mooc_risk.models") / f"{Target(target).value}.yaml").read_text()
 
 
+def config_path(target: Target | str) -> Path | None:
+    """``models/<target>.yaml`` in the working directory if there is one (your own copy, or the
+    checkout's), else None: the shipped config."""
+    local = Path("models") / f"{Target(target).value}.yaml"
+    return local if local.is_file() else None
+
+
 def load_config(path: Path | str | None, overrides: list[str] | None = None, *,
                 target: Target | str | None = None, as_of_days: list[int] | None = None) -> TrainConfig:
-    """Read a config (``path``, or the shipped one of ``target``), apply ``key.sub=value``
-    overrides (values parsed as YAML) and ``as_of_days``; InputError on anything invalid."""
+    """Read a config (``path``, else ``config_path(target)``, else the shipped one), apply
+    ``key.sub=value`` overrides (values parsed as YAML) and ``as_of_days``.
+
+    InputError, naming the file or the ``--set`` item, for anything invalid or unknown.
+    """
     if path is None and target is None:
         raise ValueError("load_config needs a path or a target")
-    source = str(path) if path is not None else f"{Target(target).value}.yaml"
+    path = path if path is not None else config_path(target)
+    source = str(path) if path is not None else f"the shipped {Target(target).value}.yaml"
     try:
         data = yaml.safe_load(Path(path).read_text() if path is not None else default_config(target))
     except OSError as exc:
         raise InputError(f"{path}: cannot read config ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         raise InputError(f"{source}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: expected a mapping of config keys, got {type(data).__name__}")
+    _check_keys(data, source)
     for item in overrides or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
+        key, sep, text = item.partition("=")
+        keys = key.strip().split(".")
+        if not sep or not all(keys):
             raise InputError(f"--set {item!r}: expected key=value, e.g. lightgbm.num_leaves=63")
-        _check_key(key.strip())
-        _assign(data, key.strip().split("."), yaml.safe_load(value))
+        value = yaml.safe_load(text)
+        _check_keys(_nested(keys, value), f"--set {item}")
+        _assign(data, keys, value)
     if as_of_days is not None:
         data["as_of_days"] = list(as_of_days)
-    _check_keys(data, source)
+    _drop_target_keys(data, source)
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as exc:
@@ -115,11 +131,15 @@ def load_config(path: Path | str | None, overrides: list[str] | None = None, *,
         raise InputError(f"{source}: invalid training config: {problems}") from None
 
 
+def _nested(keys: list[str], value: Any) -> dict:
+    for key in reversed(keys):
+        value = {key: value}
+    return value
+
+
 def _assign(data: dict, keys: list[str], value: Any) -> None:
     for key in keys[:-1]:
         data = data.setdefault(key, {})
-        if not isinstance(data, dict):
-            raise InputError(f"--set {'.'.join(keys)}: {key!r} is not a section")
     data[keys[-1]] = value
 
 
@@ -127,41 +147,40 @@ SECTIONS: dict[str, type[BaseModel]] = {"split": SplitConfig, "gate": GateConfig
                                         "thresholds": Thresholds}
 
 
-def _settable(model: type[BaseModel]) -> list[str]:
-    return [name for name in model.model_fields]
+def _check_keys(data: dict, where: str) -> None:
+    """Every key of a (partial) config must exist; an unknown one is an InputError naming
+    ``where`` and listing the valid keys at its level, with the closest as a hint."""
+    top = [*TrainConfig.model_fields, *TrainConfig.model_computed_fields]
+    for key, value in data.items():
+        if key not in top:
+            _unknown(where, str(key), list(TrainConfig.model_fields))
+        if key in SECTIONS and isinstance(value, dict):
+            fields = SECTIONS[key].model_fields
+            for sub, subvalue in value.items():
+                if sub not in fields:
+                    _unknown(where, f"{key}.{sub}", [f"{key}.{k}" for k in fields])
+                if isinstance(subvalue, dict):
+                    raise InputError(f"{where}: {key}.{sub} is a single value, not a section")
+        elif key == "lightgbm" and isinstance(value, dict):
+            _check_lightgbm(list(value), where)
+        elif isinstance(value, dict):
+            raise InputError(f"{where}: {key!r} is a single value, not a section; set it whole, "
+                             f"e.g. --set {key}=…")
 
 
-def _check_key(key: str) -> None:
-    """An unknown ``--set`` key is an error listing the valid keys at that level."""
-    head, _, rest = key.partition(".")
-    if head not in TrainConfig.model_fields:
-        _unknown(f"--set {key}", head, _settable(TrainConfig))
-    if head in SECTIONS and rest:
-        if "." in rest or rest not in SECTIONS[head].model_fields:
-            _unknown(f"--set {key}", rest, [f"{head}.{k}" for k in _settable(SECTIONS[head])])
-    elif head == "lightgbm" and rest:
-        _check_lightgbm([rest], f"--set {key}")
-    elif rest:
-        _unknown(f"--set {key}", key, _settable(TrainConfig))
-
-
-def _check_keys(data: Any, source: str) -> None:
-    """Unknown keys in a config file: the same errors as for ``--set``."""
-    if not isinstance(data, dict):
-        return  # the model's validation words this
-    for key in data:
-        if key in TrainConfig.model_computed_fields:
-            raise InputError(f"{source}: {key!r} comes from the target (mooc_risk.models.targets); "
-                             "remove it from the config")
-        if key not in TrainConfig.model_fields:
-            _unknown(source, str(key), _settable(TrainConfig))
-    for name, model in SECTIONS.items():
-        section = data.get(name)
-        for key in section if isinstance(section, dict) else ():
-            if key not in model.model_fields:
-                _unknown(source, f"{name}.{key}", [f"{name}.{k}" for k in _settable(model)])
-    if isinstance(data.get("lightgbm"), dict):
-        _check_lightgbm(list(data["lightgbm"]), source)
+def _drop_target_keys(data: dict, where: str) -> None:
+    """``label``, ``registered_name`` and ``risk_of`` follow from the target; configs written
+    before they did may still carry them, which is fine as long as they agree."""
+    try:
+        target = Target(data.get("target"))
+    except ValueError:
+        return  # the model's validation names the bad target
+    for key in TrainConfig.model_computed_fields:
+        if key in data:
+            given, implied = data.pop(key), getattr(target, key)
+            if given != implied:
+                raise InputError(f"{where}: {key} {given!r} disagrees with target {target.value!r} "
+                                 f"({key} {implied!r}); the target decides it: remove {key}")
 
 
 def _check_lightgbm(keys: list[str], where: str) -> None:

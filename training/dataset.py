@@ -15,6 +15,7 @@ from mooc_risk.features.build import FeatureSpec, build_features
 from mooc_risk.features.canonical.schemas import KEYS
 from mooc_risk.features.canonical.tables import Tables
 from mooc_risk.features.clickstream import anchors
+from mooc_risk.models.targets import LABELS
 from mooc_risk.training.config import OUTCOME_COLUMNS, TrainConfig
 
 NOT_FEATURES = {*KEYS, "run_start", "label", "cutoff_s"}
@@ -39,7 +40,7 @@ def labelled_rows(tables: Tables, config: TrainConfig, spec: FeatureSpec) -> Lab
     features = build_features(replace(tables, outcomes=None), config.as_of_days, spec)
     outcomes = tables.outcomes.to_pyarrow().to_pandas()
     timing = anchors(tables.enrolments).select(*KEYS, "anchor_s", "enrolled_s").to_pyarrow().to_pandas()
-    for column in ("certified", "dropped_out"):
+    for column in LABELS:
         if column not in outcomes:
             outcomes[column] = None
     outcomes = outcomes[outcomes[config.label].notna()]

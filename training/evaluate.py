@@ -20,7 +20,6 @@ from mooc_risk.models import estimators as est
 from mooc_risk.settings import TrackingSettings
 from mooc_risk.training import plots
 from mooc_risk.training.config import TrainConfig
-from mooc_risk.training.fairness import group_metrics, present_groups
 from mooc_risk.training.markdown import markdown_table
 from mooc_risk.training.tracking import experiment_id, log_datasets, log_test_metrics
 from mooc_risk.training.train import Trained, fit_and_assess
@@ -77,10 +76,8 @@ def _figures(trained: Trained, predictions: pd.DataFrame, source: str) -> dict:
             y, {"LightGBM (calibrated)": predictions["probability"].to_numpy(),
                 "logistic baseline": predictions["baseline_probability"].to_numpy()}, title),
     }
-    test = trained.test
-    groups = group_metrics(y, predictions["probability"].to_numpy(), test[present_groups(test)])
-    if groups:
-        figures["groups.png"] = plots.group_figure(groups, title)
+    if trained.assessment.group_metrics:
+        figures["groups.png"] = plots.group_figure(trained.assessment.group_metrics, title)
     return figures
 
 

@@ -68,10 +68,15 @@ def group_metrics(y: np.ndarray, p: np.ndarray, groups: pd.DataFrame) -> dict[st
 
 
 def group_report(y: np.ndarray, p: np.ndarray, groups: pd.DataFrame) -> pd.DataFrame:
+    """``report_table`` of ``group_metrics(y, p, groups)``."""
+    return report_table(group_metrics(y, p, groups))
+
+
+def report_table(by_attribute: dict[str, GroupMetrics]) -> pd.DataFrame:
     """One row per attribute × kept group: n, AUC, the group's ABROCA against the attribute's
     other rows, and the attribute's largest AUC gap between groups."""
     rows = []
-    for attribute, g in group_metrics(y, p, groups).items():
+    for attribute, g in by_attribute.items():
         table = g.frame.by_group.reset_index()
         table.columns = ["group", "auc", "n"]
         table["abroca"] = [abroca(g.y, g.p, g.groups == group) for group in table["group"]]
@@ -82,5 +87,7 @@ def group_report(y: np.ndarray, p: np.ndarray, groups: pd.DataFrame) -> pd.DataF
     return pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)
 
 
-def largest_gap(report: pd.DataFrame) -> float:
-    return float(report["auc_gap"].max()) if len(report) else 0.0
+def largest_gap(groups: dict[str, GroupMetrics]) -> float:
+    """The largest AUC difference between two groups of one attribute (0 with no groups)."""
+    return max((float(g.frame.difference(method="between_groups")["auc"]) for g in groups.values()),
+               default=0.0)

@@ -71,7 +71,7 @@ def group_figure(groups: dict[str, GroupMetrics], title: str) -> Figure:
     axes = fig.subplots(1, max(1, len(attributes)), squeeze=False)[0]
     for ax, attribute in zip(axes, attributes, strict=False):
         g = groups[attribute]
-        by_group = g.frame.by_group
+        by_group = g.frame.by_group.copy()  # fairlearn's own frame is not ours to relabel
         by_group.index = [f"{group}\n(n={int(n)}, ABROCA {abroca(g.y, g.p, g.groups == group):.3f})"
                           for group, n in zip(by_group.index, by_group["n"], strict=True)]
         by_group["auc"].plot.barh(ax=ax, xlim=(0.5, 1.0), title=attribute, xlabel="test ROC-AUC")

@@ -18,13 +18,12 @@ from mooc_risk.features.canonical.tables import Tables
 from mooc_risk.files import write_text
 from mooc_risk.models import estimators as est
 from mooc_risk.models import registry
-from mooc_risk.models.bundle import BundleError, ModelBundle
+from mooc_risk.models.bundle import BundleError, BundleFormatError, ModelBundle
 from mooc_risk.models.contributions import pipelines, tree_contributions
 from mooc_risk.settings import TrackingSettings
 from mooc_risk.training import plots
 from mooc_risk.training.assessment import assess
 from mooc_risk.training.card import render_card
-from mooc_risk.training.fairness import group_metrics, present_groups
 from mooc_risk.training.gate import GateDecision, Scorecard, decide
 from mooc_risk.training.tracking import experiment_id, log_datasets, log_test_metrics
 from mooc_risk.training.train import Trained
@@ -47,7 +46,7 @@ def publish(trained: Trained, tables: Tables, tracking: TrackingSettings, cards_
     and write the model card (``cards_dir/<name>-v<version>.md``)."""
     config = trained.config
     c = registry.client(tracking)
-    exp = experiment_id(tracking, f"mooc-risk-{config.target}")
+    exp = experiment_id(tracking, config.registered_name)
     with mlflow.start_run(experiment_id=exp) as run:
         _log_run(trained, source)
         decision = _gate(trained, tables, tracking, c)  # before registering: it may fail
@@ -101,9 +100,9 @@ def _log_figures(trained: Trained) -> None:
     mlflow.log_figure(plots.calibration_figure(y, scores, title), "plots/calibration.png")
     by_day = trained.assessment.by_day.pivot(index="as_of_day", columns="model", values="auc")
     mlflow.log_figure(plots.auc_by_day_figure(by_day, title), "plots/auc_by_day.png")
-    groups = group_metrics(y, scores["LightGBM (calibrated)"], test[present_groups(test)])
-    if groups:
-        mlflow.log_figure(plots.group_figure(groups, title), "plots/groups.png")
+    if trained.assessment.group_metrics:
+        mlflow.log_figure(plots.group_figure(trained.assessment.group_metrics, title),
+                          "plots/groups.png")
     _log_shap(trained, X_test)
 
 
@@ -139,6 +138,10 @@ def _gate(trained: Trained, tables: Tables, tracking: TrackingSettings, c) -> Ga
     try:
         champion = registry.load_bundle(tracking, trained.config.registered_name, current.version)
         scorecard = champion_scorecard(champion, trained, tables)
+    except BundleFormatError:  # nothing can serve that champion any more: nothing to compare with
+        decision = decide(candidate, None, trained.config.gate)
+        return GateDecision(decision.promote, f"the champion v{current.version} is in a bundle "
+                                              f"format this mooc-risk cannot serve; {decision.reason}")
     except (InputError, BundleError, KeyError, ValueError, ibis.common.exceptions.IbisError) as exc:
         return GateDecision(False, f"the champion v{current.version} cannot be scored on this data "
                                    f"({type(exc).__name__}: {exc}); compare by hand and use "

@@ -37,6 +37,9 @@ def log_datasets(trained: Trained, source: str) -> None:
         # MLflow 3.17 registers its local-file source twice (schemes "" and "file") and warns
         # that a path "can be interpreted in multiple ways"; both readings are the same
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+        # a logged data set's schema documents the rows; nothing is enforced against it, so
+        # MLflow's hint about integer columns and missing values does not apply
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
         for context, mask in (("training", split.train | split.valid), ("test", split.test)):
             dataset = mlflow.data.from_pandas(frame.loc[mask, columns], targets="label",
                                               source=str(Path(source).resolve()),

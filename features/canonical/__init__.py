@@ -3,5 +3,6 @@
 (``validation``), reading a data folder or in-memory frames (``tables``), and the Ibis engines,
 DuckDB by default and PySpark for scale-out (``engine``).
 
-May import: the shared modules of ``mooc_risk``. Imported by every stage.
+May import: ``mooc_risk.features.constructs`` (a survey's items depend on its instrument) and
+the shared modules of ``mooc_risk``. Imported by every stage.
 """

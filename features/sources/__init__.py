@@ -2,5 +2,6 @@
 OULAD, KDD Cup 2015 and dataedu data sets; Open edX tracking logs, xAPI statements and Caliper
 events. Each writes a staged folder that replaces the target only when complete.
 
-May import: ``mooc_risk.features.canonical``, ``features.constructs`` and the shared modules.
+May import: ``mooc_risk.features.canonical``, ``mooc_risk.features.constructs`` and the shared
+modules.
 """

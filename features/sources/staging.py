@@ -43,7 +43,7 @@ def copy_instrument(stage: Path, name: str) -> None:
 
     from mooc_risk.features.constructs import INSTRUMENT_FILE
 
-    text = (importlib.resources.files("mooc_risk.features") / "instruments" / f"{name}.yaml").read_text()
+    text = (importlib.resources.files("mooc_risk.features.instruments") / f"{name}.yaml").read_text()
     (stage / INSTRUMENT_FILE).write_text(text)
 
 

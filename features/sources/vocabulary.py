@@ -23,7 +23,7 @@ class SourceVocabulary(BaseModel):
 
 def load_vocabulary(source: str, path: Path | None = None) -> SourceVocabulary:
     if path is None:
-        text = (importlib.resources.files("mooc_risk.features") / "sources" / "vocabulary.yaml").read_text()
+        text = (importlib.resources.files("mooc_risk.features.sources") / "vocabulary.yaml").read_text()
         origin = "vocabulary.yaml"
     else:
         try:

@@ -7,7 +7,7 @@ import yaml
 
 from mooc_risk.features.build import build_features, default_spec
 from mooc_risk.features.canonical.tables import read_tables
-from mooc_risk.models.bundle import BUNDLE_FORMAT, BundleError, ModelBundle
+from mooc_risk.models.bundle import BUNDLE_FORMAT, SKOPS_TRUSTED, BundleError, ModelBundle
 from mooc_risk.models.horizons import PerHorizonClassifier
 from mooc_risk.models.targets import Target
 from mooc_risk.training.config import load_config
@@ -60,3 +60,43 @@ def test_targets_are_defined_once_with_their_label_direction_and_name():
     assert [t.registered_name for t in Target] == ["mooc-risk-dropout", "mooc-risk-certification"]
     for target in Target:  # the shipped config of each target is for that target
         assert load_config(None, target=target).target is target
+
+
+def test_a_champion_of_an_older_format_is_replaced_not_kept_forever(trained, tmp_path):
+    """A champion no mooc-risk of today can load must not block every new model at the gate."""
+    import mlflow
+
+    from mooc_risk.models import registry
+    from mooc_risk.settings import TrackingSettings
+    from mooc_risk.training.publish import publish
+
+    tables, result = trained
+    tracking = TrackingSettings.of(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db",
+                                   artifact_root=tmp_path / "artifacts")
+    c = registry.client(tracking)
+    old = {k: v for k, v in result.bundle().metadata.model_dump(mode="json").items()
+           if k != "bundle_format"}  # what the code before the model contract wrote
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(result.model, name="model", metadata=old,
+                                 registered_model_name="mooc-risk-dropout",
+                                 skops_trusted_types=SKOPS_TRUSTED)
+    registry.set_alias(c, "mooc-risk-dropout", registry.CHAMPION, "1")
+    with pytest.raises(BundleError, match="without a bundle format"):
+        registry.load_bundle(tracking, "mooc-risk-dropout")
+
+    published = publish(result, tables, tracking, tmp_path / "cards", source="synthetic")
+    assert published.version == "2" and published.alias == "champion"
+    assert "v1 is in a bundle format this mooc-risk cannot serve" in published.decision.reason
+    assert registry.load_bundle(tracking, "mooc-risk-dropout").version == "2"
+
+
+def test_a_bundle_with_a_missing_or_corrupt_estimator_is_a_bundle_error(trained, tmp_path):
+    _, result = trained
+    folder = result.bundle().save(tmp_path / "bundle", result.inputs(result.split.test).head(5))
+    estimator = next(p for p in folder.iterdir() if p.name.startswith("model."))
+    estimator.write_bytes(b"not a model")
+    with pytest.raises(BundleError, match="cannot load"):
+        ModelBundle.load(folder)
+    estimator.unlink()
+    with pytest.raises(BundleError, match="cannot load"):
+        ModelBundle.load(folder)

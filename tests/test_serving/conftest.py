@@ -26,7 +26,7 @@ class Served:
     @property
     def env(self) -> dict[str, str]:
         return {**self.tracking.to_env(), **self.paths.to_env(),
-                **ServiceSettings(data_dir=self.data).to_env()}
+                **ServiceSettings.of(data_dir=self.data).to_env()}
 
 
 @pytest.fixture(scope="session")
@@ -34,9 +34,9 @@ def served(tmp_path_factory, cmap, synthetic) -> Served:
     """Both targets trained into a private MLflow store, plus keys and a data folder."""
     root = tmp_path_factory.mktemp("serving")
     data = synthetic(1500, 3, 5, 2)
-    tracking = TrackingSettings(tracking_uri=f"sqlite:///{root}/mlflow.db",
+    tracking = TrackingSettings.of(tracking_uri=f"sqlite:///{root}/mlflow.db",
                                 artifact_root=root / "artifacts")
-    paths = PathSettings(cards_dir=root / "cards", store_dir=root / "store",
+    paths = PathSettings.of(cards_dir=root / "cards", store_dir=root / "store",
                          keys_file=root / "keys.yaml")
     tables = read_tables(data, connect(), cmap)
     spec = default_spec(tables, cmap)

@@ -8,10 +8,14 @@ from mooc_risk.training.config import load_config
 
 @pytest.mark.parametrize(("override", "message"), [
     ("lightgbm.num_leavs=4", "unknown LightGBM parameter 'num_leavs' (did you mean 'num_leaves'?)"),
-    ("gate.ece_ceilng=0.1", "unknown key 'ece_ceilng' (did you mean 'gate.ece_ceiling'?); valid "
-                            "keys: gate.auc_tolerance, gate.ece_ceiling, gate.group_gap_tolerance"),
+    ("gate.ece_ceilng=0.1", "unknown key 'gate.ece_ceilng' (did you mean 'gate.ece_ceiling'?); "
+                            "valid keys: gate.auc_tolerance, gate.ece_ceiling, gate.group_gap_tolerance"),
     ("as_of_day=[7]", "unknown key 'as_of_day' (did you mean 'as_of_days'?)"),
-    ("split.seed.x=1", "valid keys: split.strategy, split.test_share"),
+    ("thresholds.hihg=0.9", "unknown key 'thresholds.hihg' (did you mean 'thresholds.high'?)"),
+    ("lightgbm={num_leavs: 4}", "--set lightgbm={num_leavs: 4}: unknown LightGBM parameter 'num_leavs'"),
+    ("gate={ece_ceilng: 1}", "--set gate={ece_ceilng: 1}: unknown key 'gate.ece_ceilng'"),
+    ("split.seed.x=1", "split.seed is a single value, not a section"),
+    ("exclude_features.0=x", "'exclude_features' is a single value, not a section; set it whole"),
 ])
 def test_an_unknown_set_key_is_an_error_that_lists_the_valid_keys(override, message):
     with pytest.raises(InputError, match="--set") as raised:
@@ -35,7 +39,20 @@ def test_an_unknown_key_in_a_config_file_is_refused_too(tmp_path):
     with pytest.raises(InputError, match=r"mine.yaml: unknown key 'thresholds.hihg'"):
         load_config(path)
     path.write_text(yaml.safe_dump({**shipped, "label": "certified"}))
-    with pytest.raises(InputError, match="'label' comes from the target"):
+    with pytest.raises(InputError, match="label 'certified' disagrees with target 'dropout'"):
         load_config(path)
+    path.write_text(yaml.safe_dump({**shipped, "label": "dropped_out"}))  # as configs used to say
+    assert load_config(path).label == "dropped_out"
     path.write_text(yaml.safe_dump(shipped))
     assert load_config(path).label == "dropped_out"  # the label follows the target
+
+
+def test_a_config_in_the_working_folder_is_used_before_the_shipped_one(tmp_path, monkeypatch):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "dropout.yaml").write_text(
+        load_config(None, target="dropout").model_dump_json(
+            exclude={"label", "registered_name", "risk_of"}).replace('"as_of_days":[0,7,14,21,28,35,42]',
+                                                                     '"as_of_days":[3]'))
+    monkeypatch.chdir(tmp_path)
+    assert load_config(None, target="dropout").as_of_days == [3]
+    assert load_config(None, target="certification").as_of_days != [3]
