@@ -19,15 +19,12 @@ keys_app = typer.Typer(help="Per-course API keys (stored hashed).", no_args_is_h
 SERVICE = "mooc_risk.serving.service:RiskService"
 
 
-class TargetChoice(StrEnum):
-    """``--target`` of predict: one target, or every target."""
+# --target of predict: each target, or "both"
+TargetChoice = StrEnum("TargetChoice", {**{t.name: t.value for t in Target}, "BOTH": "both"})
 
-    DROPOUT = Target.DROPOUT.value
-    CERTIFICATION = Target.CERTIFICATION.value
-    BOTH = "both"
 
-    def targets(self) -> list[Target]:
-        return list(Target) if self is TargetChoice.BOTH else [Target(self.value)]
+def chosen_targets(choice: str) -> list[Target]:
+    return list(Target) if choice == "both" else [Target(choice)]
 
 
 def serve(
@@ -60,7 +57,7 @@ def predict(
     as_of: Annotated[int, typer.Option("--as-of", min=0, help="As-of day.")],
     course: Annotated[str | None, typer.Option("--course", help="One course id.")] = None,
     all_courses: Annotated[bool, typer.Option("--all", help="Every course in DATA.")] = False,
-    target: Annotated[TargetChoice, typer.Option("--target", help="What to predict.")] = TargetChoice.BOTH,
+    target: Annotated[TargetChoice, typer.Option("--target", help="What to predict.")] = "both",
     top_k: Annotated[int, typer.Option("--top-k", min=0, max=10, help="Reasons per learner "
                                        "(0: none, faster).")] = 3,
 ) -> None:
@@ -78,7 +75,7 @@ def predict(
         raise typer.BadParameter(f"--out must end in .parquet or .csv, got {out.name!r}")
     tracking, engine = TrackingSettings.from_env(), EngineSettings.from_env()
     try:
-        scorers = list(load_scorers(tracking, target.targets()).values())
+        scorers = list(load_scorers(tracking, chosen_targets(target)).values())
     except BundleError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
