@@ -3,6 +3,7 @@ scoring, paging. ``mooc_risk.serving.service`` maps it onto BentoML routes and s
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from mooc_risk.serving.scoring import TargetScorer, load_scorers, reason_columns
 from mooc_risk.serving.store import FeatureStore
 from mooc_risk.settings import EngineSettings, PathSettings, ServiceSettings, TrackingSettings
 
+log = logging.getLogger(__name__)
 SHOWN_METRICS = ("test_auc", "test_pr_auc", "test_brier", "test_ece", "test_precision_top10",
                  "test_recall_top10", "baseline_test_auc", "test_max_group_auc_gap")
 
@@ -46,7 +48,9 @@ class RiskApp:
                       engine: EngineSettings) -> RiskApp:
         """Load every target's @champion (LookupError when there is none at all) and, with a
         data folder, read and validate it now rather than in a learner's request."""
-        scorers = load_scorers(tracking, list(Target), skip_missing=True)
+        scorers, missing = load_scorers(tracking, list(Target), skip_missing=True)
+        for target, why in missing.items():
+            log.warning("not serving %s: %s", target.value, why)
         if not scorers:
             raise LookupError("no @champion model to serve; train one with `mooc-risk train`")
         store = None

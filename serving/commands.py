@@ -74,11 +74,19 @@ def predict(
     if out.suffix not in (".parquet", ".csv"):
         raise typer.BadParameter(f"--out must end in .parquet or .csv, got {out.name!r}")
     tracking, engine = TrackingSettings.from_env(), EngineSettings.from_env()
-    try:
-        scorers = list(load_scorers(tracking, chosen_targets(target)).values())
+    targets = chosen_targets(target)
+    try:  # with both targets, score those that have a champion and name the others
+        found, missing = load_scorers(tracking, targets, skip_missing=len(targets) > 1)
     except BundleError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
+    for skipped, why in missing.items():
+        typer.secho(f"warning: {skipped} not predicted: {why}", err=True, fg=typer.colors.YELLOW)
+    if not found:
+        typer.secho("error: no target has a @champion model; train one with `mooc-risk train`",
+                    err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    scorers = list(found.values())
     with progress_steps(2 + 2 * len(scorers), "predict") as step:
         frame = batch_predictions(data, connect(engine.backend), scorers, as_of, course, top_k,
                                   on_step=step)

@@ -3,7 +3,6 @@ reasons and the suggested intervention, for any number of feature rows at once."
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,8 +16,6 @@ from mooc_risk.models.estimators import positive_proba
 from mooc_risk.models.targets import Target
 from mooc_risk.serving.reasons import Catalogue, Explainer, load_catalogue
 from mooc_risk.settings import TrackingSettings
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,18 +79,17 @@ def reason_columns(columns) -> int:
 
 
 def load_scorers(tracking: TrackingSettings, targets: list[Target],
-                 skip_missing: bool = False) -> dict[Target, TargetScorer]:
-    """A scorer on each target's ``@champion`` bundle. A target without a readable champion
-    raises ``BundleError``, or with ``skip_missing`` is left out with a warning in the log."""
+                 skip_missing: bool = False) -> tuple[dict[Target, TargetScorer], dict[Target, str]]:
+    """A scorer on each target's ``@champion`` bundle, and why the others have none. Without
+    ``skip_missing`` a target without a readable champion raises ``BundleError``."""
     catalogue = load_catalogue()
-    scorers = {}
+    scorers, missing = {}, {}
     for target in targets:
         try:
-            bundle = registry.load_bundle(tracking, target.registered_name)
+            scorers[target] = TargetScorer.build(
+                registry.load_bundle(tracking, target.registered_name), catalogue)
         except BundleError as exc:
             if not skip_missing:
                 raise
-            log.warning("not serving %s: %s", target.value, exc)
-            continue
-        scorers[target] = TargetScorer.build(bundle, catalogue)
-    return scorers
+            missing[target] = str(exc)
+    return scorers, missing

@@ -61,6 +61,7 @@ def render_card(trained: Trained, version: str, run_id: str, alias: str,
     counts["split"] = counts["split"].replace({"unused": "excluded (learner also in test)"})
     sizes = counts.groupby("split").agg(rows=("label", "size"), learners=("learner_id", "nunique"),
                                         positive_rate=("label", "mean")).reset_index()
+    skipped = "".join(f"\n- **Skipped as-of day {d}**: {why}" for d, why in trained.skipped_days.items())
     return f"""# {c.registered_name} v{version}
 
 - **Target**: {c.target} (label `{c.label}`; risk = {"P(label)" if c.risk_of == "label" else "1 − P(label)"})
@@ -68,7 +69,7 @@ def render_card(trained: Trained, version: str, run_id: str, alias: str,
 - **Alias**: `@{alias}` — gate: {decision.reason}
 - **Data**: `{source}` (training-table sha256 `{trained.data_hash[:16]}…`)
 - **As-of days**: {", ".join(map(str, c.as_of_days))}; risk bands: medium ≥ {c.thresholds.medium},
-  high ≥ {c.thresholds.high}
+  high ≥ {c.thresholds.high}{skipped}
 
 ## Split
 {split.strategy}: {split.note}. No learner is on both sides; validation rows (early stopping and

@@ -59,6 +59,7 @@ def train(
         trained = fit_and_assess(tables, cfg, default_spec(tables, cmap), on_step=step)
         published = publish(trained, tables, tracking, paths.cards_dir, source=str(data))
         step("logged and registered")
+    _warn_skipped(trained)
     _print_summary(trained, published)
 
 
@@ -99,6 +100,7 @@ def evaluate(
         step("input validated")
         report = evaluate_to_folder(tables, cfg, default_spec(tables, cmap), out, tracking,
                                     source=str(data), on_step=step)
+    _warn_skipped(report.trained)
     typer.echo(report.by_day.round(3).to_string())
     typer.echo(f"report: {out / 'report.md'}")
 
@@ -110,6 +112,11 @@ def _config(path: Path | None, target: Target, overrides: list[str] | None, days
     if cfg.target != target:
         raise typer.BadParameter(f"--target is {target}, but the config says target: {cfg.target}")
     return cfg
+
+
+def _warn_skipped(trained) -> None:
+    for day, why in trained.skipped_days.items():
+        typer.secho(f"warning: as-of day {day} skipped: {why}", err=True, fg=typer.colors.YELLOW)
 
 
 def _print_summary(trained, published) -> None:

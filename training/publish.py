@@ -72,6 +72,7 @@ def _log_run(trained: Trained, source: str) -> None:
         "data_hash": trained.data_hash, "split_strategy": split.strategy, "split_note": split.note,
         "horizon_strategy": config.horizon_strategy,
         "feature_columns": json.dumps(rows.feature_columns),
+        "skipped_days": json.dumps({str(d): why for d, why in trained.skipped_days.items()}),
     })
     log_datasets(trained, source)
     log_test_metrics(trained)
@@ -130,6 +131,9 @@ def _log_shap(trained: Trained, X_test: pd.DataFrame) -> None:
 
 
 def _gate(trained: Trained, tables: Tables, tracking: TrackingSettings, c) -> GateDecision:
+    """Promote only a candidate at least as good as the champion, judged like with like: the
+    same test rows (where the champion's features exist too) and every as-of day the champion
+    covers."""
     ev = trained.assessment
     candidate = Scorecard(ev.metrics["test_auc"], ev.metrics["test_ece"], ev.group_gap)
     current = registry.version_by_alias(c, trained.config.registered_name, registry.CHAMPION)
@@ -137,7 +141,13 @@ def _gate(trained: Trained, tables: Tables, tracking: TrackingSettings, c) -> Ga
         return decide(candidate, None, trained.config.gate)
     try:
         champion = registry.load_bundle(tracking, trained.config.registered_name, current.version)
-        scorecard = champion_scorecard(champion, trained, tables)
+        missing = sorted(set(champion.metadata.as_of_days) - set(trained.config.as_of_days))
+        if missing:
+            return GateDecision(False, f"the candidate covers fewer as-of days than the champion "
+                                       f"v{current.version} ({_days(trained.config.as_of_days)} vs "
+                                       f"{_days(champion.metadata.as_of_days)}): days {_days(missing)} "
+                                       "would be served by another day's model")
+        candidate, held = scorecards_on_the_same_rows(champion, trained, tables)
     except BundleFormatError:  # nothing can serve that champion any more: nothing to compare with
         decision = decide(candidate, None, trained.config.gate)
         return GateDecision(decision.promote, f"the champion v{current.version} is in a bundle "
@@ -146,14 +156,25 @@ def _gate(trained: Trained, tables: Tables, tracking: TrackingSettings, c) -> Ga
         return GateDecision(False, f"the champion v{current.version} cannot be scored on this data "
                                    f"({type(exc).__name__}: {exc}); compare by hand and use "
                                    "`mooc-risk models promote`")
-    return decide(candidate, scorecard, trained.config.gate)
+    return decide(candidate, held, trained.config.gate)
 
 
-def champion_scorecard(champion: ModelBundle, trained: Trained, tables: Tables) -> Scorecard:
-    """The champion scored on the candidate's test rows, with the champion's own features."""
+def _days(days) -> str:
+    return ", ".join(map(str, days))
+
+
+def scorecards_on_the_same_rows(champion: ModelBundle, trained: Trained,
+                                tables: Tables) -> tuple[Scorecard, Scorecard]:
+    """(candidate, champion) on the candidate's test rows that the champion's features also
+    have, each model with its own features."""
     test = trained.test
-    days = sorted(test["as_of_day"].unique())
-    features = build_features(tables, days, champion.spec)
-    merged = test[[*ROW_KEYS, "label"]].merge(features, on=list(ROW_KEYS), how="inner")
-    ev = assess(merged, {"champion": champion.probability(merged)}, trained.config.risk_of)
-    return Scorecard(ev.metrics["test_auc"], ev.metrics["test_ece"], ev.group_gap)
+    features = build_features(tables, sorted(test["as_of_day"].unique()), champion.spec)
+    theirs = test[[*ROW_KEYS, "label"]].merge(features, on=list(ROW_KEYS), how="inner")
+    ours = theirs[list(ROW_KEYS)].merge(test, on=list(ROW_KEYS), how="left")
+    cards = []
+    for rows, p in ((ours, est.positive_proba(trained.model, est.as_model_input(
+            ours, trained.rows.feature_columns, trained.rows.categorical_columns))),
+                    (theirs, champion.probability(theirs))):
+        ev = assess(rows, {"model": p}, trained.config.risk_of)
+        cards.append(Scorecard(ev.metrics["test_auc"], ev.metrics["test_ece"], ev.group_gap))
+    return cards[0], cards[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -40,6 +40,7 @@ class Trained:
     assessment: Assessment
     horizons: pd.DataFrame | None  # test AUC/ECE by day: one model vs one model per day
     data_hash: str
+    skipped_days: dict[int, str] = field(default_factory=dict)  # as-of day → why it was left out
 
     @property
     def test(self) -> pd.DataFrame:
@@ -76,6 +77,9 @@ def fit_and_assess(
     rows = labelled_rows(tables, config, spec)
     on_step(f"{len(rows.frame):,} labelled rows")
     split = split_rows(rows.frame, config.split)
+    skipped = days_to_skip(rows, split, config)
+    if skipped:
+        rows, split, config = _without_days(rows, split, config, skipped)
     X = est.as_model_input(rows.frame, rows.feature_columns, rows.categorical_columns)
     y = rows.frame["label"].to_numpy()
     for side, mask in (("training", split.train), ("validation", split.valid), ("test", split.test)):
@@ -101,7 +105,41 @@ def fit_and_assess(
                                                       for n, m in candidates.items()}, config)
     on_step("evaluated")
     return Trained(config, spec, rows, split, model, baseline, assessment, horizons,
-                   data_hash(rows))
+                   data_hash(rows), skipped)
+
+
+def days_to_skip(rows: LabelledRows, split: Split, config: TrainConfig) -> dict[int, str]:
+    """The configured as-of days nothing can be learnt or tested at, with the reason: past the
+    end of every scheduled course in the data, or one class only on a side of the split.
+    Raises InputError when that leaves no day at all."""
+    frame = rows.frame
+    days, y = frame["as_of_day"].to_numpy(), frame["label"].to_numpy()
+    longest = frame["course_length_days"].max() if "course_length_days" in frame else np.nan
+    skipped = {}
+    for day in config.as_of_days:
+        if np.isfinite(longest) and day >= longest and frame["self_paced"].eq(0).all():
+            skipped[day] = (f"past the end of every course in the data (the longest lasts "
+                            f"{longest:.0f} days)")
+            continue
+        for side, mask in (("training", split.train), ("validation", split.valid), ("test", split.test)):
+            labels = set(y[mask & (days == day)])
+            if len(labels) < 2:
+                skipped[day] = (f"no {side} rows" if not labels else
+                                f"the {side} rows have one class of {config.label!r} only")
+                break
+    if len(skipped) == len(config.as_of_days):
+        shown = "; ".join(f"day {d}: {why}" for d, why in skipped.items())
+        raise InputError(f"no as-of day can be trained ({shown})")
+    return skipped
+
+
+def _without_days(rows: LabelledRows, split: Split, config: TrainConfig,
+                  skipped: dict[int, str]) -> tuple[LabelledRows, Split, TrainConfig]:
+    keep = ~rows.frame["as_of_day"].isin(list(skipped)).to_numpy()
+    rows = replace(rows, frame=rows.frame[keep].reset_index(drop=True))
+    split = replace(split, train=split.train[keep], valid=split.valid[keep], test=split.test[keep])
+    days = [d for d in config.as_of_days if d not in skipped]
+    return rows, split, config.model_copy(update={"as_of_days": days})
 
 
 def _fit_calibrated(X, y, train, valid, rows: LabelledRows, config: TrainConfig):

@@ -111,3 +111,35 @@ def test_keys_add_prints_the_key_once_and_stores_only_its_hash(tmp_path, capsys,
     ring.check(key, "C007")
     with pytest.raises(Exception, match="not valid for course"):
         ring.check(key, "C001")
+
+
+def test_predict_both_scores_the_targets_that_have_a_champion_and_names_the_others(
+        served, tmp_path, capsys, monkeypatch):
+    import mlflow
+
+    from mooc_risk.features.build import build_features
+    from mooc_risk.features.canonical.engine import connect
+    from mooc_risk.features.canonical.tables import read_tables
+    from mooc_risk.models import registry
+    from mooc_risk.settings import TrackingSettings
+
+    dropout = registry.load_bundle(served.tracking, "mooc-risk-dropout")
+    only_dropout = TrackingSettings.of(tracking_uri=f"sqlite:///{tmp_path}/m.db",
+                                       artifact_root=tmp_path / "a")
+    c = registry.client(only_dropout)
+    example = build_features(read_tables(served.data, connect(), dropout.spec.constructs), [7],
+                             dropout.spec).head(5)
+    with mlflow.start_run():
+        version = dropout.log(example).registered_model_version
+    registry.set_alias(c, "mooc-risk-dropout", registry.CHAMPION, str(version))
+    for name, value in {**served.env, **only_dropout.to_env()}.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "p.csv"
+    result = run_cli(["predict", "--data", served.data, "--course", "C001", "--as-of", "7",
+                      "--out", out, "--top-k", "0"], capsys, monkeypatch)
+    assert result.code == 0, result.err
+    assert "certification not predicted: no model mooc-risk-certification@champion" in result.err
+    assert set(pd.read_csv(out).target) == {"dropout"}
+    result = run_cli(["predict", "--data", served.data, "--course", "C001", "--as-of", "7",
+                      "--out", out, "--target", "certification"], capsys, monkeypatch)
+    assert result.code == 2 and "no model mooc-risk-certification@champion" in result.err

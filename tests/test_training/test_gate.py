@@ -1,0 +1,56 @@
+"""The gate compares like with like, and days nothing can be learnt at are skipped by name."""
+
+import pytest
+
+from mooc_risk.errors import InputError
+from mooc_risk.features.build import default_spec
+from mooc_risk.features.canonical.tables import read_tables
+from mooc_risk.settings import TrackingSettings
+from mooc_risk.training.config import load_config
+from mooc_risk.training.publish import publish
+from mooc_risk.training.train import fit_and_assess
+
+
+@pytest.fixture(scope="module")
+def tables(synthetic_data, cmap, duck):
+    return read_tables(synthetic_data, duck, cmap)
+
+
+def trained(tables, cmap, days, *extra):
+    config = load_config(None, ["compare_horizon_strategies=false", "gate.ece_ceiling=0.2", *extra],
+                         target="dropout", as_of_days=days)
+    return fit_and_assess(tables, config, default_spec(tables, cmap))
+
+
+@pytest.mark.slow
+def test_a_candidate_covering_fewer_days_than_the_champion_is_not_promoted(tables, cmap, tmp_path):
+    tracking = TrackingSettings.of(tracking_uri=f"sqlite:///{tmp_path}/m.db",
+                                   artifact_root=tmp_path / "a")
+    first = publish(trained(tables, cmap, [0, 7, 14]), tables, tracking, tmp_path / "c", "s")
+    assert first.alias == "champion"
+    narrow = publish(trained(tables, cmap, [7, 14]), tables, tracking, tmp_path / "c", "s")
+    assert narrow.alias == "challenger"
+    assert "covers fewer as-of days than the champion v1 (7, 14 vs 0, 7, 14): days 0" in \
+        narrow.decision.reason
+    same = publish(trained(tables, cmap, [0, 7, 14]), tables, tracking, tmp_path / "c", "s")
+    assert "fewer as-of days" not in same.decision.reason and "vs champion" in same.decision.reason
+
+
+def test_days_past_every_course_are_skipped_and_named(tables, cmap):
+    # the synthetic scheduled courses last 6–10 weeks; self-paced runs are dropped here so that
+    # day 400 is past the end of every course
+    from dataclasses import replace
+
+    e = tables.enrolments
+    scheduled = e.filter(e.course_end.notnull())
+    keep = {name: t.semi_join(scheduled.select("learner_id", "course_id", "run_id"),
+                              ["learner_id", "course_id", "run_id"])
+            for name, t in (("events", tables.events), ("surveys", tables.surveys),
+                            ("outcomes", tables.outcomes))}
+    only_scheduled = replace(tables, enrolments=scheduled, **keep)
+    result = trained(only_scheduled, cmap, [7, 14, 400], "horizon_strategy=per_day")
+    assert result.config.as_of_days == [7, 14] and result.bundle().metadata.as_of_days == [7, 14]
+    assert "past the end of every course in the data" in result.skipped_days[400]
+    assert set(result.rows.frame["as_of_day"]) == {7, 14}
+    with pytest.raises(InputError, match="no as-of day can be trained"):
+        trained(only_scheduled, cmap, [400, 500])
