@@ -89,6 +89,7 @@ class BundleMetadata(BaseModel):
     test_metrics: dict[str, float] = {}
     data_hash: str
     trained_at: str  # ISO 8601, UTC
+    sensitive_attributes: list[str] = []  # never worded as reasons, even when model features
 
     @field_validator("bundle_format")
     @classmethod

@@ -76,19 +76,22 @@ class ReasonTable:
 
 
 class Explainer:
-    """Reasons for one model: its feature columns grouped as the catalogue says."""
+    """Reasons for one model: its feature columns grouped as the catalogue says. ``hidden``
+    features (the sensitive attributes) never become reasons, whatever the catalogue says;
+    their contributions count in ``rest``."""
 
     def __init__(self, catalogue: Catalogue, feature_columns: list[str], target: Target,
-                 reference: dict[str, dict[int, float]]):
+                 reference: dict[str, dict[int, float]], hidden: list[str] = ()):
         self.catalogue = catalogue
         self.sign = 1.0 if target.risk_of == "label" else -1.0
         self.good = target.good_outcome
         self.reference = reference
         self.specs: list[tuple[str, GroupSpec]] = []
         membership = []
-        unclaimed = list(feature_columns)
+        shown = [c for c in feature_columns if c not in set(hidden)]  # hidden: only in ``rest``
+        unclaimed = list(shown)
         for name, spec in catalogue.groups.items():
-            members = [c for c in feature_columns
+            members = [c for c in shown
                        if any(fnmatch.fnmatchcase(c, pattern) for pattern in spec.features)]
             if members:
                 self.specs.append((name, spec))

@@ -29,8 +29,8 @@ class TargetScorer:
     @classmethod
     def build(cls, bundle: ModelBundle, catalogue: Catalogue) -> TargetScorer:
         meta = bundle.metadata
-        return cls(bundle, Explainer(catalogue, meta.feature_columns, meta.target, meta.reference),
-                   catalogue)
+        return cls(bundle, Explainer(catalogue, meta.feature_columns, meta.target, meta.reference,
+                                     hidden=meta.sensitive_attributes), catalogue)
 
     @property
     def target(self) -> Target:

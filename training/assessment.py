@@ -3,12 +3,14 @@ and the model card)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from mooc_risk.training.fairness import (
+    GROUP_COLUMNS,
     GroupMetrics,
     group_metrics,
     largest_gap,
@@ -32,11 +34,13 @@ class Assessment:
         return self.metrics["test_max_group_auc_gap"]
 
 
-def assess(test: pd.DataFrame, scores: dict[str, np.ndarray], risk_of: str) -> Assessment:
+def assess(test: pd.DataFrame, scores: dict[str, np.ndarray], risk_of: str,
+           audited: Sequence[str] = GROUP_COLUMNS) -> Assessment:
     """``scores``: model name → probabilities on ``test`` rows; the first is the main model,
-    named in metrics as ``test_*``, the others as ``<name>_test_*``."""
+    named in metrics as ``test_*``, the others as ``<name>_test_*``. Groups are audited over
+    the ``audited`` columns ``test`` has."""
     y, days = test["label"].to_numpy(), test["as_of_day"].to_numpy()
-    present = present_groups(test)
+    present = present_groups(test, audited)
     metrics, rows = {}, []
     for i, (name, p) in enumerate(scores.items()):
         prefix = "test" if i == 0 else f"{name}_test"

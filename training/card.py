@@ -19,11 +19,21 @@ LIMITS = """\
   learners who have already left are extrapolations.
 - Calibration is fitted on the validation learners of the training runs; a new course, platform
   or credential policy can shift base rates — watch the calibration plot of the next run.
-- Group metrics cover the demographic columns present in the data (gender, age band,
-  education level, disability); groups under 30 test rows are not reported.
+- Group metrics cover the audited columns present in the data (gender, age band, education
+  level, disability and the configured sensitive attributes); groups under 30 test rows are
+  not reported.
 - Features only use data before each as-of day, but the event-type vocabulary is chosen from the
   whole training data set.
 """
+
+
+def sensitive_policy(config) -> str:
+    """The model card's statement of how sensitive attributes were used."""
+    names = ", ".join(f"`{a}`" for a in config.sensitive_attributes) or "none"
+    use = ("**are model features** (`sensitive_as_features: true`)" if config.sensitive_as_features
+           else "are **not** model features")
+    return (f"Sensitive attributes ({names}) {use}; they are audited below and are never shown "
+            "as reasons or used to choose an intervention.")
 
 
 def horizon_decision(horizons: pd.DataFrame | None, chosen: str) -> str:
@@ -96,7 +106,9 @@ ECE {ev.metrics["test_ece"]:.4f}, Brier {ev.metrics["test_brier"]:.4f} on the te
 `plots/calibration.png` in the run).
 
 ## Groups
-Largest AUC gap between groups: {ev.group_gap:.4f}.
+{sensitive_policy(c)}
+
+Largest AUC gap between groups: {ev.group_gap:.4f}. `ece`: calibration within the group.
 
 {markdown_table(ev.groups.astype({"n": "int64"}))}
 ## Known limits

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_fie
 from mooc_risk.errors import InputError
 from mooc_risk.models.bundle import Thresholds
 from mooc_risk.models.targets import LABELS, Target
+from mooc_risk.training.fairness import GROUP_COLUMNS
 
 OUTCOME_COLUMNS = (*LABELS, "last_active_at", "dropped_at")
 
@@ -48,6 +49,10 @@ class TrainConfig(_Section):
     horizon_strategy: Literal["single", "per_day"] = "single"
     compare_horizon_strategies: bool = True
     exclude_features: list[str] = []
+    # attributes for fairness audits only: never reasons, and model features only when
+    # sensitive_as_features is true (DESIGN: a config says otherwise)
+    sensitive_attributes: list[str] = ["gender", "age_band", "disability", "employment"]
+    sensitive_as_features: bool = False
     split: SplitConfig = SplitConfig()
     lightgbm: dict[str, Any] = {}
     early_stopping_rounds: int = Field(50, ge=1)
@@ -61,6 +66,11 @@ class TrainConfig(_Section):
             raise ValueError("as_of_days must be ≥ 0")
         self.as_of_days = sorted(set(self.as_of_days))
         return self
+
+    @property
+    def audited_groups(self) -> list[str]:
+        """Group columns of the fairness audit: the default ones and the sensitive ones."""
+        return list(dict.fromkeys([*GROUP_COLUMNS, *self.sensitive_attributes]))
 
     @computed_field
     @property

@@ -85,7 +85,11 @@ def _run_starts(tables: Tables) -> pd.Series:
 
 
 def feature_columns(frame: pd.DataFrame, config: TrainConfig) -> list[str]:
+    """The model's inputs: every feature but the excluded ones, outcomes and keys, and the
+    sensitive attributes unless the config makes them features."""
     excluded = NOT_FEATURES | set(config.exclude_features) | set(OUTCOME_COLUMNS)
+    if not config.sensitive_as_features:
+        excluded |= set(config.sensitive_attributes)
     return [c for c in frame.columns if c not in excluded]
 
 

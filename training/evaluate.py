@@ -19,6 +19,7 @@ from mooc_risk.files import folder_replacing, write_table
 from mooc_risk.models import estimators as est
 from mooc_risk.settings import TrackingSettings
 from mooc_risk.training import plots
+from mooc_risk.training.card import sensitive_policy
 from mooc_risk.training.config import TrainConfig
 from mooc_risk.training.markdown import markdown_table
 from mooc_risk.training.tracking import experiment_id, log_datasets, log_test_metrics
@@ -39,14 +40,18 @@ def evaluate_to_folder(tables: Tables, config: TrainConfig, spec: FeatureSpec, o
                        tracking: TrackingSettings, source: str,
                        on_step: Callable[[str], None] = lambda _label: None) -> Report:
     trained = fit_and_assess(tables, config, spec, on_step)
+    without = None
+    if config.sensitive_as_features:  # the report shows what they add
+        without = fit_and_assess(tables, config.model_copy(update={"sensitive_as_features": False}),
+                                 spec)
     with folder_replacing(out) as stage:  # a failed run leaves an earlier report whole
-        by_day = _write(trained, stage, source)
+        by_day = _write(trained, stage, source, without)
     _log(trained, out, tracking, source)
     on_step("report written")
     return Report(trained, by_day, out)
 
 
-def _write(trained: Trained, out: Path, source: str) -> pd.DataFrame:
+def _write(trained: Trained, out: Path, source: str, without: Trained | None) -> pd.DataFrame:
     test = trained.test
     X = trained.inputs(trained.split.test)
     predictions = test[list(ROW_KEYS)].assign(
@@ -60,7 +65,7 @@ def _write(trained: Trained, out: Path, source: str) -> pd.DataFrame:
     figures = _figures(trained, predictions, source)
     for name, figure in figures.items():
         figure.savefig(out / name, dpi=110)
-    text = render_report(trained, by_day, source, list(figures))
+    text = render_report(trained, by_day, source, list(figures), without)
     (out / "report.md").write_text(text)
     trained.assessment.by_day.to_csv(out / "metrics_by_day.csv", index=False)
     return by_day
@@ -81,7 +86,8 @@ def _figures(trained: Trained, predictions: pd.DataFrame, source: str) -> dict:
     return figures
 
 
-def render_report(trained: Trained, by_day: pd.DataFrame, source: str, figures: list[str]) -> str:
+def render_report(trained: Trained, by_day: pd.DataFrame, source: str, figures: list[str],
+                  without: Trained | None = None) -> str:
     c, ev, split, frame = trained.config, trained.assessment, trained.split, trained.rows.frame
     sides = pd.DataFrame([
         {"side": name, "rows": int(mask.sum()), "learners": frame.loc[mask, "learner_id"].nunique(),
@@ -111,9 +117,27 @@ education, disability) with at least 30 test rows.
 ## Overall (all as-of days pooled)
 {markdown_table(overall)}
 ## Groups (all days pooled, LightGBM)
-{markdown_table(groups)}
+{sensitive_policy(c)}
+
+{markdown_table(groups)}{_with_and_without(trained, without)}
 {images}
 """
+
+
+def _with_and_without(trained: Trained, without: Trained | None) -> str:
+    """Test AUC and ECE by day with and without the sensitive attributes as features."""
+    if without is None:
+        return ""
+    rows = []
+    for name, t in (("with", trained), ("without", without)):
+        day = t.assessment.by_day[t.assessment.by_day["model"] == "lightgbm"]
+        rows += [{"sensitive attributes": name, "as_of_day": d, "auc": a, "ece": e}
+                 for d, a, e in zip(day["as_of_day"], day["auc"], day["ece"], strict=True)]
+    table = pd.DataFrame(rows).pivot(index="as_of_day", columns="sensitive attributes",
+                                     values=["auc", "ece"])
+    table.columns = [f"{metric} {name}" for metric, name in table.columns]
+    return ("\n## With and without the sensitive attributes as features (test side)\n"
+            + markdown_table(table.reset_index()))
 
 
 def _log(trained: Trained, out: Path, tracking: TrackingSettings, source: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,13 +10,15 @@ import pandas as pd
 from fairlearn.metrics import MetricFrame, count
 from sklearn.metrics import roc_auc_score, roc_curve
 
-GROUP_COLUMNS = ("gender", "age_band", "education_level", "disability")
+from mooc_risk.training.metrics import expected_calibration_error
+
+GROUP_COLUMNS = ("gender", "age_band", "education_level", "disability")  # audited by default
 MIN_GROUP_ROWS = 30
 
 
-def present_groups(frame: pd.DataFrame) -> list[str]:
-    """The group columns (``GROUP_COLUMNS``) that ``frame`` has and that are not all empty."""
-    return [c for c in GROUP_COLUMNS if c in frame and frame[c].notna().any()]
+def present_groups(frame: pd.DataFrame, audited: Sequence[str] = GROUP_COLUMNS) -> list[str]:
+    """The audited group columns that ``frame`` has and that are not all empty."""
+    return [c for c in dict.fromkeys(audited) if c in frame and frame[c].notna().any()]
 
 
 def _auc(y, p) -> float:
@@ -61,7 +64,8 @@ def group_metrics(y: np.ndarray, p: np.ndarray, groups: pd.DataFrame) -> dict[st
         if len(kept) < 2:
             continue
         rows = np.isin(vals, kept)
-        frame = MetricFrame(metrics={"auc": _auc, "n": count}, y_true=y_u[rows], y_pred=p_u[rows],
+        frame = MetricFrame(metrics={"auc": _auc, "n": count, "ece": expected_calibration_error},
+                            y_true=y_u[rows], y_pred=p_u[rows],
                             sensitive_features=pd.Series(vals[rows], name=attribute))
         out[attribute] = GroupMetrics(frame, y_u, p_u, vals)
     return out
@@ -73,17 +77,17 @@ def group_report(y: np.ndarray, p: np.ndarray, groups: pd.DataFrame) -> pd.DataF
 
 
 def report_table(by_attribute: dict[str, GroupMetrics]) -> pd.DataFrame:
-    """One row per attribute × kept group: n, AUC, the group's ABROCA against the attribute's
-    other rows, and the attribute's largest AUC gap between groups."""
+    """One row per attribute × kept group: n, AUC, ECE (calibration within the group), the
+    group's ABROCA against the attribute's other rows, and the attribute's largest AUC gap."""
     rows = []
     for attribute, g in by_attribute.items():
         table = g.frame.by_group.reset_index()
-        table.columns = ["group", "auc", "n"]
+        table.columns = ["group", "auc", "n", "ece"]
         table["abroca"] = [abroca(g.y, g.p, g.groups == group) for group in table["group"]]
         table["attribute"] = attribute
         table["auc_gap"] = float(g.frame.difference(method="between_groups")["auc"])
         rows.append(table)
-    columns = ["attribute", "group", "n", "auc", "abroca", "auc_gap"]
+    columns = ["attribute", "group", "n", "auc", "ece", "abroca", "auc_gap"]
     return pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)
 
 

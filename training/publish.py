@@ -175,6 +175,6 @@ def scorecards_on_the_same_rows(champion: ModelBundle, trained: Trained,
     for rows, p in ((ours, est.positive_proba(trained.model, est.as_model_input(
             ours, trained.rows.feature_columns, trained.rows.categorical_columns))),
                     (theirs, champion.probability(theirs))):
-        ev = assess(rows, {"model": p}, trained.config.risk_of)
+        ev = assess(rows, {"model": p}, trained.config.risk_of, trained.config.audited_groups)
         cards.append(Scorecard(ev.metrics["test_auc"], ev.metrics["test_ece"], ev.group_gap))
     return cards[0], cards[1]

@@ -58,6 +58,7 @@ class Trained:
             target=c.target, feature_spec=self.spec, feature_columns=rows.feature_columns,
             categorical_columns=rows.categorical_columns, as_of_days=c.as_of_days,
             thresholds=c.thresholds, reference=self._reference(), data_hash=self.data_hash,
+            sensitive_attributes=c.sensitive_attributes,
             test_metrics={k: v for k, v in metrics.items() if np.isfinite(v) and "_day_" not in k},
             trained_at=datetime.now(UTC).isoformat(timespec="seconds")))
 
@@ -98,7 +99,7 @@ def fit_and_assess(
     on_step("baseline fitted")
     scores = {"lightgbm": est.positive_proba(model, X[te]),
               "baseline": est.positive_proba(baseline, X[te])}
-    assessment = assess(rows.frame[te], scores, config.risk_of)
+    assessment = assess(rows.frame[te], scores, config.risk_of, config.audited_groups)
     horizons = None
     if len(candidates) == 2:
         horizons = compare_horizons(rows.frame[te], {n: est.positive_proba(m, X[te])
