@@ -35,11 +35,13 @@ from mooc_risk.models.estimators import as_model_input, positive_proba
 from mooc_risk.models.targets import Target
 
 BUNDLE_FORMAT = 1
+PROBABILITY_EPS = 1e-6  # a probability is certain only in the model's mind
 SKOPS_TRUSTED = [  # the classes a bundle may contain beyond sklearn's own (skops refuses others)
     "collections.OrderedDict",
     "lightgbm.basic.Booster",
     "lightgbm.sklearn.LGBMClassifier",
     "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
     "mooc_risk.models.horizons.PerHorizonClassifier",
 ]
 
@@ -145,8 +147,13 @@ class ModelBundle:
         return as_model_input(features, self.feature_columns, self.categorical_columns)
 
     def probability(self, features: pd.DataFrame) -> np.ndarray:
-        """Calibrated P(label) for each feature row, shape (n,)."""
-        return positive_proba(self.estimator, self.inputs(features))
+        """Calibrated P(label) for each feature row, shape (n,), within [ε, 1 − ε]
+        (``PROBABILITY_EPS``): a served probability is never exactly 0 or 1."""
+        return self.probability_of_inputs(self.inputs(features))
+
+    def probability_of_inputs(self, X: pd.DataFrame) -> np.ndarray:
+        """``probability`` for rows already in the estimator's input form (``inputs``)."""
+        return np.clip(positive_proba(self.estimator, X), PROBABILITY_EPS, 1 - PROBABILITY_EPS)
 
     def save(self, path: Path | str, input_example: pd.DataFrame) -> Path:
         """Write the bundle to a new folder ``path`` (an MLflow model); return the path."""

@@ -12,7 +12,6 @@ from mooc_risk.features.canonical.schemas import ROW_KEYS
 from mooc_risk.models import registry
 from mooc_risk.models.bundle import BundleError, ModelBundle
 from mooc_risk.models.contributions import tree_contributions
-from mooc_risk.models.estimators import positive_proba
 from mooc_risk.models.targets import Target
 from mooc_risk.serving.reasons import Catalogue, Explainer, load_catalogue
 from mooc_risk.settings import TrackingSettings
@@ -43,7 +42,7 @@ class TargetScorer:
         """One row per feature row: keys, probability, risk, band, intervention, and with
         ``explain`` the base value, raw score, top-k reasons and the rest."""
         X = self.inputs(features)
-        p = positive_proba(self.bundle.estimator, X)
+        p = self.bundle.probability_of_inputs(X)
         risk = p if self.bundle.risk_of == "label" else 1.0 - p
         t = self.bundle.thresholds
         band = np.select([risk >= t.high, risk >= t.medium], ["high", "medium"], "low")

@@ -27,6 +27,37 @@ LIMITS = """\
 """
 
 
+def calibration_choice(trained: Trained) -> str:
+    """Which calibration the model uses, each method's figures on the validation rows, and why."""
+    c, compared = trained.config, trained.calibration
+    if compared is None or compared.empty:
+        return f"Method: {c.calibration}."
+    pooled = compared.groupby("method")[["ece", "brier", "distinct_share"]].mean()
+    pooled["exact_0_or_1"] = compared.groupby("method")["exact_0_or_1"].sum()
+    why = {"sigmoid": "it keeps the model's order (a strictly increasing map of the raw score: no "
+                      "two learners with different scores share a probability, none is exactly 0 "
+                      "or 1), so a ranked list has no ties",
+           "isotonic": "chosen in the config; its steps tie learners with different scores and "
+                       "can reach exactly 0 or 1, so ranked lists break ties by the raw score"}
+    return (f"Method: **{c.calibration}** — {why[c.calibration]}. Each method on the validation "
+            "learners of the training runs (5-fold, out of fold; mean over the as-of day models):"
+            "\n\n" + markdown_table(pooled.reset_index(), 4))
+
+
+def band_shares(trained: Trained) -> str:
+    """The share of test rows in each risk band, by as-of day (bands from the config)."""
+    t = trained.config.thresholds
+    test = trained.test
+    p = trained.model.predict_proba(trained.inputs(trained.split.test))[:, 1]
+    risk = p if trained.config.risk_of == "label" else 1 - p
+    band = np.select([risk >= t.high, risk >= t.medium], ["high", "medium"], "low")
+    shares = (pd.crosstab(test["as_of_day"].to_numpy(), band, normalize="index")
+              .reindex(columns=["low", "medium", "high"], fill_value=0.0))
+    shares.index.name = "as_of_day"
+    return (f"medium ≥ {t.medium}, high ≥ {t.high} (config `thresholds`); share of the test rows "
+            "in each band:\n\n" + markdown_table(shares.reset_index(), 3))
+
+
 def sensitive_policy(config) -> str:
     """The model card's statement of how sensitive attributes were used."""
     names = ", ".join(f"`{a}`" for a in config.sensitive_attributes) or "none"
@@ -102,9 +133,13 @@ intervention capacity of one in ten).
 ### By as-of day
 {markdown_table(by_day.reset_index())}
 ## Calibration
-ECE {ev.metrics["test_ece"]:.4f}, Brier {ev.metrics["test_brier"]:.4f} on the test runs (plot:
+{calibration_choice(trained)}
+
+On the test runs: ECE {ev.metrics["test_ece"]:.4f}, Brier {ev.metrics["test_brier"]:.4f} (plot:
 `plots/calibration.png` in the run).
 
+### Risk bands
+{band_shares(trained)}
 ## Groups
 {sensitive_policy(c)}
 

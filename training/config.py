@@ -56,7 +56,7 @@ class TrainConfig(_Section):
     split: SplitConfig = SplitConfig()
     lightgbm: dict[str, Any] = {}
     early_stopping_rounds: int = Field(50, ge=1)
-    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
     thresholds: Thresholds
     gate: GateConfig = GateConfig()
 

@@ -65,3 +65,29 @@ def fit_baseline(X_train: pd.DataFrame, y_train: np.ndarray, categorical: list[s
 def calibrate(model: Pipeline, X: pd.DataFrame, y: np.ndarray, method: str) -> CalibratedClassifierCV:
     """Calibrate a fitted model on held-out rows without refitting it."""
     return CalibratedClassifierCV(FrozenEstimator(model), method=method).fit(X, y)
+
+
+CALIBRATIONS = ("sigmoid", "isotonic")
+
+
+def compare_calibrations(model: Pipeline, X: pd.DataFrame, y: np.ndarray, learners: np.ndarray,
+                         folds: int = 5) -> list[dict]:
+    """Each calibration method on the same held-out rows, out of fold (folds grouped by
+    learner): ECE, Brier, and the share of distinct probabilities (1.0: the calibrated scores
+    keep the model's order; isotonic regression's steps tie learners and reach exactly 0 or 1).
+    """
+    from sklearn.metrics import brier_score_loss
+    from sklearn.model_selection import GroupKFold, cross_val_predict
+
+    from mooc_risk.training.metrics import expected_calibration_error
+
+    n_folds = min(folds, len(np.unique(learners)))
+    out = []
+    for method in CALIBRATIONS:
+        p = cross_val_predict(CalibratedClassifierCV(FrozenEstimator(model), method=method), X, y,
+                              groups=learners, cv=GroupKFold(n_folds), method="predict_proba")[:, 1]
+        out.append({"method": method, "ece": expected_calibration_error(y, p),
+                    "brier": float(brier_score_loss(y, p)),
+                    "distinct_share": len(np.unique(p)) / len(p),
+                    "exact_0_or_1": int(((p == 0) | (p == 1)).sum())})
+    return out

@@ -41,6 +41,7 @@ class Trained:
     horizons: pd.DataFrame | None  # test AUC/ECE by day: one model vs one model per day
     data_hash: str
     skipped_days: dict[int, str] = field(default_factory=dict)  # as-of day → why it was left out
+    calibration: pd.DataFrame | None = None  # each method on the validation rows (model card)
 
     @property
     def test(self) -> pd.DataFrame:
@@ -92,7 +93,8 @@ def fit_and_assess(
         candidates["single"] = _fit_calibrated(X, y, split.train, split.valid, rows, config)
     if config.horizon_strategy == "per_day" or config.compare_horizon_strategies:
         candidates["per_day"] = _fit_per_day(X, y, split, rows, config)
-    model = candidates[config.horizon_strategy]
+    model, calibration = candidates[config.horizon_strategy]
+    candidates = {name: fitted for name, (fitted, _) in candidates.items()}
     on_step("LightGBM fitted and calibrated")
     tr, te = split.train, split.test
     baseline = fitting.fit_baseline(X[tr], y[tr], rows.categorical_columns)
@@ -106,7 +108,7 @@ def fit_and_assess(
                                                       for n, m in candidates.items()}, config)
     on_step("evaluated")
     return Trained(config, spec, rows, split, model, baseline, assessment, horizons,
-                   data_hash(rows), skipped)
+                   data_hash(rows), skipped, pd.DataFrame(calibration))
 
 
 def days_to_skip(rows: LabelledRows, split: Split, config: TrainConfig) -> dict[int, str]:
@@ -143,22 +145,30 @@ def _without_days(rows: LabelledRows, split: Split, config: TrainConfig,
     return rows, split, config.model_copy(update={"as_of_days": days})
 
 
-def _fit_calibrated(X, y, train, valid, rows: LabelledRows, config: TrainConfig):
+def _fit_calibrated(X, y, train, valid, rows: LabelledRows, config: TrainConfig,
+                    day: int | None = None) -> tuple[object, list[dict]]:
+    """LightGBM with early stopping, calibrated on the validation rows with the configured
+    method; and every method's figures on those rows (out of fold) for the model card."""
     model = fitting.fit_lightgbm(X[train], y[train], X[valid], y[valid], rows.categorical_columns,
-                             config.lightgbm, config.early_stopping_rounds, config.split.seed)
-    return fitting.calibrate(model, X[valid], y[valid], config.calibration)
+                                 config.lightgbm, config.early_stopping_rounds, config.split.seed)
+    learners = rows.frame["learner_id"].to_numpy()[valid]
+    compared = [{"as_of_day": "all" if day is None else day, **c}
+                for c in fitting.compare_calibrations(model, X[valid], y[valid], learners)]
+    return fitting.calibrate(model, X[valid], y[valid], config.calibration), compared
 
 
-def _fit_per_day(X, y, split: Split, rows: LabelledRows, config: TrainConfig) -> PerHorizonClassifier:
+def _fit_per_day(X, y, split: Split, rows: LabelledRows,
+                 config: TrainConfig) -> tuple[PerHorizonClassifier, list[dict]]:
     days = rows.frame["as_of_day"].to_numpy()
-    models = {}
+    models, compared = {}, []
     for day in config.as_of_days:
         train, valid = split.train & (days == day), split.valid & (days == day)
         if min(y[train].std(), y[valid].std()) == 0:
             raise InputError(f"as-of day {day}: training or validation rows have one class of "
                              f"{config.label!r} only; one model per day needs both")
-        models[day] = _fit_calibrated(X, y, train, valid, rows, config)
-    return PerHorizonClassifier(models).fit(X, y)
+        models[day], figures = _fit_calibrated(X, y, train, valid, rows, config, day)
+        compared += figures
+    return PerHorizonClassifier(models).fit(X, y), compared
 
 
 def compare_horizons(test: pd.DataFrame, scores: dict[str, np.ndarray],
