@@ -15,6 +15,7 @@ from mooc_risk.days import course_day
 from mooc_risk.errors import InputError
 from mooc_risk.features.build import build_features
 from mooc_risk.features.canonical.tables import tables_from_frames
+from mooc_risk.features.population import running_runs
 from mooc_risk.models.targets import Target
 from mooc_risk.serving import schemas
 from mooc_risk.serving.keys import KeyRing, Keys
@@ -150,23 +151,31 @@ class RiskApp:
         first = next(iter(by_target.values()))
         return schemas.LearnerScore(
             learner_id=first["learner_id"], course_id=first["course_id"], run_id=first["run_id"],
-            as_of_day=int(first["as_of_day"]),
+            as_of_day=int(first["as_of_day"]), status=first["status"],
             scores={t: target_score(row, request.explain, request.top_k) for t, row in by_target.items()},
         )
 
     # --- POST /courses/{course_id}/predictions -------------------------------------------
     def course_predictions(self, course_id: str, request: schemas.CoursePredictionsRequest,
-                           key: str | None) -> tuple[pd.DataFrame, int]:
+                           key: str | None) -> tuple[pd.DataFrame, int, str]:
+        """A page of one run's learners, riskiest first: (rows, total, run listed)."""
         self.keys.check(key, course_id)
         self._check_course(course_id)
+        run_id = request.run_id or self.running_run(course_id)
         frame = self.scored(request.target, request.as_of_day).frame
-        rows = frame[frame["course_id"] == course_id]
-        if request.run_id is not None:
-            rows = rows[rows["run_id"] == request.run_id]
+        rows = frame[(frame["course_id"] == course_id) & (frame["run_id"] == run_id)]
         rows = rows.sort_values(["risk", "learner_id"], ascending=[False, True])
         start = (request.page - 1) * request.page_size
         page = rows.iloc[start:start + request.page_size].reset_index(drop=True)
-        return flat_rows(page, request.explain, request.top_k), len(rows)
+        return flat_rows(page, request.explain, request.top_k), len(rows), run_id
+
+    def running_run(self, course_id: str) -> str:
+        """The course's running run: the one that started last by today (``MOOC_RISK_NOW``)."""
+        runs = running_runs(self._need_store().tables(self._instrument()), self.service.today())
+        if course_id not in runs:
+            raise NotFound(f"no run of course {course_id!r} has started by "
+                           f"{self.service.today():%Y-%m-%d}; ask for a run_id")
+        return runs[course_id]
 
     # --- GET /model ---------------------------------------------------------------------
     def models_info(self) -> schemas.ModelsResponse:
@@ -240,7 +249,7 @@ def target_score(row: dict, explain: bool, top_k: int) -> schemas.TargetScore:
 
 def flat_rows(frame: pd.DataFrame, explain: bool, top_k: int) -> pd.DataFrame:
     """A scored frame as dashboard rows: keys, risk, band, intervention, top-k reason texts."""
-    columns = ["learner_id", "course_id", "run_id", "as_of_day", "probability", "risk",
+    columns = ["learner_id", "course_id", "run_id", "as_of_day", "status", "probability", "risk",
                "risk_band", "intervention", "model", "model_version"]
     if explain:
         columns += [c for n in range(1, top_k + 1)

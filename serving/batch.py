@@ -1,13 +1,16 @@
-"""The batch scorer (``mooc-risk predict``): every learner of one course, or of all courses, as
-of a day, scored with reasons by the same ``build_features`` and ``TargetScorer`` the service
-uses. Riskiest first within each target; the caller writes the frame."""
+"""The batch scorer (``mooc-risk predict``): the learners of one course's run, or of every
+course's running run, as of a day — the day's population only (``features.population``) —
+scored with reasons by the same ``build_features`` and ``TargetScorer`` the service uses.
+Riskiest first within each target; the caller writes the frame."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
+import ibis
 import pandas as pd
 from ibis.backends import BaseBackend
 
@@ -15,17 +18,21 @@ from mooc_risk.errors import InputError
 from mooc_risk.features.build import build_features
 from mooc_risk.features.canonical.tables import Tables, read_tables
 from mooc_risk.features.constructs import ConstructMap
+from mooc_risk.features.population import in_population, running_runs
 from mooc_risk.serving.scoring import TargetScorer
 
 
 def batch_predictions(data: Path, con: BaseBackend, scorers: list[TargetScorer], as_of_day: int,
-                      course: str | None = None, top_k: int = 3,
+                      today: datetime, course: str | None = None, run: str | None = None,
+                      top_k: int = 3,
                       on_step: Callable[[str], None] = lambda _label: None) -> pd.DataFrame:
-    """One row per enrolment × target: keys, ``target``, probability, risk, band, intervention,
-    model and version, and with ``top_k`` > 0 the top-k reasons (``reason_<n>_*``; values as
-    text so one column holds numbers and categories). ``course``: one course id, else all.
+    """One row per enrolment × target: keys, ``status``, ``target``, probability, risk, band,
+    intervention, model and version, and with ``top_k`` > 0 the top-k reasons
+    (``reason_<n>_*``; values as text so one column holds numbers and categories).
 
-    Raises InputError for bad data or an unknown course.
+    ``course``: one course id, else every course; ``run``: that course's run, else each
+    course's running run by ``today``. Raises InputError for bad data, an unknown course or
+    run, or no run started by ``today``.
     """
     read: dict[str, Tables] = {}
 
@@ -33,15 +40,21 @@ def batch_predictions(data: Path, con: BaseBackend, scorers: list[TargetScorer],
         key = cmap.model_dump_json()
         if key not in read:
             tables = read_tables(data, con, cmap)
-            read[key] = one_course(tables, course) if course is not None else tables
+            if course is not None:
+                tables = one_course(tables, course)
+            runs = {course: run} if run is not None else running_runs(tables, today)
+            if not runs:
+                raise InputError(f"no run has started by {today:%Y-%m-%d}; choose one with --run")
+            read[key] = only_runs(tables, runs)
         return read[key]
 
     tables_for(scorers[0].bundle.spec.constructs)
     on_step("input validated")
     parts = []
     for scorer in scorers:
-        features = build_features(tables_for(scorer.bundle.spec.constructs), [as_of_day],
-                                  scorer.bundle.spec)
+        tables = tables_for(scorer.bundle.spec.constructs)
+        features = build_features(tables, [as_of_day], scorer.bundle.spec)
+        features = features[in_population(features, tables)]
         on_step(f"{scorer.target}: {len(features):,} feature rows")
         scored = scorer.score(features, explain=top_k > 0, top_k=max(top_k, 1))
         parts.append(scored.assign(target=scorer.target.value)
@@ -53,6 +66,18 @@ def batch_predictions(data: Path, con: BaseBackend, scorers: list[TargetScorer],
     for column in [c for c in frame.columns if c.startswith("reason_") and c.endswith("_value")]:
         frame[column] = frame[column].map(lambda v: None if pd.isna(v) else str(v))
     return frame
+
+
+def only_runs(tables: Tables, runs: dict[str, str]) -> Tables:
+    """The tables restricted to the given course → run pairs; InputError for an unknown run."""
+    pairs = ibis.memtable({"course_id": list(runs), "run_id": list(runs.values())})
+    e = tables.enrolments.semi_join(pairs, ["course_id", "run_id"])
+    if e.count().to_pandas() == 0:
+        shown = ", ".join(f"{c} {r}" for c, r in runs.items())
+        raise InputError(f"no enrolment in run(s) {shown} (not in the enrolments table)")
+    keep = {name: getattr(tables, name) for name in ("events", "surveys", "outcomes")}
+    return replace(tables, enrolments=e, **{n: t.semi_join(pairs, ["course_id", "run_id"])
+                                            for n, t in keep.items() if t is not None})
 
 
 def one_course(tables: Tables, course: str) -> Tables:

@@ -57,23 +57,30 @@ def predict(
     as_of: Annotated[int, typer.Option("--as-of", min=0, help="As-of day.")],
     course: Annotated[str | None, typer.Option("--course", help="One course id.")] = None,
     all_courses: Annotated[bool, typer.Option("--all", help="Every course in DATA.")] = False,
+    run: Annotated[str | None, typer.Option("--run", help="With --course: this run (default: "
+                                            "the course's running run, the one that started "
+                                            "last by today, MOOC_RISK_NOW).")] = None,
     target: Annotated[TargetChoice, typer.Option("--target", help="What to predict.")] = "both",
     top_k: Annotated[int, typer.Option("--top-k", min=0, max=10, help="Reasons per learner "
                                        "(0: none, faster).")] = 3,
 ) -> None:
-    """Score every learner of a course (or all courses) as of a day, with reasons, to a file."""
+    """Score the learners of a course's running run (or of every course's) as of a day, with
+    reasons, to a file; learners who unenrolled before the day are not listed."""
     from mooc_risk.features.canonical.engine import connect
     from mooc_risk.files import write_table
     from mooc_risk.models.bundle import BundleError
     from mooc_risk.serving.batch import batch_predictions
     from mooc_risk.serving.scoring import load_scorers
-    from mooc_risk.settings import EngineSettings, TrackingSettings
+    from mooc_risk.settings import EngineSettings, ServiceSettings, TrackingSettings
 
     if (course is None) == (not all_courses):
         raise typer.BadParameter("give exactly one of --course C or --all")
+    if run is not None and course is None:
+        raise typer.BadParameter("--run needs --course")
     if out.suffix not in (".parquet", ".csv"):
         raise typer.BadParameter(f"--out must end in .parquet or .csv, got {out.name!r}")
     tracking, engine = TrackingSettings.from_env(), EngineSettings.from_env()
+    today = ServiceSettings.from_env().today()
     targets = chosen_targets(target)
     try:  # with both targets, score those that have a champion and name the others
         found, missing = load_scorers(tracking, targets, skip_missing=len(targets) > 1)
@@ -88,8 +95,8 @@ def predict(
         raise typer.Exit(2)
     scorers = list(found.values())
     with progress_steps(2 + 2 * len(scorers), "predict") as step:
-        frame = batch_predictions(data, connect(engine.backend), scorers, as_of, course, top_k,
-                                  on_step=step)
+        frame = batch_predictions(data, connect(engine.backend), scorers, as_of, today, course, run,
+                                  top_k, on_step=step)
         write_table(frame, out)
         step("written")
     typer.echo(f"{len(frame):,} predictions → {out}")
@@ -145,11 +152,11 @@ def ask(
         typer.secho(f"error {response.status_code}: {message}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1)
     page = response.json()
-    typer.echo(f"{course}, day {as_of}: {page['total']:,} learners; the {len(page['rows'])} "
-               f"with the highest {target} risk:")
+    typer.echo(f"{course}, run {page['run_id']}, day {as_of}: {page['total']:,} learners; the "
+               f"{len(page['rows'])} with the highest {target} risk:")
     for row in page["rows"]:
         reasons = "; ".join(row[f"reason_{n}_text"] for n in (1, 2, 3) if row.get(f"reason_{n}_text"))
-        typer.echo(f"  {row['learner_id']} ({row['run_id']})  risk {row['risk']:.2f} "
+        typer.echo(f"  {row['learner_id']} ({row['status']})  risk {row['risk']:.2f} "
                    f"[{row['risk_band']}]  {reasons}\n      → {row['intervention']}")
 
 

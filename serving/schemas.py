@@ -120,6 +120,7 @@ class LearnerScore(BaseModel):
     course_id: str
     run_id: str
     as_of_day: int
+    status: str = Field(description="active, inactive for N days (nothing in the last 7), or never started")
     scores: dict[str, TargetScore]
 
 
@@ -131,7 +132,8 @@ class ScoreResponse(BaseModel):
 class CoursePredictionsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     as_of_day: int = Field(ge=0, le=3650)
-    run_id: str | None = None
+    run_id: str | None = Field(None, description="default: the course's running run (the one "
+                                                 "that started last by today)")
     target: Target = Target.DROPOUT
     explain: bool = True
     top_k: int = Field(3, ge=1, le=MAX_TOP_K)
@@ -142,6 +144,7 @@ class CoursePredictionsRequest(BaseModel):
 
 class CoursePredictionsPage(BaseModel):
     course_id: str
+    run_id: str = Field(description="the run listed: the one asked for, else the running run")
     target: Target
     as_of_day: int
     page: int

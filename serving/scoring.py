@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from mooc_risk.features.canonical.schemas import ROW_KEYS
+from mooc_risk.features.population import activity_status
 from mooc_risk.models import registry
 from mooc_risk.models.bundle import BundleError, ModelBundle
 from mooc_risk.models.contributions import tree_contributions
@@ -47,6 +48,7 @@ class TargetScorer:
         t = self.bundle.thresholds
         band = np.select([risk >= t.high, risk >= t.medium], ["high", "medium"], "low")
         out = features[list(ROW_KEYS)].reset_index(drop=True).copy()
+        out["status"] = activity_status(features)
         out["probability"], out["risk"], out["risk_band"] = p, risk, band
         out["model"], out["model_version"] = self.bundle.name, self.bundle.version
         first_category = np.full(len(X), None, dtype=object)

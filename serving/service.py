@@ -75,8 +75,8 @@ class RiskService:
     ):
         """All learners of a course as of a day, riskiest first, paged; JSON or CSV."""
         try:
-            rows, total = self.app.course_predictions(course_id, request,
-                                                      bearer(authorization, x_api_key))
+            rows, total, run_id = self.app.course_predictions(course_id, request,
+                                                              bearer(authorization, x_api_key))
         except (AuthError, NotFound, InputError) as exc:
             return _fail(exc)
         if request.format == "csv":
@@ -84,7 +84,7 @@ class RiskService:
                             headers={"X-Total-Count": str(total)})
         records = rows.astype(object).where(rows.notna(), None).to_dict("records")
         return schemas.CoursePredictionsPage(
-            course_id=course_id, target=request.target, as_of_day=request.as_of_day,
+            course_id=course_id, run_id=run_id, target=request.target, as_of_day=request.as_of_day,
             page=request.page, page_size=request.page_size, total=total, rows=records)
 
     @api.get("/model", response_model=schemas.ModelsResponse)

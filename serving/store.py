@@ -17,6 +17,7 @@ from mooc_risk.features.build import FeatureSpec, build_features
 from mooc_risk.features.canonical.engine import connect
 from mooc_risk.features.canonical.tables import Tables, read_tables
 from mooc_risk.features.constructs import ConstructMap
+from mooc_risk.features.population import in_population
 from mooc_risk.files import write_table
 from mooc_risk.settings import Backend
 
@@ -63,6 +64,8 @@ class FeatureStore:
         else:
             frame = build_features(self.tables(spec.constructs), [day], spec)
             write_table(frame, path)
+        # the population of the day: learners who unenrolled before its cutoff are not listed
+        frame = frame[in_population(frame, self.tables(spec.constructs))]
         frame.index = pd.MultiIndex.from_frame(frame[["course_id", "run_id", "learner_id"]],
                                                names=["course", "run", "learner"])
         return frame.sort_index()

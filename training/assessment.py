@@ -19,6 +19,13 @@ from mooc_risk.training.fairness import (
 )
 from mooc_risk.training.metrics import classification_metrics, metrics_by_day
 
+ACTIVE_WINDOW_DAYS = 14
+
+
+def _auc(y: np.ndarray, p: np.ndarray) -> float:
+    return classification_metrics(y, p)["auc"] if len(y) else float("nan")
+
+
 REPORTED = ("auc", "pr_auc", "brier", "ece", "precision_top10", "recall_top10")
 
 
@@ -41,6 +48,9 @@ def assess(test: pd.DataFrame, scores: dict[str, np.ndarray], risk_of: str,
     the ``audited`` columns ``test`` has."""
     y, days = test["label"].to_numpy(), test["as_of_day"].to_numpy()
     present = present_groups(test, audited)
+    # the hard, actionable subset: learners with some activity in the 14 days before the cutoff
+    quiet = test["days_since_last_activity"] if "days_since_last_activity" in test else None
+    active = (quiet < ACTIVE_WINDOW_DAYS).to_numpy() if quiet is not None else np.ones(len(y), bool)
     metrics, rows = {}, []
     for i, (name, p) in enumerate(scores.items()):
         prefix = "test" if i == 0 else f"{name}_test"
@@ -49,8 +59,10 @@ def assess(test: pd.DataFrame, scores: dict[str, np.ndarray], risk_of: str,
         for day, m in metrics_by_day(days, y, p, risk_of).items():
             on_day = days == day
             m["group_gap"] = largest_gap(group_metrics(y[on_day], p[on_day], test.loc[on_day, present]))
+            m["auc_active_14d"] = _auc(y[on_day & active], p[on_day & active])
+            m["active_14d_share"] = float(active[on_day].mean())
             metrics.update({f"{prefix}_{k}_day_{day}": m[k]
-                            for k in ("auc", "pr_auc", "brier", "ece", "group_gap")})
+                            for k in ("auc", "pr_auc", "brier", "ece", "group_gap", "auc_active_14d")})
             rows.append({"model": name, "as_of_day": day, **m})
     main = next(iter(scores.values()))
     by_attribute = group_metrics(y, main, test[present])

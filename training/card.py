@@ -14,9 +14,10 @@ from mooc_risk.training.markdown import markdown_table
 from mooc_risk.training.train import Trained
 
 LIMITS = """\
-- Populations: at as-of day *d* the model is evaluated on enrolments still enrolled at *d*
-  (dropouts whose last activity, or unregistration, came before *d* are left out). Scores for
-  learners who have already left are extrapolations.
+- Populations: at as-of day *d* the model is trained and evaluated on every enrolment enrolled
+  by *d* and not unenrolled before *d* — the same rule serving uses; going quiet removes
+  nobody, so learners inactive for weeks are in the population (and easy to rank: the
+  by-day table also shows the AUC among those active in the 14 days before *d*).
 - Calibration is fitted on the validation learners of the training runs; a new course, platform
   or credential policy can shift base rates — watch the calibration plot of the next run.
 - Group metrics cover the audited columns present in the data (gender, age band, education
@@ -95,7 +96,7 @@ def render_card(trained: Trained, version: str, run_id: str, alias: str,
                                      "recall_top10")}}
         for name, prefix in (("LightGBM (calibrated)", "test"), ("logistic baseline", "baseline_test"))
     ])
-    by_day = ev.by_day.pivot(index="as_of_day", columns="model", values=["auc", "ece"])
+    by_day = ev.by_day.pivot(index="as_of_day", columns="model", values=["auc", "auc_active_14d", "ece"])
     by_day.columns = [f"{m} {metric}" for metric, m in by_day.columns]
     counts = frame.assign(split=np.select([split.train, split.valid, split.test],
                                           ["train", "valid", "test"], "unused"))

@@ -15,6 +15,7 @@ from mooc_risk.features.build import FeatureSpec, build_features
 from mooc_risk.features.canonical.schemas import KEYS
 from mooc_risk.features.canonical.tables import Tables
 from mooc_risk.features.clickstream import anchors
+from mooc_risk.features.population import run_starts, still_enrolled
 from mooc_risk.models.targets import LABELS
 from mooc_risk.training.config import OUTCOME_COLUMNS, TrainConfig
 
@@ -33,7 +34,9 @@ class LabelledRows:
 
 
 def labelled_rows(tables: Tables, config: TrainConfig, spec: FeatureSpec) -> LabelledRows:
-    """Feature rows joined with labels, for the enrolments still enrolled at each as-of day."""
+    """Feature rows joined with labels, for the enrolments still enrolled at each as-of day
+    (``mooc_risk.features.population``: unenrolled before the cutoff = out; last activity
+    removes nobody)."""
     if tables.outcomes is None:
         raise InputError("training needs an outcomes table (outcomes.parquet or outcomes.csv)")
     # build_features never sees the outcomes: no feature can be computed from them
@@ -49,9 +52,9 @@ def labelled_rows(tables: Tables, config: TrainConfig, spec: FeatureSpec) -> Lab
                          f"cannot train a {config.target} model")
     frame = features.merge(outcomes, on=list(KEYS), how="inner").merge(timing, on=list(KEYS))
     frame["cutoff_s"] = frame["anchor_s"] + frame["as_of_day"] * DAY_SECONDS
-    frame = frame[still_enrolled(frame)].copy()
+    frame = frame[still_enrolled(frame)].copy()  # the one population rule (features.population)
     frame["label"] = frame[config.label].astype("int64")
-    frame["run_start"] = _run_starts(tables).reindex(
+    frame["run_start"] = run_starts(tables).reindex(
         pd.MultiIndex.from_frame(frame[["course_id", "run_id"]])
     ).to_numpy()
     frame = frame.drop(columns=[c for c in OUTCOME_COLUMNS if c in frame.columns]
@@ -60,28 +63,6 @@ def labelled_rows(tables: Tables, config: TrainConfig, spec: FeatureSpec) -> Lab
     guard_against_leaks(frame[columns], frame["label"])
     categorical = [c for c in columns if c in spec.categorical_columns()]
     return LabelledRows(frame.reset_index(drop=True), columns, categorical)
-
-
-def still_enrolled(frame: pd.DataFrame) -> pd.Series:
-    """False for rows whose enrolment had already dropped out before the cutoff.
-
-    The dropout time is ``dropped_at`` (unregistration) where the source has it, else the last
-    activity; a dropout who was never active left at the anchor (so is kept only at day 0).
-    """
-    dropped_at = frame["dropped_at"] if "dropped_at" in frame else pd.Series(pd.NaT, frame.index)
-    left = dropped_at.fillna(frame["last_active_at"]) if "last_active_at" in frame else dropped_at
-    left_s = pd.to_datetime(left).astype("datetime64[s]").astype("int64").where(left.notna())
-    left_s = left_s.fillna(frame["anchor_s"])
-    dropped = frame["dropped_out"].astype("boolean").fillna(False).astype(bool)
-    return ~(dropped & (left_s < frame["cutoff_s"]))
-
-
-def _run_starts(tables: Tables) -> pd.Series:
-    """Start of each course run: its course_start, or first enrolment for self-paced runs."""
-    e = tables.enrolments.select("course_id", "run_id", "course_start", "enrolled_at")
-    e = e.to_pyarrow().to_pandas()
-    start = e["course_start"].fillna(e["enrolled_at"])
-    return start.groupby([e["course_id"], e["run_id"]]).min()
 
 
 def feature_columns(frame: pd.DataFrame, config: TrainConfig) -> list[str]:

@@ -26,7 +26,7 @@ from mooc_risk.training.tracking import experiment_id, log_datasets, log_test_me
 from mooc_risk.training.train import Trained, fit_and_assess
 
 EXPERIMENT = "mooc-risk-evaluate"
-COLUMNS = ("auc", "pr_auc", "brier", "ece", "group_gap")
+COLUMNS = ("auc", "auc_active_14d", "pr_auc", "brier", "ece", "group_gap")
 
 
 @dataclass(frozen=True)
@@ -105,14 +105,16 @@ def render_report(trained: Trained, by_day: pd.DataFrame, source: str, figures: 
 ({c.horizon_strategy.replace("_", " ")}), calibrated ({c.calibration}), and a logistic baseline.
 
 **Split** — {split.strategy}: {split.note}. No learner is on both sides. The population at
-as-of day *d* is the enrolments still enrolled at *d* (a dropout whose unregistration, or last
-activity, came before *d* is not scored at *d*).
+as-of day *d* is every enrolment enrolled by *d* and not unenrolled before *d* (an
+unregistration or unenrolment event); going quiet removes nobody.
 
 {markdown_table(sides)}
 ## By as-of day (test side)
 {markdown_table(by_day.reset_index(), 3)}
-`group_gap`: the largest AUC difference between groups of one attribute (gender, age band,
-education, disability) with at least 30 test rows.
+`auc`: the whole population of the day; `auc_active_14d`: the learners active in the 14 days
+before the day (the hard, actionable subset: those already gone quiet are easy to rank).
+`group_gap`: the largest AUC difference between groups of one audited attribute with at least
+30 test rows.
 
 ## Overall (all as-of days pooled)
 {markdown_table(overall)}

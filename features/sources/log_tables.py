@@ -154,18 +154,18 @@ def _enrolments_sql(platform: str) -> str:
 def _outcomes_sql(final: bool) -> str:
     """Labels from lifecycle events. Without ``final`` an unknown label stays empty (the run
     may go on); with it, a learner without a pass is not certified, and one who is not
-    certified and has no activity in the run's last ``QUIET_DAYS`` days of logs dropped out
-    at their last activity."""
+    certified and has no activity in the run's last ``QUIET_DAYS`` days of logs dropped out.
+    ``dropped_at`` is the unenrolment only: going quiet is a label, not a date at which the
+    learner left (that would be knowledge from after the day; ``features.population``)."""
     certified = "CASE graded WHEN 'pass' THEN true WHEN 'fail' THEN false END"
     unenrolled = "enrolment = 'unenrol'"
     if final:
         quiet = f"last_at < run_end - INTERVAL {QUIET_DAYS} DAY"
         certified = f"coalesce({certified}, false)"
         dropped = f"coalesce({unenrolled}, false) OR (NOT {certified} AND {quiet})"
-        left = f"CASE WHEN {unenrolled} THEN unenrolled_at WHEN {dropped} THEN last_at END"
     else:
         dropped = f"CASE WHEN {unenrolled} THEN true END"
-        left = f"CASE WHEN {unenrolled} THEN unenrolled_at END"
+    left = f"CASE WHEN {unenrolled} THEN unenrolled_at END"
     return f"""
         SELECT learner_id, course_id, run_id, {certified} AS certified, {dropped} AS dropped_out,
                last_at AS last_active_at, {left} AS dropped_at

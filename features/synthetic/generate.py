@@ -14,6 +14,21 @@ from mooc_risk.features.synthetic.population import make_population
 from mooc_risk.features.synthetic.surveys import make_surveys
 from mooc_risk.files import write_table
 
+UNENROL_SHARE = 0.4  # of dropouts, who also unenrol (the rest just stop coming)
+UNENROL_AFTER_DAYS = 10  # at most this long after their last day of activity
+
+
+def unenrolments(rng: np.random.Generator, e: pd.DataFrame) -> pd.Series:
+    """When dropouts who unenrol do so (NaT for everyone else): up to ``UNENROL_AFTER_DAYS``
+    days after the course day they stopped, counted from their anchor. Drawn after everything
+    else, so the rest of a seed's data does not change."""
+    anchor = pd.to_datetime(e["enrolled_at"].where(e["self_paced"], e["course_start"]))
+    unenrol = e["dropped_out"].to_numpy() & (rng.random(len(e)) < UNENROL_SHARE)
+    after = rng.uniform(0, UNENROL_AFTER_DAYS, len(e)) + e["active_until"].to_numpy()
+    when = anchor + pd.to_timedelta(np.round(after * 86400), unit="s")
+    return when.where(unenrol).dt.floor("s")
+
+
 ENROLMENT_COLUMNS = ["learner_id", "course_id", "run_id", "platform", "enrolled_at",
                      "course_start", "course_end", "credential_type", "credential_cost", "paid_by"]
 
@@ -41,6 +56,7 @@ def generate(
     step("events")
     outcomes = e[["learner_id", "course_id", "run_id", "certified", "dropped_out"]].copy()
     outcomes["last_active_at"] = pd.to_datetime(last_seen)
+    outcomes["dropped_at"] = unenrolments(rng, e)
     tables = {
         "enrolments": e[ENROLMENT_COLUMNS],
         "surveys": surveys,

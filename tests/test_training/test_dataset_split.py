@@ -8,8 +8,9 @@ import pytest
 
 from mooc_risk.features.build import default_spec
 from mooc_risk.features.canonical.tables import read_tables
+from mooc_risk.features.population import still_enrolled
 from mooc_risk.training.config import SplitConfig, load_config
-from mooc_risk.training.dataset import LabelLeakError, guard_against_leaks, labelled_rows, still_enrolled
+from mooc_risk.training.dataset import LabelLeakError, guard_against_leaks, labelled_rows
 from mooc_risk.training.split import split_rows
 
 CONFIG = "models/dropout.yaml"
@@ -48,21 +49,23 @@ def test_training_needs_outcomes(rows, cmap):
         labelled_rows(replace(tables, outcomes=None), config, default_spec(tables, cmap))
 
 
-def test_population_leaves_out_learners_who_already_dropped():
+def test_population_leaves_out_only_learners_who_unenrolled_before_the_cutoff():
+    """Issue #11: last activity is knowledge from after d that serving never has; only an
+    unenrolment before the cutoff takes a learner off the list."""
     day = 86_400
     frame = pd.DataFrame({
-        "dropped_out": [True, True, True, False, True],
+        "dropped_out": [True, True, True, False, True, True],
         "last_active_at": pd.to_datetime(["2024-01-03", "2024-01-20", None, "2024-01-02",
-                                          "2024-01-03"]),
-        "dropped_at": pd.to_datetime([None, None, None, None, "2024-01-30"]),
-        "anchor_s": [pd.Timestamp("2024-01-01").value // 10**9] * 5,
+                                          "2024-01-03", "2024-01-02"]),
+        "dropped_at": pd.to_datetime([None, None, None, None, "2024-01-30", "2024-01-05"]),
+        "anchor_s": [pd.Timestamp("2024-01-01").value // 10**9] * 6,
     })
     frame["cutoff_s"] = frame["anchor_s"] + 7 * day
-    # left on Jan 3 (gone), Jan 20 (still here), never active (gone at the anchor),
-    # not a dropout, unregistered Jan 30 though inactive since Jan 3 (still enrolled)
-    assert still_enrolled(frame).tolist() == [False, True, False, True, True]
+    # quiet since Jan 3, Jan 20, never active, not a dropout: all still enrolled at day 7;
+    # unregistered Jan 30: still enrolled; unregistered Jan 5: gone by the day-7 cutoff
+    assert still_enrolled(frame).tolist() == [True, True, True, True, True, False]
     frame["cutoff_s"] = frame["anchor_s"]  # day 0: nobody has left yet
-    assert still_enrolled(frame).tolist() == [True, True, True, True, True]
+    assert still_enrolled(frame).tolist() == [True, True, True, True, True, True]
 
 
 def test_by_run_split_tests_later_runs_and_keeps_learners_on_one_side(rows):

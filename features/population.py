@@ -1,0 +1,79 @@
+"""Who is on a list at as-of day d — one rule for training, evaluation, serving and batch, using
+only what is knowable at d.
+
+A learner counts at day d when enrolled by the day's cutoff (``build_features`` has a row only
+then) and not unenrolled before it: an unregistration date or an unenrolment event before the
+cutoff, which the canonical outcomes table carries as ``dropped_at``. Last activity never removes
+anyone — a learner who went quiet is still enrolled, and the list says so (``activity_status``).
+
+Lists default to each course's running run: the run that started last by "today".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from mooc_risk.days import DAY_SECONDS
+from mooc_risk.features.canonical.schemas import KEYS
+from mooc_risk.features.canonical.tables import Tables
+from mooc_risk.features.clickstream import anchors
+
+ACTIVE_DAYS = 7  # active = some activity in the last 7 days before the cutoff
+
+
+def still_enrolled(frame: pd.DataFrame) -> pd.Series:
+    """For rows with ``cutoff_s`` (epoch seconds) and, where known, ``dropped_at`` (when the
+    learner unenrolled): False for those who unenrolled before the cutoff."""
+    if "dropped_at" not in frame:
+        return pd.Series(True, index=frame.index)
+    left = pd.to_datetime(frame["dropped_at"])
+    left_s = left.astype("datetime64[s]").astype("int64").where(left.notna())
+    return ~(left_s < frame["cutoff_s"]).fillna(False).astype(bool)
+
+
+def in_population(features: pd.DataFrame, tables: Tables) -> np.ndarray:
+    """A boolean mask over ``build_features`` rows (``learner_id, course_id, run_id,
+    as_of_day``): True for the rows whose learner was still enrolled at the row's cutoff."""
+    if tables.outcomes is None or "dropped_at" not in tables.outcomes.columns:
+        return np.ones(len(features), dtype=bool)
+    o = tables.outcomes
+    left = o.filter(o.dropped_at.notnull()).select(*KEYS, "dropped_at").to_pyarrow().to_pandas()
+    if left.empty:
+        return np.ones(len(features), dtype=bool)
+    timing = anchors(tables.enrolments).select(*KEYS, "anchor_s").to_pyarrow().to_pandas()
+    rows = features[[*KEYS, "as_of_day"]].merge(timing, on=list(KEYS), how="left")
+    rows = rows.merge(left, on=list(KEYS), how="left")
+    rows["cutoff_s"] = rows["anchor_s"] + rows["as_of_day"].astype("int64") * DAY_SECONDS
+    return still_enrolled(rows).to_numpy()
+
+
+def run_starts(tables: Tables) -> pd.Series:
+    """Start of each course run (index ``course_id, run_id``): its ``course_start``, or the
+    first enrolment for a self-paced run."""
+    e = tables.enrolments.select("course_id", "run_id", "course_start", "enrolled_at")
+    e = e.to_pyarrow().to_pandas()
+    start = e["course_start"].fillna(e["enrolled_at"])
+    return start.groupby([e["course_id"], e["run_id"]]).min()
+
+
+def running_runs(tables: Tables, today: datetime) -> dict[str, str]:
+    """Each course's running run: the one that started last by ``today`` (naive UTC); courses
+    whose runs all start later have none."""
+    starts = run_starts(tables).reset_index(name="start")
+    started = starts[starts["start"] <= pd.Timestamp(today)]
+    latest = started.sort_values(["start", "run_id"]).groupby("course_id").tail(1)
+    return dict(zip(latest["course_id"], latest["run_id"], strict=True))
+
+
+def activity_status(features: pd.DataFrame) -> np.ndarray:
+    """Per feature row: ``never started`` (no activity before the cutoff), ``inactive for N
+    days`` (nothing in the last ``ACTIVE_DAYS`` days), or ``active``."""
+    quiet = features["days_since_last_activity"].to_numpy(dtype="float64")
+    started = features["events_total"].to_numpy(dtype="float64") > 0
+    days = np.floor(np.nan_to_num(quiet, nan=0.0)).astype("int64")
+    inactive = np.char.add(np.char.add("inactive for ", days.astype(str)), " days")
+    return np.where(~started | np.isnan(quiet), "never started",
+                    np.where(quiet >= ACTIVE_DAYS, inactive, "active")).astype(object)

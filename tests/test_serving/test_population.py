@@ -1,0 +1,90 @@
+"""Who is on a list at day d: the running run's learners, enrolled by d and not unenrolled
+before d — the same rule in training, the service and the batch scorer."""
+
+import pandas as pd
+import pytest
+from cli_helpers import run_cli
+from http_helpers import auth
+
+from mooc_risk.features.build import default_spec
+from mooc_risk.features.canonical.tables import read_tables
+from mooc_risk.training.config import load_config
+from mooc_risk.training.dataset import labelled_rows
+
+DAY = 14
+
+
+def expected_population(data, course, run, day):
+    e = pd.read_parquet(data / "enrolments.parquet")
+    o = pd.read_parquet(data / "outcomes.parquet")
+    e = e[(e.course_id == course) & (e.run_id == run)].merge(o, on=["learner_id", "course_id", "run_id"])
+    anchor = e.enrolled_at.where(e.course_end.isna(), e.course_start)
+    cutoff = anchor + pd.Timedelta(days=day)
+    listed = (e.enrolled_at < cutoff) & ~(e.dropped_at < cutoff)
+    return set(e.learner_id[listed]), set(e.learner_id[e.dropped_at < cutoff])
+
+
+def latest_run(data, course):
+    e = pd.read_parquet(data / "enrolments.parquet")
+    e = e[e.course_id == course]
+    return e.groupby("run_id").course_start.min().sort_values().index[-1]
+
+
+def test_the_list_is_the_running_run_without_learners_who_unenrolled(client, served):
+    page = client.post("/courses/C001/predictions", json={"as_of_day": DAY, "page_size": 10_000},
+                       headers=auth(served.key)).json()
+    run = latest_run(served.data, "C001")
+    assert page["run_id"] == run and {r["run_id"] for r in page["rows"]} == {run}
+    listed, gone = expected_population(served.data, "C001", run, DAY)
+    assert gone, "the synthetic data has learners who unenrolled before the day"
+    assert {r["learner_id"] for r in page["rows"]} == listed and page["total"] == len(listed)
+    statuses = {r["status"] for r in page["rows"]}
+    assert {"active", "never started"} <= statuses
+    assert any(s.startswith("inactive for ") and s.endswith(" days") for s in statuses)
+    earlier = client.post("/courses/C001/predictions", headers=auth(served.key),
+                          json={"as_of_day": DAY, "run_id": sorted({run} ^ set(
+                              pd.read_parquet(served.data / "enrolments.parquet")
+                              .query("course_id == 'C001'").run_id))[0]}).json()
+    assert earlier["run_id"] != run and earlier["total"] > 0
+
+
+def test_the_batch_scorer_lists_the_same_population(served, tmp_path, capsys, monkeypatch):
+    for name, value in served.env.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "p.parquet"
+    result = run_cli(["predict", "--data", served.data, "--course", "C001", "--as-of", DAY,
+                      "--out", out, "--target", "dropout", "--top-k", "0"], capsys, monkeypatch)
+    assert result.code == 0, result.err
+    frame = pd.read_parquet(out)
+    run = latest_run(served.data, "C001")
+    listed, _ = expected_population(served.data, "C001", run, DAY)
+    assert set(frame.run_id) == {run} and set(frame.learner_id) == listed
+    assert frame.status.notna().all()
+
+
+def test_training_uses_the_same_rule_and_never_last_activity(served, cmap, duck):
+    tables = read_tables(served.data, duck, cmap)
+    config = load_config(None, target="dropout", as_of_days=[DAY])
+    rows = labelled_rows(tables, config, default_spec(tables, cmap)).frame
+    o = pd.read_parquet(served.data / "outcomes.parquet").set_index(["learner_id", "course_id", "run_id"])
+    keys = pd.MultiIndex.from_frame(rows[["learner_id", "course_id", "run_id"]])
+    quiet = o.reindex(keys)["last_active_at"].notna() & (rows["days_since_last_activity"] > 7).to_numpy()
+    assert quiet.sum() > 0  # learners gone quiet before the day are still in the population
+    for course, run in {("C001", latest_run(served.data, "C001"))}:
+        listed, _ = expected_population(served.data, course, run, DAY)
+        in_rows = set(rows.loc[(rows.course_id == course) & (rows.run_id == run), "learner_id"])
+        assert in_rows == listed
+
+
+@pytest.mark.parametrize("day", [DAY])
+def test_evaluation_reports_the_active_subset_beside_the_whole_population(served, cmap, duck, day):
+    from mooc_risk.training.train import fit_and_assess
+
+    tables = read_tables(served.data, duck, cmap)
+    config = load_config(None, ["compare_horizon_strategies=false"], target="dropout",
+                         as_of_days=[7, day])
+    trained = fit_and_assess(tables, config, default_spec(tables, cmap))
+    by_day = trained.assessment.by_day.set_index(["model", "as_of_day"])
+    row = by_day.loc[("lightgbm", day)]
+    assert 0 < row["active_14d_share"] < 1 and 0.5 < row["auc_active_14d"] <= 1
+    assert f"test_auc_active_14d_day_{day}" in trained.assessment.metrics
