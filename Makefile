@@ -33,6 +33,7 @@ demo: $(STAMP) ## the main job on synthetic data: data → features → train �
 	$(BIN)/mooc-risk train --data $(DATA) --target dropout
 	$(BIN)/mooc-risk train --data $(DATA) --target certification
 	$(BIN)/mooc-risk models list
+	$(BIN)/mooc-risk predict --data $(DATA) --all --as-of 21 --out data/predictions.parquet
 	@echo "--- serving on port $(DEMO_PORT); asking for the riskiest learners of C001 with a key"
 	@key=$$(MOOC_RISK_KEYS_FILE=data/keys.yaml $(BIN)/mooc-risk keys add --course C001 | awk '{print $$NF}'); \
 	MOOC_RISK_KEYS_FILE=data/keys.yaml MOOC_RISK_STORE=data/store \

@@ -18,6 +18,7 @@ from mooc_risk.features.constructs import ConstructMap, construct_scores, load_c
 DEMOGRAPHICS = ("gender", "age_band", "education_level", "employment", "country", "disability")
 CONTEXT_CATEGORICAL = ("platform", "credential_type", "paid_by", "expected_benefits")
 DEFAULT_EVENT_TYPE_LIMIT = 12
+DISPLAY_ONLY = ("credential_currency",)  # carried for the words of reasons, never a model input
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,10 @@ def context_features(tables: Tables, spec: FeatureSpec) -> ibis.Table:
         credential_type=e.credential_type,
         paid_by=e.paid_by,
         credential_cost=e.credential_cost.cast("float64"),
+        credential_currency=e.credential_currency,
         self_paced=self_paced.cast("float64"),
-        days_enrolled_before_start=ibis.ifelse(
-            self_paced, 0.0, (e.course_start.epoch_seconds() - e.enrolled_at.epoch_seconds()) / DAY_SECONDS
+        days_enrolled_before_start=ibis.ifelse(  # no fixed start for a self-paced run
+            self_paced, None, (e.course_start.epoch_seconds() - e.enrolled_at.epoch_seconds()) / DAY_SECONDS
         ).cast("float64"),
         course_length_days=ibis.ifelse(
             self_paced, None, (e.course_end.epoch_seconds() - e.course_start.epoch_seconds()) / DAY_SECONDS

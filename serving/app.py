@@ -18,6 +18,7 @@ from mooc_risk.features.canonical.tables import tables_from_frames
 from mooc_risk.features.population import running_runs
 from mooc_risk.models.targets import Target
 from mooc_risk.serving import schemas
+from mooc_risk.serving.interventions import suggest
 from mooc_risk.serving.keys import KeyRing, Keys
 from mooc_risk.serving.scoring import TargetScorer, load_scorers, reason_columns
 from mooc_risk.serving.store import FeatureStore
@@ -83,20 +84,26 @@ class RiskApp:
         """A loaded model's survey instrument (to read the data folder's surveys with)."""
         return next(iter(self.scorers.values())).bundle.spec.constructs
 
+    def _catalogue(self):
+        """The intervention table (every scorer reads the same catalogue)."""
+        return next(iter(self.scorers.values())).catalogue.interventions
+
     def _check_course(self, course_id: str) -> None:
         if course_id not in self._need_store().courses(self._instrument()):
             raise NotFound(f"unknown course {course_id!r}")
 
     def scored(self, target: str, day: int) -> ScoredDay:
-        """Every enrolment scored (with reasons) at ``day``; computed once, then reused."""
-        scorer = self.scorer(target)
-        key = (target, scorer.bundle.version, day)
+        """Every listed enrolment scored (with reasons) at ``day`` by ``target``'s model, with
+        one intervention per learner over all loaded targets; computed once, then reused."""
+        self.scorer(target)  # NotFound for a target without a model
+        key = (tuple((t, s.bundle.version) for t, s in self.scorers.items()), day)
         with self._lock:
             if key not in self._scored:
-                features = self._need_store().features(scorer.bundle.spec, day)
-                frame = scorer.score(features, explain=True, top_k=schemas.MAX_TOP_K)
-                self._scored[key] = ScoredDay.of(frame)
-            return self._scored[key]
+                frames = {t: s.score(self._need_store().features(s.bundle.spec, day), explain=True,
+                                     top_k=schemas.MAX_TOP_K) for t, s in self.scorers.items()}
+                frames = suggest(self._catalogue(), frames)
+                self._scored[key] = {t: ScoredDay.of(f) for t, f in frames.items()}
+            return self._scored[key][target]
 
     # --- POST /score ------------------------------------------------------------------
     def score(self, request: schemas.ScoreRequest, key: str | None) -> schemas.ScoreResponse:
@@ -133,13 +140,15 @@ class RiskApp:
             self.keys.check(key, course)
         frames = raw_frames(request.learners)
         rows: dict[tuple, dict[str, dict]] = {}
+        scored: dict[str, pd.DataFrame] = {}
         for target in self.targets(request.targets):
             scorer = self.scorer(target)
             tables = tables_from_frames(frames, scorer.bundle.spec.constructs,
                                         sources={n: f"learners[].{n}" for n in frames})
             features = build_features(tables, [request.as_of_day], scorer.bundle.spec)
-            scored = scorer.score(features, explain=request.explain, top_k=request.top_k)
-            for row in scored.to_dict("records"):
+            scored[target] = scorer.score(features, explain=request.explain, top_k=request.top_k)
+        for target, frame in suggest(self._catalogue(), scored).items():
+            for row in frame.to_dict("records"):
                 rows.setdefault(_key(row), {})[target] = row
         order = list(dict.fromkeys(_key(e) for e in frames["enrolments"].to_dict("records")))
         return schemas.ScoreResponse(

@@ -19,6 +19,7 @@ from mooc_risk.features.build import build_features
 from mooc_risk.features.canonical.tables import Tables, read_tables
 from mooc_risk.features.constructs import ConstructMap
 from mooc_risk.features.population import in_population, running_runs
+from mooc_risk.serving.interventions import suggest
 from mooc_risk.serving.scoring import TargetScorer
 
 
@@ -50,16 +51,19 @@ def batch_predictions(data: Path, con: BaseBackend, scorers: list[TargetScorer],
 
     tables_for(scorers[0].bundle.spec.constructs)
     on_step("input validated")
-    parts = []
+    scored = {}
     for scorer in scorers:
         tables = tables_for(scorer.bundle.spec.constructs)
         features = build_features(tables, [as_of_day], scorer.bundle.spec)
         features = features[in_population(features, tables)]
         on_step(f"{scorer.target}: {len(features):,} feature rows")
-        scored = scorer.score(features, explain=top_k > 0, top_k=max(top_k, 1))
-        parts.append(scored.assign(target=scorer.target.value)
-                     .sort_values(["risk", "learner_id"], ascending=[False, True]))
+        scored[scorer.target] = scorer.score(features, explain=top_k > 0, top_k=max(top_k, 1))
         on_step(f"{scorer.target}: scored")
+    # one action per learner over the targets scored together
+    scored = suggest(scorers[0].catalogue.interventions, scored)
+    parts = [frame.assign(target=target.value).sort_values(["risk", "learner_id"],
+                                                           ascending=[False, True])
+             for target, frame in scored.items()]
     frame = pd.concat(parts, ignore_index=True)
     if top_k == 0:
         frame = frame.drop(columns=[c for c in frame.columns if c.startswith("reason_")])

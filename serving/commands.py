@@ -100,6 +100,10 @@ def predict(
         write_table(frame, out)
         step("written")
     typer.echo(f"{len(frame):,} predictions → {out}")
+    learners = frame.drop_duplicates(["learner_id", "course_id", "run_id"])
+    typer.echo(f"suggested actions for {len(learners):,} learners (one each, over the targets):")
+    for action, n in learners["intervention"].value_counts().items():
+        typer.echo(f"  {n:>7,} ({n / len(learners):4.0%})  {action}")
 
 
 @keys_app.command("add")

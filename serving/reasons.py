@@ -20,15 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from mooc_risk.errors import InputError
 from mooc_risk.models.targets import Target
-
-
-class GroupSpec(BaseModel):
-    category: str
-    features: list[str]
-    primary: str
-    text: str
-    missing: str | None = None
-    values: dict[str, str] = {}
+from mooc_risk.serving.interventions import InterventionTable
+from mooc_risk.serving.wording import GroupSpec, is_missing, sentence, shows
 
 
 class CatalogueFile(BaseModel):
@@ -38,7 +31,7 @@ class CatalogueFile(BaseModel):
 @dataclass(frozen=True)
 class Catalogue:
     groups: dict[str, GroupSpec]
-    interventions: dict[str, str]
+    interventions: InterventionTable
 
 
 def _read_yaml(path: Path | None, default: str) -> tuple[dict, str]:
@@ -57,11 +50,16 @@ def load_catalogue(reasons: Path | None = None, interventions: Path | None = Non
     except ValidationError as exc:
         raise InputError(f"{source}: not a valid reason catalogue: {exc.errors()[0]['msg']}") from None
     actions, source = _read_yaml(interventions, "interventions.yaml")
-    needed = {g.category for g in groups.values()} | {"none", "default", "context"}
-    missing = sorted(needed - set(actions or {}))
+    try:
+        table = InterventionTable.model_validate(actions)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InputError(f"{source}: not a valid intervention table: "
+                         f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    missing = sorted({g.category for g in groups.values()} - set(table.categories))
     if missing:
         raise InputError(f"{source}: no intervention for categor(ies) {missing}")
-    return Catalogue(groups, {str(k): str(v) for k, v in actions.items()})
+    return Catalogue(groups, table)
 
 
 @dataclass(frozen=True)
@@ -77,38 +75,40 @@ class ReasonTable:
 
 class Explainer:
     """Reasons for one model: its feature columns grouped as the catalogue says. ``hidden``
-    features (the sensitive attributes) never become reasons, whatever the catalogue says;
+    features (the sensitive attributes) and features no group claims never become reasons;
     their contributions count in ``rest``."""
 
     def __init__(self, catalogue: Catalogue, feature_columns: list[str], target: Target,
-                 reference: dict[str, dict[int, float]], hidden: list[str] = ()):
+                 reference: dict[str, dict[int, float]], hidden: list[str] = (),
+                 scale_max: float = 5):
         self.catalogue = catalogue
         self.sign = 1.0 if target.risk_of == "label" else -1.0
         self.good = target.good_outcome
         self.reference = reference
+        self.scale_max = scale_max
         self.specs: list[tuple[str, GroupSpec]] = []
+        shown = [c for c in feature_columns if c not in set(hidden)]
         membership = []
-        shown = [c for c in feature_columns if c not in set(hidden)]  # hidden: only in ``rest``
-        unclaimed = list(shown)
         for name, spec in catalogue.groups.items():
             members = [c for c in shown
                        if any(fnmatch.fnmatchcase(c, pattern) for pattern in spec.features)]
             if members:
                 self.specs.append((name, spec))
                 membership.append(members)
-                unclaimed = [c for c in unclaimed if c not in members]
-        for column in unclaimed:  # a feature no group claims is its own reason
-            self.specs.append((column, GroupSpec(category="context", features=[column],
-                                                 primary=column, text=f"{column} = {{value}}")))
-            membership.append([column])
         self.matrix = np.zeros((len(feature_columns), len(self.specs)))
         for j, members in enumerate(membership):
             for column in members:
                 self.matrix[feature_columns.index(column), j] = 1.0
 
-    def top(self, contributions: np.ndarray, k: int) -> ReasonTable:
+    def top(self, contributions: np.ndarray, k: int, values: pd.DataFrame | None = None,
+            days: np.ndarray | None = None) -> ReasonTable:
+        """The k groups that raise each row's risk most (contributions: n × features). With
+        the rows' ``values`` and as-of ``days``, a group whose value is not on its risky side
+        of the reference (``wording.shows``) is passed over for the next one."""
         grouped = contributions @ self.matrix
         raising = grouped * self.sign
+        if values is not None:
+            raising = np.where(self._shown(values, days), raising, -np.inf)
         k = min(k, grouped.shape[1])
         order = np.argsort(-raising, axis=1, kind="stable")[:, :k]
         picked = np.take_along_axis(grouped, order, axis=1)
@@ -117,6 +117,15 @@ class Explainer:
         contribution = np.where(keep, picked, np.nan)
         rest = contributions.sum(axis=1) - np.nansum(contribution, axis=1)
         return ReasonTable([n for n, _ in self.specs], group, contribution, rest)
+
+    def _shown(self, values: pd.DataFrame, days: np.ndarray) -> np.ndarray:
+        shown = np.ones((len(values), len(self.specs)), dtype=bool)
+        for j, (_, spec) in enumerate(self.specs):
+            if spec.worse is None or spec.primary not in values:
+                continue
+            refs = _references(self.reference.get(spec.primary, {}), days)
+            shown[:, j] = shows(spec, values[spec.primary].to_numpy(dtype="float64"), refs)
+        return shown
 
     def texts(self, table: ReasonTable, rank: int, values: pd.DataFrame,
               days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -127,47 +136,31 @@ class Explainer:
         category = np.full(n, None, dtype=object)
         text = np.full(n, None, dtype=object)
         column = table.group[:, rank]
+        currency = (values["credential_currency"].to_numpy() if "credential_currency" in values
+                    else np.full(n, None, dtype=object))
         for j in np.unique(column[column >= 0]):
             rows = np.flatnonzero(column == j)
             _, spec = self.specs[j]
             raw = (values[spec.primary].to_numpy()[rows] if spec.primary in values
                    else np.full(len(rows), None))
             feature[rows], value[rows], category[rows] = spec.primary, raw, spec.category
-            text[rows] = self._word(spec, raw, days[rows])
+            text[rows] = self._word(spec, raw, days[rows], currency[rows])
         return feature, value, category, text
 
-    def _word(self, spec: GroupSpec, raw: np.ndarray, days: np.ndarray) -> list[str]:
+    def _word(self, spec: GroupSpec, raw: np.ndarray, days: np.ndarray,
+              currency: np.ndarray) -> list[str]:
         refs = _references(self.reference.get(spec.primary, {}), days)
         cache: dict = {}
         out = []
-        for v, r in zip(raw, refs, strict=True):
-            key = (v if isinstance(v, str) else (None if pd.isna(v) else round(float(v), 3)), r)
+        for v, r, c in zip(raw, refs, currency, strict=True):
+            v = None if is_missing(v) else (v if isinstance(v, str) else float(v))
+            c = None if c is None or (isinstance(c, float) and np.isnan(c)) else str(c)
+            key = (v, r, c)
             if key not in cache:
-                cache[key] = self._sentence(spec, v, None if np.isnan(r) else float(r))
+                cache[key] = sentence(spec, v, None if np.isnan(r) else float(r), self.good,
+                                      self.scale_max, c)
             out.append(cache[key])
         return out
-
-    def _sentence(self, spec: GroupSpec, v, reference: float | None) -> str:
-        if v is None or (not isinstance(v, str) and pd.isna(v)):
-            return spec.missing or f"{spec.primary} not known"
-        value_text = spec.values.get(str(float(v)) if not isinstance(v, str) else v, str(v))
-        text = spec.text
-        if "{reference" in text and reference is None:
-            text = text.split(";")[0]
-        try:
-            return text.format(value=v, reference=reference, good=self.good, value_text=value_text,
-                               value_days=_days(v), reference_days=_days(reference))
-        except (ValueError, TypeError):
-            return f"{spec.primary}: {v}"
-
-
-def _days(x) -> str:
-    if x is None or isinstance(x, str) or pd.isna(x):
-        return ""
-    if x < 1:
-        return "less than a day"
-    n = round(float(x))
-    return "1 day" if n == 1 else f"{n} days"
 
 
 def _references(reference: dict, days: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ class RawEnrolment(BaseModel):
     platform: str | None = None
     credential_type: str | None = None
     credential_cost: float | None = Field(None, ge=0)
+    credential_currency: str | None = Field(None, description="ISO 4217 code, e.g. USD")
     paid_by: str | None = None
 
 

@@ -14,6 +14,7 @@ from mooc_risk.models import registry
 from mooc_risk.models.bundle import BundleError, ModelBundle
 from mooc_risk.models.contributions import tree_contributions
 from mooc_risk.models.targets import Target
+from mooc_risk.serving.interventions import suggest
 from mooc_risk.serving.reasons import Catalogue, Explainer, load_catalogue
 from mooc_risk.settings import TrackingSettings
 
@@ -30,7 +31,8 @@ class TargetScorer:
     def build(cls, bundle: ModelBundle, catalogue: Catalogue) -> TargetScorer:
         meta = bundle.metadata
         return cls(bundle, Explainer(catalogue, meta.feature_columns, meta.target, meta.reference,
-                                     hidden=meta.sensitive_attributes), catalogue)
+                                     hidden=meta.sensitive_attributes,
+                                     scale_max=meta.feature_spec.constructs.scale.max), catalogue)
 
     @property
     def target(self) -> Target:
@@ -51,27 +53,20 @@ class TargetScorer:
         out["status"] = activity_status(features)
         out["probability"], out["risk"], out["risk_band"] = p, risk, band
         out["model"], out["model_version"] = self.bundle.name, self.bundle.version
-        first_category = np.full(len(X), None, dtype=object)
         if explain:
             contributions, base, raw = tree_contributions(self.bundle.estimator, X)
-            table = self.explainer.top(contributions.to_numpy(), top_k)
-            out["base_value"], out["raw_score"], out["rest"] = base, raw, table.rest
             days = features["as_of_day"].to_numpy()
             values = features.reset_index(drop=True)
+            table = self.explainer.top(contributions.to_numpy(), top_k, values, days)
+            out["base_value"], out["raw_score"], out["rest"] = base, raw, table.rest
             for rank in range(table.group.shape[1]):
                 feature, value, category, text = self.explainer.texts(table, rank, values, days)
                 n = rank + 1
                 out[f"reason_{n}_feature"], out[f"reason_{n}_value"] = feature, value
                 out[f"reason_{n}_contribution"] = table.contribution[:, rank]
                 out[f"reason_{n}_category"], out[f"reason_{n}_text"] = category, text
-                if rank == 0:
-                    first_category = category
-        actions = self.catalogue.interventions
-        out["intervention"] = [
-            actions["none"] if b == "low" else actions.get(c or "default", actions["default"])
-            for b, c in zip(band, first_category, strict=True)
-        ]
-        return out
+        # this target alone; scoring several targets together makes it one action per learner
+        return suggest(self.catalogue.interventions, {self.target: out})[self.target]
 
 
 def reason_columns(columns) -> int:

@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from mooc_risk.days import DAY_SECONDS
 from mooc_risk.errors import InputError
-from mooc_risk.features.build import FeatureSpec, build_features
+from mooc_risk.features.build import DISPLAY_ONLY, FeatureSpec, build_features
 from mooc_risk.features.canonical.schemas import KEYS
 from mooc_risk.features.canonical.tables import Tables
 from mooc_risk.features.clickstream import anchors
@@ -19,7 +19,7 @@ from mooc_risk.features.population import run_starts, still_enrolled
 from mooc_risk.models.targets import LABELS
 from mooc_risk.training.config import OUTCOME_COLUMNS, TrainConfig
 
-NOT_FEATURES = {*KEYS, "run_start", "label", "cutoff_s"}
+NOT_FEATURES = {*KEYS, "run_start", "label", "cutoff_s", *DISPLAY_ONLY}
 
 
 class LabelLeakError(InputError):

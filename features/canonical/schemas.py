@@ -27,6 +27,7 @@ class Enrolments(pa.DataFrameModel):
     platform: str | None = pa.Field(nullable=True)
     credential_type: str | None = pa.Field(nullable=True)
     credential_cost: float | None = pa.Field(nullable=True, ge=0)
+    credential_currency: str | None = pa.Field(nullable=True)  # ISO 4217 code of the cost
     paid_by: str | None = pa.Field(nullable=True)
 
     class Config:

@@ -30,7 +30,8 @@ def unenrolments(rng: np.random.Generator, e: pd.DataFrame) -> pd.Series:
 
 
 ENROLMENT_COLUMNS = ["learner_id", "course_id", "run_id", "platform", "enrolled_at",
-                     "course_start", "course_end", "credential_type", "credential_cost", "paid_by"]
+                     "course_start", "course_end", "credential_type", "credential_cost",
+                     "credential_currency", "paid_by"]
 
 
 def generate(
@@ -51,6 +52,7 @@ def generate(
     population = make_population(rng, learners, courses, runs)
     e = population.enrolments
     surveys = make_surveys(rng, e, cmap)
+    e["credential_currency"] = np.where(e["credential_cost"] > 0, "USD", None)
     step("population")
     events, last_seen = make_events(rng, e)
     step("events")
