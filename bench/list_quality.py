@@ -27,7 +27,7 @@ def unenrolled_listed(rows: pd.DataFrame, data: Path) -> int:
     o = pd.read_parquet(data / "outcomes.parquet")
     if "dropped_at" not in o:
         return 0
-    listed = rows[KEYS + ["as_of_day"]].merge(e, on=KEYS).merge(o[KEYS + ["dropped_at"]], on=KEYS)
+    listed = rows[[*KEYS, "as_of_day"]].merge(e, on=KEYS).merge(o[[*KEYS, "dropped_at"]], on=KEYS)
     anchor = listed["enrolled_at"].where(listed["course_end"].isna(), listed["course_start"])
     cutoff = anchor + pd.to_timedelta(listed["as_of_day"], unit="D")
     return int((listed["dropped_at"] < cutoff).sum())
