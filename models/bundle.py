@@ -13,6 +13,7 @@ is refused with ``BundleError`` instead of being misread.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,7 +32,7 @@ from pydantic import (
 )
 
 from mooc_risk.features.build import FeatureSpec
-from mooc_risk.models.estimators import as_model_input, positive_proba
+from mooc_risk.models.estimators import FeatureRowClassifier, as_model_input, positive_proba
 from mooc_risk.models.targets import Target
 
 BUNDLE_FORMAT = 1
@@ -43,6 +44,7 @@ SKOPS_TRUSTED = [  # the classes a bundle may contain beyond sklearn's own (skop
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
     "mooc_risk.models.horizons.PerHorizonClassifier",
+    "mooc_risk.models.estimators.FeatureRowClassifier",
 ]
 
 
@@ -155,11 +157,16 @@ class ModelBundle:
         """``probability`` for rows already in the estimator's input form (``inputs``)."""
         return np.clip(positive_proba(self.estimator, X), PROBABILITY_EPS, 1 - PROBABILITY_EPS)
 
+    def feature_row_model(self) -> FeatureRowClassifier:
+        """The estimator as MLflow stores it: it takes feature rows, ``predict`` → P(label)."""
+        return FeatureRowClassifier(self.estimator, self.feature_columns, self.categorical_columns,
+                                    PROBABILITY_EPS).fit()
+
     def save(self, path: Path | str, input_example: pd.DataFrame) -> Path:
         """Write the bundle to a new folder ``path`` (an MLflow model); return the path."""
         import mlflow
 
-        mlflow.sklearn.save_model(self.estimator, str(path), **self._mlflow_args(input_example))
+        mlflow.sklearn.save_model(self.feature_row_model(), str(path), **self._mlflow_args(input_example))
         return Path(path)
 
     def log(self, input_example: pd.DataFrame, registered: bool = True):
@@ -168,16 +175,25 @@ class ModelBundle:
         import mlflow
 
         return mlflow.sklearn.log_model(
-            self.estimator, name="model", **self._mlflow_args(input_example),
+            self.feature_row_model(), name="model", **self._mlflow_args(input_example),
             registered_model_name=self.name if registered else None)
 
     def _mlflow_args(self, input_example: pd.DataFrame) -> dict:
+        """Signature and example as feature rows (``as_of_day`` a whole number, as
+        ``build_features`` writes it); the output is one column, P(label)."""
         from mlflow.models import infer_signature
 
         example = self.inputs(input_example)
-        return {"signature": infer_signature(example, positive_proba(self.estimator, example)),
-                "input_example": example, "metadata": self.metadata.model_dump(mode="json"),
-                "pyfunc_predict_fn": "predict_proba", "skops_trusted_types": SKOPS_TRUSTED}
+        if "as_of_day" in example:
+            example["as_of_day"] = example["as_of_day"].astype("int64")
+        output = pd.Series(self.feature_row_model().predict(example), name="probability")
+        with warnings.catch_warnings():  # MLflow's hint on integer columns with missing values:
+            # the only integer column, as_of_day, is part of a row's key and never missing
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            signature = infer_signature(example, output)
+        return {"signature": signature, "input_example": example,
+                "metadata": self.metadata.model_dump(mode="json"), "pyfunc_predict_fn": "predict",
+                "skops_trusted_types": SKOPS_TRUSTED}
 
     @classmethod
     def load(cls, uri: Path | str, version: str | None = None) -> ModelBundle:
@@ -201,7 +217,7 @@ class ModelBundle:
                 + f"; this mooc-risk reads format {BUNDLE_FORMAT}: retrain the model")
         try:
             metadata = BundleMetadata.model_validate(stored)
-            estimator = mlflow.sklearn.load_model(uri)
+            estimator = mlflow.sklearn.load_model(uri).estimator  # inside FeatureRowClassifier
         except ValidationError as exc:
             raise BundleError(f"cannot load {uri}: {_first_problem(exc)}") from None
         except Exception as exc:  # noqa: BLE001 - a missing or corrupt file, an untrusted or

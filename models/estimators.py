@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 
@@ -21,6 +22,32 @@ def as_model_input(frame: pd.DataFrame, columns: list[str], categorical: list[st
         else:
             out[column] = out[column].astype("float64")
     return out
+
+
+class FeatureRowClassifier(ClassifierMixin, BaseEstimator):
+    """What MLflow stores: a fitted classifier behind the rows ``build_features`` writes (and
+    ``mooc-risk features`` saves). ``predict`` gives the calibrated P(label) per row, shape
+    (n,), clipped to [``eps``, 1 − ``eps``]; extra columns (keys, display-only) are ignored.
+    So ``mlflow.pyfunc.load_model(uri).predict(feature_rows)`` answers as the service does."""
+
+    def __init__(self, estimator=None, feature_columns: list[str] | None = None,
+                 categorical_columns: list[str] | None = None, eps: float = 1e-6):
+        self.estimator = estimator
+        self.feature_columns = feature_columns
+        self.categorical_columns = categorical_columns
+        self.eps = eps
+
+    def fit(self, X=None, y=None):  # wraps an estimator fitted elsewhere
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        inputs = as_model_input(X, self.feature_columns, self.categorical_columns)
+        p = np.clip(positive_proba(self.estimator, inputs), self.eps, 1 - self.eps)
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.predict_proba(X)[:, 1]
 
 
 def fitted_pipeline(model: CalibratedClassifierCV | Pipeline) -> Pipeline:
