@@ -85,10 +85,13 @@ def main() -> None:
 
 
 def _fmt(table: pd.DataFrame, baseline: pd.DataFrame) -> str:
-    lines = ["| day | AUC | PR-AUC | Brier | ECE | group AUC gap | baseline AUC |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| day | AUC (whole population) | AUC (active in the last 14 days) | active share | "
+             "PR-AUC | Brier | ECE | group AUC gap | baseline AUC |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for day, row in table.iterrows():
-        lines.append(f"| {day} | {row.auc:.3f} | {row.pr_auc:.3f} | {row.brier:.3f} | "
+        active = "–" if pd.isna(row.auc_active_14d) else f"{row.auc_active_14d:.3f}"
+        lines.append(f"| {day} | {row.auc:.3f} | {active} | "
+                     f"{row.active_14d_share:.0%} | {row.pr_auc:.3f} | {row.brier:.3f} | "
                      f"{row.ece:.3f} | {row.group_gap:.3f} | {baseline.loc[day, 'auc']:.3f} |")
     return "\n".join(lines)
 
@@ -123,10 +126,12 @@ def render(out: Path, stats: dict) -> str:
 
 Produced by `make bench-real` (`.venv/bin/python -m bench.real_data`): each source imported with
 `mooc-risk import`, evaluated with `mooc-risk evaluate` using the default configs in `models/`
-(LightGBM + calibration, logistic baseline); nothing is tuned on the test side. **The population
-at as-of day *d* is the learners still enrolled at *d*** (a dropout whose unregistration — or,
-without one, last activity — came before *d* is not scored at *d*). Features use only data from
-before *d*.
+(LightGBM + sigmoid calibration, logistic baseline; sensitive attributes audited, not
+features); nothing is tuned on the test side. **The population at as-of day *d* is every
+learner enrolled by *d* and not unenrolled before *d*** (`date_unregistration` in OULAD) — the
+rule serving uses; going quiet removes nobody. AUC is reported on that whole population and on
+the learners active in the 14 days before *d* (the hard, actionable subset). Features use only
+data from before *d*.
 
 ## OULAD, by run: 2013 presentations → 2014 presentations
 Dropout = Withdrawn (leaving on `date_unregistration`):
@@ -144,7 +149,8 @@ Dropout = no activity in the 10 days after the 30-day window (everyone is enroll
 
 ## dataedu online science courses, by run: S116 → S216 (certification = final grade ≥ 60)
 At day 0 only the enrolment and the pre-course survey are known; the data has no timestamps,
-so LMS minutes and gradebook items sit on the run's last day (they enter at day 120).
+so LMS minutes and gradebook items sit on the run's last day (they enter at day 120), and no
+one has been active by day 0 (–: no active subset).
 
 With the survey constructs (interest, utility value, perceived competence):
 

@@ -120,7 +120,7 @@ def days_to_skip(rows: LabelledRows, split: Split, config: TrainConfig) -> dict[
     longest = frame["course_length_days"].max() if "course_length_days" in frame else np.nan
     skipped = {}
     for day in config.as_of_days:
-        if np.isfinite(longest) and day >= longest and frame["self_paced"].eq(0).all():
+        if np.isfinite(longest) and day > longest and frame["self_paced"].eq(0).all():
             skipped[day] = (f"past the end of every course in the data (the longest lasts "
                             f"{longest:.0f} days)")
             continue

@@ -54,3 +54,21 @@ def test_days_past_every_course_are_skipped_and_named(tables, cmap):
     assert set(result.rows.frame["as_of_day"]) == {7, 14}
     with pytest.raises(InputError, match="no as-of day can be trained"):
         trained(only_scheduled, cmap, [400, 500])
+
+
+def test_the_last_day_of_a_course_is_kept_and_the_day_after_is_skipped():
+    import numpy as np
+    import pandas as pd
+
+    from mooc_risk.training.dataset import LabelledRows
+    from mooc_risk.training.split import Split
+    from mooc_risk.training.train import days_to_skip
+
+    days = [30] * 6 + [35] * 6
+    frame = pd.DataFrame({"as_of_day": days, "label": [0, 1] * 6, "course_length_days": 30.0,
+                          "self_paced": 0.0})
+    sides = np.array(["train", "train", "valid", "valid", "test", "test"] * 2)
+    split = Split(sides == "train", sides == "valid", sides == "test", "by-run", "")
+    config = load_config(None, target="dropout", as_of_days=[30, 35])
+    skipped = days_to_skip(LabelledRows(frame, ["as_of_day"], []), split, config)
+    assert list(skipped) == [35] and "the longest lasts 30 days" in skipped[35]
