@@ -4,13 +4,14 @@
 
 Per target and course (the listed run, at the predictions' as-of day): learners listed, the
 share of distinct risk values, learners listed who had unenrolled before the day (must be 0),
-reasons naming a sensitive attribute (must be 0), and the largest share of one suggested
+reasons naming a sensitive attribute or one of its values (must be 0), and the largest share of one suggested
 action. Writes bench/results/list_quality.md (`make demo` leaves both inputs in data/).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +21,15 @@ from mooc_risk.training.markdown import markdown_table
 HERE = Path(__file__).parent
 SENSITIVE = {"gender", "age_band", "disability", "employment", "country"}
 KEYS = ["learner_id", "course_id", "run_id"]
+
+
+def sensitive_values(data: Path) -> set[str]:
+    """The values of the sensitive columns in the data's surveys ("female", "55+", …)."""
+    path = data / "surveys.parquet"
+    if not path.exists():
+        return set()
+    s = pd.read_parquet(path)
+    return {str(v) for c in SENSITIVE if c in s for v in s[c].dropna().unique() if len(str(v)) > 1}
 
 
 def unenrolled_listed(rows: pd.DataFrame, data: Path) -> int:
@@ -36,8 +46,12 @@ def unenrolled_listed(rows: pd.DataFrame, data: Path) -> int:
 def quality(predictions: pd.DataFrame, data: Path) -> pd.DataFrame:
     out = []
     reason_features = [c for c in predictions if c.startswith("reason_") and c.endswith("_feature")]
+    texts = [c for c in predictions if c.startswith("reason_") and c.endswith("_text")]
+    values = sensitive_values(data)
     for (target, course), rows in predictions.groupby(["target", "course_id"]):
         named = set(rows[reason_features].stack().dropna()) if reason_features else set()
+        words = " | ".join(rows[texts].stack().dropna()) if texts else ""
+        named |= {v for v in values if re.search(rf"(?<![\w-]){re.escape(v)}(?![\w-])", words)}
         out.append({
             "target": target, "course": course, "run": ", ".join(sorted(rows["run_id"].unique())),
             "listed": len(rows),

@@ -135,7 +135,7 @@ def batch(env: dict[str, str], data: Path, rows: int) -> tuple[float, float, int
     features = base.iloc[np.arange(rows) % len(base)].reset_index(drop=True)
     features["learner_id"] = [f"B{i:07d}" for i in range(rows)]
     start = time.perf_counter()
-    scored = scorer.score(features, explain=True, top_k=5)
+    scored = scorer.score(features, top_k=5)
     t_ours = time.perf_counter() - start
     assert len(scored) == rows and scored["reason_1_text"].notna().any()
     pipeline = pipelines(model.estimator)[max(d for d in pipelines(model.estimator) if (d or 0) <= DAY)]

@@ -18,6 +18,7 @@ from mooc_risk.features.constructs import ConstructMap, construct_scores, load_c
 DEMOGRAPHICS = ("gender", "age_band", "education_level", "employment", "country", "disability")
 CONTEXT_CATEGORICAL = ("platform", "credential_type", "paid_by", "expected_benefits")
 DEFAULT_EVENT_TYPE_LIMIT = 12
+FEATURES_VERSION = 2  # raised whenever a feature's meaning changes (stored feature files expire)
 DISPLAY_ONLY = ("credential_currency",)  # carried for the words of reasons, never a model input
 
 

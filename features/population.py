@@ -6,7 +6,8 @@ then) and not unenrolled before it: an unregistration date or an unenrolment eve
 cutoff, which the canonical outcomes table carries as ``dropped_at``. Last activity never removes
 anyone — a learner who went quiet is still enrolled, and the list says so (``activity_status``).
 
-Lists default to each course's running run: the run that started last by "today".
+Lists default to each course's running run (``running_runs``), and never hold a day that has
+not come yet (``in_population(..., today)``).
 """
 
 from __future__ import annotations
@@ -34,20 +35,26 @@ def still_enrolled(frame: pd.DataFrame) -> pd.Series:
     return ~(left_s < frame["cutoff_s"]).fillna(False).astype(bool)
 
 
-def in_population(features: pd.DataFrame, tables: Tables) -> np.ndarray:
+def in_population(features: pd.DataFrame, tables: Tables, today: datetime | None = None) -> np.ndarray:
     """A boolean mask over ``build_features`` rows (``learner_id, course_id, run_id,
-    as_of_day``): True for the rows whose learner was still enrolled at the row's cutoff."""
-    if tables.outcomes is None or "dropped_at" not in tables.outcomes.columns:
-        return np.ones(len(features), dtype=bool)
-    o = tables.outcomes
-    left = o.filter(o.dropped_at.notnull()).select(*KEYS, "dropped_at").to_pyarrow().to_pandas()
-    if left.empty:
-        return np.ones(len(features), dtype=bool)
+    as_of_day``): True for the rows whose learner was still enrolled at the row's cutoff and,
+    given ``today`` (naive UTC), whose cutoff has come — a day not reached yet has no row."""
+    keep = np.ones(len(features), dtype=bool)
+    left = None
+    if tables.outcomes is not None and "dropped_at" in tables.outcomes.columns:
+        o = tables.outcomes
+        left = o.filter(o.dropped_at.notnull()).select(*KEYS, "dropped_at").to_pyarrow().to_pandas()
+    if (left is None or left.empty) and today is None:
+        return keep
     timing = anchors(tables.enrolments).select(*KEYS, "anchor_s").to_pyarrow().to_pandas()
     rows = features[[*KEYS, "as_of_day"]].merge(timing, on=list(KEYS), how="left")
-    rows = rows.merge(left, on=list(KEYS), how="left")
+    if left is not None and not left.empty:
+        rows = rows.merge(left, on=list(KEYS), how="left")
     rows["cutoff_s"] = rows["anchor_s"] + rows["as_of_day"].astype("int64") * DAY_SECONDS
-    return still_enrolled(rows).to_numpy()
+    keep &= still_enrolled(rows).to_numpy()
+    if today is not None:
+        keep &= (rows["cutoff_s"] <= pd.Timestamp(today).timestamp()).to_numpy()
+    return keep
 
 
 def run_starts(tables: Tables) -> pd.Series:
@@ -60,12 +67,25 @@ def run_starts(tables: Tables) -> pd.Series:
 
 
 def running_runs(tables: Tables, today: datetime) -> dict[str, str]:
-    """Each course's running run: the one that started last by ``today`` (naive UTC); courses
-    whose runs all start later have none."""
-    starts = run_starts(tables).reset_index(name="start")
-    started = starts[starts["start"] <= pd.Timestamp(today)]
-    latest = started.sort_values(["start", "run_id"]).groupby("course_id").tail(1)
-    return dict(zip(latest["course_id"], latest["run_id"], strict=True))
+    """Each course's running run as of ``today`` (naive UTC): the latest-starting run that has
+    started and not ended (a self-paced run never ends), else — the course is between runs —
+    the one that started last. Courses whose runs all start later have none."""
+    e = tables.enrolments.select("course_id", "run_id", "course_end").to_pyarrow().to_pandas()
+    ends = e.groupby(["course_id", "run_id"])["course_end"].max()
+    runs = run_starts(tables).rename("start").to_frame().join(ends).reset_index()
+    now = pd.Timestamp(today)
+    runs = runs[runs["start"] <= now]
+    runs["open"] = runs["course_end"].isna() | (runs["course_end"] > now)
+    chosen = runs.sort_values(["open", "start", "run_id"]).groupby("course_id").tail(1)
+    return dict(zip(chosen["course_id"], chosen["run_id"], strict=True))
+
+
+def inactive_days(features: pd.DataFrame) -> pd.Series:
+    """Whole days since the last activity before the cutoff (empty: never started), for filtering
+    a list; ``activity_status`` words the same."""
+    quiet = np.floor(features["days_since_last_activity"].to_numpy(dtype="float64"))
+    started = features["events_total"].to_numpy(dtype="float64") > 0
+    return pd.Series(np.where(started, quiet, np.nan), index=features.index).astype("Int64")
 
 
 def activity_status(features: pd.DataFrame) -> np.ndarray:

@@ -35,7 +35,8 @@ from mooc_risk.features.build import FeatureSpec
 from mooc_risk.models.estimators import FeatureRowClassifier, as_model_input, positive_proba
 from mooc_risk.models.targets import Target
 
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2  # 2: the stored model is a FeatureRowClassifier (feature rows in, P out)
+NOT_ROW_COLUMNS = ("label", "run_start", "cutoff_s")  # training's columns beside a feature row
 PROBABILITY_EPS = 1e-6  # a probability is certain only in the model's mind
 SKOPS_TRUSTED = [  # the classes a bundle may contain beyond sklearn's own (skops refuses others)
     "collections.OrderedDict",
@@ -179,18 +180,26 @@ class ModelBundle:
             registered_model_name=self.name if registered else None)
 
     def _mlflow_args(self, input_example: pd.DataFrame) -> dict:
-        """Signature and example as feature rows (``as_of_day`` a whole number, as
-        ``build_features`` writes it); the output is one column, P(label)."""
-        from mlflow.models import infer_signature
+        """Signature and example as feature rows, the way ``build_features`` writes them
+        (``as_of_day`` a whole number): the model's features required, the row's other
+        columns (keys, display-only, unused) optional; the output is one column, P(label)."""
+        from mlflow.models import ModelSignature, infer_signature
+        from mlflow.types import ColSpec, Schema
 
-        example = self.inputs(input_example)
+        example = input_example.drop(columns=[c for c in NOT_ROW_COLUMNS if c in input_example])
+        example = example.copy()
+        example[self.feature_columns] = self.inputs(example)
         if "as_of_day" in example:
             example["as_of_day"] = example["as_of_day"].astype("int64")
         output = pd.Series(self.feature_row_model().predict(example), name="probability")
         with warnings.catch_warnings():  # MLflow's hint on integer columns with missing values:
             # the only integer column, as_of_day, is part of a row's key and never missing
             warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-            signature = infer_signature(example, output)
+            inferred = infer_signature(example, output)
+        features = set(self.feature_columns)
+        inputs = Schema([ColSpec(c.type, c.name, required=c.name in features)
+                         for c in inferred.inputs.inputs])
+        signature = ModelSignature(inputs=inputs, outputs=inferred.outputs)
         return {"signature": signature, "input_example": example,
                 "metadata": self.metadata.model_dump(mode="json"), "pyfunc_predict_fn": "predict",
                 "skops_trusted_types": SKOPS_TRUSTED}
@@ -217,13 +226,16 @@ class ModelBundle:
                 + f"; this mooc-risk reads format {BUNDLE_FORMAT}: retrain the model")
         try:
             metadata = BundleMetadata.model_validate(stored)
-            estimator = mlflow.sklearn.load_model(uri).estimator  # inside FeatureRowClassifier
+            loaded = mlflow.sklearn.load_model(uri)
         except ValidationError as exc:
             raise BundleError(f"cannot load {uri}: {_first_problem(exc)}") from None
         except Exception as exc:  # noqa: BLE001 - a missing or corrupt file, an untrusted or
             # unknown class: each serialisation layer (zip, skops, pickle, MLflow) has its own
             raise BundleError(f"cannot load {uri}: {type(exc).__name__}: {exc}") from None
-        return cls(estimator, metadata, version)
+        if not isinstance(loaded, FeatureRowClassifier):
+            raise BundleFormatError(f"cannot load {uri}: it holds a {type(loaded).__name__}, not the "
+                                    f"FeatureRowClassifier of bundle format {BUNDLE_FORMAT}: retrain")
+        return cls(loaded.estimator, metadata, version)
 
 
 def _first_problem(exc: Exception) -> str:

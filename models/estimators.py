@@ -42,6 +42,9 @@ class FeatureRowClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        missing = [c for c in self.feature_columns if c not in X.columns]
+        if missing:
+            raise ValueError(f"feature rows lack the model's column(s) {missing}")
         inputs = as_model_input(X, self.feature_columns, self.categorical_columns)
         p = np.clip(positive_proba(self.estimator, inputs), self.eps, 1 - self.eps)
         return np.column_stack([1 - p, p])

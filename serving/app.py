@@ -15,7 +15,7 @@ from mooc_risk.days import course_day
 from mooc_risk.errors import InputError
 from mooc_risk.features.build import build_features
 from mooc_risk.features.canonical.tables import tables_from_frames
-from mooc_risk.features.population import running_runs
+from mooc_risk.features.population import in_population, run_starts, running_runs
 from mooc_risk.models.targets import Target
 from mooc_risk.serving import schemas
 from mooc_risk.serving.interventions import suggest
@@ -43,6 +43,7 @@ class RiskApp:
     store: FeatureStore | None
     keyring: Keys
     _scored: LRUCache = field(default_factory=lambda: LRUCache(SCORED_DAYS))
+    _runs: dict = field(default_factory=dict)  # (…, today) → course → running run
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -84,6 +85,13 @@ class RiskApp:
         """A loaded model's survey instrument (to read the data folder's surveys with)."""
         return next(iter(self.scorers.values())).bundle.spec.constructs
 
+    def _population(self, scorer: TargetScorer, day: int, today) -> pd.DataFrame:
+        """The day's feature rows of the listed population (features.population): enrolled,
+        not unenrolled before the cutoff, and the cutoff already come."""
+        store = self._need_store()
+        features = store.features(scorer.bundle.spec, day)
+        return features[in_population(features, store.tables(scorer.bundle.spec.constructs), today)]
+
     def _catalogue(self):
         """The intervention table (every scorer reads the same catalogue)."""
         return next(iter(self.scorers.values())).catalogue.interventions
@@ -96,11 +104,12 @@ class RiskApp:
         """Every listed enrolment scored (with reasons) at ``day`` by ``target``'s model, with
         one intervention per learner over all loaded targets; computed once, then reused."""
         self.scorer(target)  # NotFound for a target without a model
-        key = (tuple((t, s.bundle.version) for t, s in self.scorers.items()), day)
+        today = self.service.today()
+        key = (tuple((t, s.bundle.version) for t, s in self.scorers.items()), day, today.date())
         with self._lock:
             if key not in self._scored:
-                frames = {t: s.score(self._need_store().features(s.bundle.spec, day), explain=True,
-                                     top_k=schemas.MAX_TOP_K) for t, s in self.scorers.items()}
+                frames = {t: s.score(self._population(s, day, today), top_k=schemas.MAX_TOP_K)
+                          for t, s in self.scorers.items()}
                 frames = suggest(self._catalogue(), frames)
                 self._scored[key] = {t: ScoredDay.of(f) for t, f in frames.items()}
             return self._scored[key][target]
@@ -146,7 +155,8 @@ class RiskApp:
             tables = tables_from_frames(frames, scorer.bundle.spec.constructs,
                                         sources={n: f"learners[].{n}" for n in frames})
             features = build_features(tables, [request.as_of_day], scorer.bundle.spec)
-            scored[target] = scorer.score(features, explain=request.explain, top_k=request.top_k)
+            features = features[in_population(features, tables)]
+            scored[target] = scorer.score(features, top_k=request.top_k)
         for target, frame in suggest(self._catalogue(), scored).items():
             for row in frame.to_dict("records"):
                 rows.setdefault(_key(row), {})[target] = row
@@ -171,6 +181,7 @@ class RiskApp:
         self.keys.check(key, course_id)
         self._check_course(course_id)
         run_id = request.run_id or self.running_run(course_id)
+        self._check_day_reached(course_id, run_id, request.as_of_day)
         frame = self.scored(request.target, request.as_of_day).frame
         rows = frame[(frame["course_id"] == course_id) & (frame["run_id"] == run_id)]
         rows = rows.sort_values(["risk", "learner_id"], ascending=[False, True])
@@ -179,12 +190,32 @@ class RiskApp:
         return flat_rows(page, request.explain, request.top_k), len(rows), run_id
 
     def running_run(self, course_id: str) -> str:
-        """The course's running run: the one that started last by today (``MOOC_RISK_NOW``)."""
-        runs = running_runs(self._need_store().tables(self._instrument()), self.service.today())
+        """The course's running run as of today (``MOOC_RISK_NOW``; features.population)."""
+        today = self.service.today()
+        key = ("running runs", today.date())
+        if key not in self._runs:
+            self._runs = {key: running_runs(self._need_store().tables(self._instrument()), today)}
+        runs = self._runs[key]
         if course_id not in runs:
-            raise NotFound(f"no run of course {course_id!r} has started by "
-                           f"{self.service.today():%Y-%m-%d}; ask for a run_id")
+            raise NotFound(f"no run of course {course_id!r} has started by {today:%Y-%m-%d}; "
+                           "ask for a run_id")
         return runs[course_id]
+
+    def _check_day_reached(self, course_id: str, run_id: str, day: int) -> None:
+        """NotFound for an unknown run; InputError when a scheduled run has not reached ``day``."""
+        tables = self._need_store().tables(self._instrument())
+        starts = run_starts(tables)
+        if (course_id, run_id) not in starts.index:
+            raise NotFound(f"unknown run {run_id!r} of course {course_id!r}")
+        e = tables.enrolments
+        end = e.filter((e.course_id == course_id) & (e.run_id == run_id)).course_end.max()
+        if end.to_pandas() is None or pd.isna(end.to_pandas()):
+            return  # self-paced: each learner reaches the day on their own date
+        today = course_day(starts[(course_id, run_id)].to_pydatetime(), self.service.today())
+        if day > today:
+            raise InputError(f"as_of_day: {day} has not come yet for run {run_id!r} of course "
+                             f"{course_id!r}, which is at day {today} today "
+                             f"({self.service.today():%Y-%m-%d})")
 
     # --- GET /model ---------------------------------------------------------------------
     def models_info(self) -> schemas.ModelsResponse:
@@ -258,7 +289,8 @@ def target_score(row: dict, explain: bool, top_k: int) -> schemas.TargetScore:
 
 def flat_rows(frame: pd.DataFrame, explain: bool, top_k: int) -> pd.DataFrame:
     """A scored frame as dashboard rows: keys, risk, band, intervention, top-k reason texts."""
-    columns = ["learner_id", "course_id", "run_id", "as_of_day", "status", "probability", "risk",
+    columns = ["learner_id", "course_id", "run_id", "as_of_day", "status", "inactive_days",
+               "probability", "risk",
                "risk_band", "intervention", "model", "model_version"]
     if explain:
         columns += [c for n in range(1, top_k + 1)
@@ -269,7 +301,10 @@ def flat_rows(frame: pd.DataFrame, explain: bool, top_k: int) -> pd.DataFrame:
 
 def raw_frames(learners: list[schemas.RawLearner]) -> dict[str, pd.DataFrame]:
     """Canonical frames from a raw request (validated again by the canonical reader)."""
-    enrolments = pd.DataFrame([learner.enrolment.model_dump() for learner in learners])
+    enrolments = pd.DataFrame([learner.enrolment.model_dump(exclude={"unenrolled_at"})
+                               for learner in learners])
+    left = [{**_ids(learner), "dropped_at": learner.enrolment.unenrolled_at}
+            for learner in learners if learner.enrolment.unenrolled_at is not None]
     surveys = pd.DataFrame([
         {**learner.survey.model_dump(), **_ids(learner)} for learner in learners if learner.survey
     ])
@@ -282,6 +317,10 @@ def raw_frames(learners: list[schemas.RawLearner]) -> dict[str, pd.DataFrame]:
     frames = {"enrolments": enrolments, "events": events}
     if len(surveys):
         frames["surveys"] = surveys
+    if left:  # the population rule needs when a learner unenrolled, nothing else of outcomes
+        outcomes = pd.DataFrame(left)
+        outcomes["dropped_at"] = pd.to_datetime(outcomes["dropped_at"], utc=True).dt.tz_localize(None)
+        frames["outcomes"] = outcomes
     return frames
 
 

@@ -26,14 +26,16 @@ from mooc_risk.serving.scoring import TargetScorer
 def batch_predictions(data: Path, con: BaseBackend, scorers: list[TargetScorer], as_of_day: int,
                       today: datetime, course: str | None = None, run: str | None = None,
                       top_k: int = 3,
-                      on_step: Callable[[str], None] = lambda _label: None) -> pd.DataFrame:
+                      on_step: Callable[[str], None] = lambda _label: None,
+                      warn: Callable[[str], None] = lambda _text: None) -> pd.DataFrame:
     """One row per enrolment × target: keys, ``status``, ``target``, probability, risk, band,
     intervention, model and version, and with ``top_k`` > 0 the top-k reasons
     (``reason_<n>_*``; values as text so one column holds numbers and categories).
 
     ``course``: one course id, else every course; ``run``: that course's run, else each
-    course's running run by ``today``. Raises InputError for bad data, an unknown course or
-    run, or no run started by ``today``.
+    course's running run by ``today`` (courses with none are named through ``warn``). The
+    intervention is chosen over the targets scored together. Raises InputError for bad data,
+    an unknown course or run, or no run started by ``today``.
     """
     read: dict[str, Tables] = {}
 
@@ -46,6 +48,12 @@ def batch_predictions(data: Path, con: BaseBackend, scorers: list[TargetScorer],
             runs = {course: run} if run is not None else running_runs(tables, today)
             if not runs:
                 raise InputError(f"no run has started by {today:%Y-%m-%d}; choose one with --run")
+            if not read:  # say once which courses have no run to list
+                e = tables.enrolments.select("course_id").distinct().to_pyarrow()
+                waiting = sorted(set(e.column("course_id").to_pylist()) - set(runs))
+                if waiting:
+                    warn(f"no run has started by {today:%Y-%m-%d} in course(s) "
+                         f"{', '.join(waiting)}: not listed")
             read[key] = only_runs(tables, runs)
         return read[key]
 
@@ -55,9 +63,9 @@ def batch_predictions(data: Path, con: BaseBackend, scorers: list[TargetScorer],
     for scorer in scorers:
         tables = tables_for(scorer.bundle.spec.constructs)
         features = build_features(tables, [as_of_day], scorer.bundle.spec)
-        features = features[in_population(features, tables)]
+        features = features[in_population(features, tables, today)]
         on_step(f"{scorer.target}: {len(features):,} feature rows")
-        scored[scorer.target] = scorer.score(features, explain=top_k > 0, top_k=max(top_k, 1))
+        scored[scorer.target] = scorer.score(features, top_k=top_k)
         on_step(f"{scorer.target}: scored")
     # one action per learner over the targets scored together
     scored = suggest(scorers[0].catalogue.interventions, scored)
@@ -65,8 +73,9 @@ def batch_predictions(data: Path, con: BaseBackend, scorers: list[TargetScorer],
                                                            ascending=[False, True])
              for target, frame in scored.items()]
     frame = pd.concat(parts, ignore_index=True)
-    if top_k == 0:
-        frame = frame.drop(columns=[c for c in frame.columns if c.startswith("reason_")])
+    if top_k == 0:  # computed for the action, not asked for
+        frame = frame.drop(columns=[c for c in frame.columns if c.startswith("reason_")]
+                           + ["base_value", "raw_score", "rest"])
     for column in [c for c in frame.columns if c.startswith("reason_") and c.endswith("_value")]:
         frame[column] = frame[column].map(lambda v: None if pd.isna(v) else str(v))
     return frame

@@ -95,8 +95,9 @@ def predict(
         raise typer.Exit(2)
     scorers = list(found.values())
     with progress_steps(2 + 2 * len(scorers), "predict") as step:
-        frame = batch_predictions(data, connect(engine.backend), scorers, as_of, today, course, run,
-                                  top_k, on_step=step)
+        frame = batch_predictions(
+            data, connect(engine.backend), scorers, as_of, today, course, run, top_k, on_step=step,
+            warn=lambda text: typer.secho(f"warning: {text}", err=True, fg=typer.colors.YELLOW))
         write_table(frame, out)
         step("written")
     typer.echo(f"{len(frame):,} predictions → {out}")

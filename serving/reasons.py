@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from mooc_risk.errors import InputError
 from mooc_risk.models.targets import Target
 from mooc_risk.serving.interventions import InterventionTable
-from mooc_risk.serving.wording import GroupSpec, is_missing, sentence, shows
+from mooc_risk.serving.wording import GroupSpec, rounded, sentence, shows
 
 
 class CatalogueFile(BaseModel):
@@ -59,6 +59,9 @@ def load_catalogue(reasons: Path | None = None, interventions: Path | None = Non
     missing = sorted({g.category for g in groups.values()} - set(table.categories))
     if missing:
         raise InputError(f"{source}: no intervention for categor(ies) {missing}")
+    unknown = sorted(set(table.groups) - set(groups))
+    if unknown:
+        raise InputError(f"{source}: groups {unknown} are not reason groups of the catalogue")
     return Catalogue(groups, table)
 
 
@@ -119,12 +122,17 @@ class Explainer:
         return ReasonTable([n for n, _ in self.specs], group, contribution, rest)
 
     def _shown(self, values: pd.DataFrame, days: np.ndarray) -> np.ndarray:
+        """Which groups may be a reason for each row: on the risky side of the reference, and
+        with a value, unless the group has words for a missing one."""
         shown = np.ones((len(values), len(self.specs)), dtype=bool)
         for j, (_, spec) in enumerate(self.specs):
-            if spec.worse is None or spec.primary not in values:
+            if spec.primary not in values:
                 continue
+            raw = pd.to_numeric(values[spec.primary], errors="coerce").to_numpy(dtype="float64")
             refs = _references(self.reference.get(spec.primary, {}), days)
-            shown[:, j] = shows(spec, values[spec.primary].to_numpy(dtype="float64"), refs)
+            shown[:, j] = shows(spec, raw, refs)
+            if spec.missing is None:
+                shown[:, j] &= ~np.isnan(raw)
         return shown
 
     def texts(self, table: ReasonTable, rank: int, values: pd.DataFrame,
@@ -153,9 +161,9 @@ class Explainer:
         cache: dict = {}
         out = []
         for v, r, c in zip(raw, refs, currency, strict=True):
-            v = None if is_missing(v) else (v if isinstance(v, str) else float(v))
-            c = None if c is None or (isinstance(c, float) and np.isnan(c)) else str(c)
-            key = (v, r, c)
+            v = None if pd.isna(v) else float(v)
+            c = None if pd.isna(c) else str(c)
+            key = (None if v is None else float(rounded(spec, v)), r, c)  # as the words show it
             if key not in cache:
                 cache[key] = sentence(spec, v, None if np.isnan(r) else float(r), self.good,
                                       self.scale_max, c)

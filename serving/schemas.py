@@ -27,6 +27,8 @@ class RawEnrolment(BaseModel):
     credential_cost: float | None = Field(None, ge=0)
     credential_currency: str | None = Field(None, description="ISO 4217 code, e.g. USD")
     paid_by: str | None = None
+    unenrolled_at: datetime | None = Field(None, description="when the learner unenrolled, if "
+                                           "they did: not scored at a day after it")
 
 
 _LIKERT = {f"q{i:02d}": (int | None, Field(None, ge=1, le=5)) for i in range(1, 36)}

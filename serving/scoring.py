@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from mooc_risk.features.canonical.schemas import ROW_KEYS
-from mooc_risk.features.population import activity_status
+from mooc_risk.features.population import activity_status, inactive_days
 from mooc_risk.models import registry
 from mooc_risk.models.bundle import BundleError, ModelBundle
 from mooc_risk.models.contributions import tree_contributions
@@ -41,9 +41,10 @@ class TargetScorer:
     def inputs(self, features: pd.DataFrame) -> pd.DataFrame:
         return self.bundle.inputs(features)
 
-    def score(self, features: pd.DataFrame, explain: bool, top_k: int) -> pd.DataFrame:
-        """One row per feature row: keys, probability, risk, band, intervention, and with
-        ``explain`` the base value, raw score, top-k reasons and the rest."""
+    def score(self, features: pd.DataFrame, top_k: int) -> pd.DataFrame:
+        """One row per feature row: keys, status, probability, risk, band, the base value, raw
+        score, the top-k reasons (k ≥ 1: the strongest reason chooses the intervention, so it
+        is computed even when a caller shows none) and the rest, and the intervention."""
         X = self.inputs(features)
         p = self.bundle.probability_of_inputs(X)
         risk = p if self.bundle.risk_of == "label" else 1.0 - p
@@ -51,20 +52,22 @@ class TargetScorer:
         band = np.select([risk >= t.high, risk >= t.medium], ["high", "medium"], "low")
         out = features[list(ROW_KEYS)].reset_index(drop=True).copy()
         out["status"] = activity_status(features)
+        out["inactive_days"] = inactive_days(features).to_numpy()
         out["probability"], out["risk"], out["risk_band"] = p, risk, band
         out["model"], out["model_version"] = self.bundle.name, self.bundle.version
-        if explain:
-            contributions, base, raw = tree_contributions(self.bundle.estimator, X)
-            days = features["as_of_day"].to_numpy()
-            values = features.reset_index(drop=True)
-            table = self.explainer.top(contributions.to_numpy(), top_k, values, days)
-            out["base_value"], out["raw_score"], out["rest"] = base, raw, table.rest
-            for rank in range(table.group.shape[1]):
-                feature, value, category, text = self.explainer.texts(table, rank, values, days)
-                n = rank + 1
-                out[f"reason_{n}_feature"], out[f"reason_{n}_value"] = feature, value
-                out[f"reason_{n}_contribution"] = table.contribution[:, rank]
-                out[f"reason_{n}_category"], out[f"reason_{n}_text"] = category, text
+        contributions, base, raw = tree_contributions(self.bundle.estimator, X)
+        days = features["as_of_day"].to_numpy()
+        values = features.reset_index(drop=True)
+        table = self.explainer.top(contributions.to_numpy(), max(top_k, 1), values, days)
+        out["base_value"], out["raw_score"], out["rest"] = base, raw, table.rest
+        names = np.array([*table.names, None], dtype=object)  # index -1: no reason
+        for rank in range(table.group.shape[1]):
+            feature, value, category, text = self.explainer.texts(table, rank, values, days)
+            n = rank + 1
+            out[f"reason_{n}_group"] = names[table.group[:, rank]]
+            out[f"reason_{n}_feature"], out[f"reason_{n}_value"] = feature, value
+            out[f"reason_{n}_contribution"] = table.contribution[:, rank]
+            out[f"reason_{n}_category"], out[f"reason_{n}_text"] = category, text
         # this target alone; scoring several targets together makes it one action per learner
         return suggest(self.catalogue.interventions, {self.target: out})[self.target]
 

@@ -13,11 +13,10 @@ from pathlib import Path
 import pandas as pd
 from cachetools import LRUCache
 
-from mooc_risk.features.build import FeatureSpec, build_features
+from mooc_risk.features.build import FEATURES_VERSION, FeatureSpec, build_features
 from mooc_risk.features.canonical.engine import connect
 from mooc_risk.features.canonical.tables import Tables, read_tables
 from mooc_risk.features.constructs import ConstructMap
-from mooc_risk.features.population import in_population
 from mooc_risk.files import write_table
 from mooc_risk.settings import Backend
 
@@ -25,7 +24,9 @@ IN_MEMORY = 8  # (spec, day) frames kept in memory; older ones are read back fro
 
 
 def spec_key(spec: FeatureSpec) -> str:
-    return hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+    """Names stored feature files: the spec and the feature code's version."""
+    text = json.dumps({"spec": spec.to_dict(), "code": FEATURES_VERSION}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 class FeatureStore:
@@ -64,8 +65,6 @@ class FeatureStore:
         else:
             frame = build_features(self.tables(spec.constructs), [day], spec)
             write_table(frame, path)
-        # the population of the day: learners who unenrolled before its cutoff are not listed
-        frame = frame[in_population(frame, self.tables(spec.constructs))]
         frame.index = pd.MultiIndex.from_frame(frame[["course_id", "run_id", "learner_id"]],
                                                names=["course", "run", "learner"])
         return frame.sort_index()

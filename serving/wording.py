@@ -72,7 +72,7 @@ def rounded(spec: GroupSpec, value: np.ndarray | float) -> np.ndarray:
         return np.where(np.abs(v) < 1, 0.0, np.round(v))
     if spec.unit == "count":
         return np.round(v)
-    return np.round(v, 2 if spec.unit == "share" else 1)
+    return np.round(v, 2 if spec.unit in ("share", "money") else 1)
 
 
 def shows(spec: GroupSpec, values: np.ndarray, references: np.ndarray) -> np.ndarray:

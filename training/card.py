@@ -35,9 +35,10 @@ def calibration_choice(trained: Trained) -> str:
         return f"Method: {c.calibration}."
     pooled = compared.groupby("method")[["ece", "brier", "distinct_share"]].mean()
     pooled["exact_0_or_1"] = compared.groupby("method")["exact_0_or_1"].sum()
-    why = {"sigmoid": "it keeps the model's order (a strictly increasing map of the raw score: no "
-                      "two learners with different scores share a probability, none is exactly 0 "
-                      "or 1), so a ranked list has no ties",
+    why = {"sigmoid": "a strictly increasing map of the model's score, it keeps the model's order: "
+                      "learners share a probability only when the model gives them the same score "
+                      "(or within 1e-6 of 0 or 1, where served probabilities are clipped), so a "
+                      "ranked list has no ties the model did not make",
            "isotonic": "chosen in the config; its steps tie learners with different scores and "
                        "can reach exactly 0 or 1, so ranked lists break ties by the raw score"}
     return (f"Method: **{c.calibration}** — {why[c.calibration]}. Each method on the validation "

@@ -52,7 +52,12 @@ def labelled_rows(tables: Tables, config: TrainConfig, spec: FeatureSpec) -> Lab
                          f"cannot train a {config.target} model")
     frame = features.merge(outcomes, on=list(KEYS), how="inner").merge(timing, on=list(KEYS))
     frame["cutoff_s"] = frame["anchor_s"] + frame["as_of_day"] * DAY_SECONDS
-    frame = frame[still_enrolled(frame)].copy()  # the one population rule (features.population)
+    # the one population rule (features.population), and no day after a course's end
+    after_end = frame["as_of_day"] > frame["course_length_days"]
+    frame = frame[still_enrolled(frame) & ~after_end].copy()
+    if frame.empty:
+        raise InputError(f"no as-of day can be trained: no enrolment is in the population at "
+                         f"day(s) {config.as_of_days} (past the end of every course?)")
     frame["label"] = frame[config.label].astype("int64")
     frame["run_start"] = run_starts(tables).reindex(
         pd.MultiIndex.from_frame(frame[["course_id", "run_id"]])

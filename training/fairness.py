@@ -14,6 +14,7 @@ from mooc_risk.training.metrics import expected_calibration_error
 
 GROUP_COLUMNS = ("gender", "age_band", "education_level", "disability")  # audited by default
 MIN_GROUP_ROWS = 30
+MIN_CLASS_ROWS = 5  # an AUC from one or two learners of a class is noise, not a gap
 
 
 def present_groups(frame: pd.DataFrame, audited: Sequence[str] = GROUP_COLUMNS) -> list[str]:
@@ -48,7 +49,8 @@ class GroupMetrics:
 
 
 def group_metrics(y: np.ndarray, p: np.ndarray, groups: pd.DataFrame) -> dict[str, GroupMetrics]:
-    """Per attribute, the groups with at least ``MIN_GROUP_ROWS`` rows and both classes;
+    """Per attribute, the groups with at least ``MIN_GROUP_ROWS`` rows and ``MIN_CLASS_ROWS``
+    of each class;
     attributes with fewer than two such groups are left out. ``y``, ``p``: shape (n,);
     ``groups``: n rows, one column per attribute (gender, age band, …)."""
     out = {}
@@ -60,7 +62,8 @@ def group_metrics(y: np.ndarray, p: np.ndarray, groups: pd.DataFrame) -> dict[st
             continue
         vals, y_u, p_u = values[usable].to_numpy(), y[usable], p[usable]
         by = pd.crosstab(vals, y_u).reindex(columns=[0, 1], fill_value=0)
-        kept = by.index[(by.sum(axis=1) >= MIN_GROUP_ROWS) & (by[0] > 0) & (by[1] > 0)]
+        kept = by.index[(by.sum(axis=1) >= MIN_GROUP_ROWS) & (by[0] >= MIN_CLASS_ROWS)
+                        & (by[1] >= MIN_CLASS_ROWS)]
         if len(kept) < 2:
             continue
         rows = np.isin(vals, kept)

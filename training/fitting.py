@@ -9,6 +9,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.frozen import FrozenEstimator
@@ -70,6 +71,22 @@ def calibrate(model: Pipeline, X: pd.DataFrame, y: np.ndarray, method: str) -> C
 CALIBRATIONS = ("sigmoid", "isotonic")
 
 
+class _Scores(ClassifierMixin, BaseEstimator):
+    """A stand-in whose input is its own score (one column): the calibrators of
+    ``compare_calibrations`` are fitted on scores computed once, not on the model each fold."""
+
+    def fit(self, X, y):
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        p = np.asarray(X, dtype="float64")[:, 0]
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
 def compare_calibrations(model: Pipeline, X: pd.DataFrame, y: np.ndarray, learners: np.ndarray,
                          folds: int = 5) -> list[dict]:
     """Each calibration method on the same held-out rows, out of fold (folds grouped by
@@ -82,10 +99,12 @@ def compare_calibrations(model: Pipeline, X: pd.DataFrame, y: np.ndarray, learne
     from mooc_risk.training.metrics import expected_calibration_error
 
     n_folds = min(folds, len(np.unique(learners)))
+    scores = model.predict_proba(X)[:, 1].reshape(-1, 1)  # the model's scores, computed once
     out = []
     for method in CALIBRATIONS:
-        p = cross_val_predict(CalibratedClassifierCV(FrozenEstimator(model), method=method), X, y,
-                              groups=learners, cv=GroupKFold(n_folds), method="predict_proba")[:, 1]
+        calibrated = CalibratedClassifierCV(FrozenEstimator(_Scores().fit(scores, y)), method=method)
+        p = cross_val_predict(calibrated, scores, y, groups=learners, cv=GroupKFold(n_folds),
+                              method="predict_proba")[:, 1]
         out.append({"method": method, "ece": expected_calibration_error(y, p),
                     "brier": float(brier_score_loss(y, p)),
                     "distinct_share": len(np.unique(p)) / len(p),

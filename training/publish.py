@@ -51,7 +51,7 @@ def publish(trained: Trained, tables: Tables, tracking: TrackingSettings, cards_
         _log_run(trained, source)
         decision = _gate(trained, tables, tracking, c)  # before registering: it may fail
         bundle = trained.bundle()
-        version = bundle.log(trained.inputs(trained.split.test).head(5)).registered_model_version
+        version = bundle.log(trained.test.head(5)).registered_model_version  # feature rows
         alias = registry.CHAMPION if decision.promote else registry.CHALLENGER
         registry.set_alias(c, bundle.name, alias, str(version))
         for key, value in {"gate_decision": alias, "gate_reason": decision.reason}.items():

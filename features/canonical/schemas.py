@@ -82,7 +82,8 @@ class Outcomes(pa.DataFrameModel):
     certified: bool | None = pa.Field(nullable=True)
     dropped_out: bool | None = pa.Field(nullable=True)
     last_active_at: dt.Timestamp | None = pa.Field(nullable=True)
-    # when the learner left (unregistered), where the source knows it; else last_active_at
+    # when the learner unenrolled (an unregistration date or an unenrolment event), where the
+    # source knows it: the population rule's only input (features.population)
     dropped_at: dt.Timestamp | None = pa.Field(nullable=True)
 
     class Config:

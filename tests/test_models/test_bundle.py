@@ -38,7 +38,7 @@ def test_a_saved_bundle_loads_with_the_same_scores_and_metadata(trained, tmp_pat
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (lambda meta: meta.update(bundle_format=BUNDLE_FORMAT + 1), "bundle format 2"),
+    (lambda meta: meta.update(bundle_format=BUNDLE_FORMAT + 1), f"bundle format {BUNDLE_FORMAT + 1}"),
     (lambda meta: meta.pop("bundle_format"), "saved without a bundle format"),
     (lambda meta: meta.pop("feature_spec"), "feature_spec"),
 ])
@@ -100,3 +100,14 @@ def test_a_bundle_with_a_missing_or_corrupt_estimator_is_a_bundle_error(trained,
     estimator.unlink()
     with pytest.raises(BundleError, match="cannot load"):
         ModelBundle.load(folder)
+
+
+def test_a_stored_model_that_is_not_a_feature_row_classifier_is_refused(trained, tmp_path):
+    import mlflow
+
+    _, result = trained
+    meta = result.bundle().metadata.model_dump(mode="json")  # this format's metadata …
+    mlflow.sklearn.save_model(result.model, str(tmp_path / "raw"), metadata=meta,  # … a bare model
+                              skops_trusted_types=SKOPS_TRUSTED)
+    with pytest.raises(BundleError, match="holds a PerHorizonClassifier, not the FeatureRowClassifier"):
+        ModelBundle.load(tmp_path / "raw")

@@ -88,3 +88,20 @@ def test_evaluation_reports_the_active_subset_beside_the_whole_population(served
     row = by_day.loc[("lightgbm", day)]
     assert 0 < row["active_14d_share"] < 1 and 0.5 < row["auc_active_14d"] <= 1
     assert f"test_auc_active_14d_day_{day}" in trained.assessment.metrics
+
+
+def test_a_raw_learner_who_unenrolled_before_the_day_is_not_scored(client, served):
+    from test_service import raw_learner
+
+    learner = raw_learner(served)
+    start = pd.Timestamp(learner["enrolment"]["course_start"] or learner["enrolment"]["enrolled_at"])
+    gone = {**learner, "enrolment": {**learner["enrolment"], "learner_id": "gone",
+                                     "unenrolled_at": (start + pd.Timedelta(days=3)).isoformat()}}
+    later = {**learner, "enrolment": {**learner["enrolment"], "learner_id": "later",
+                                      "unenrolled_at": (start + pd.Timedelta(days=30)).isoformat()}}
+    response = client.post("/score", json={"learners": [learner, gone, later], "as_of_day": 14},
+                           headers=auth(served.admin_key))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["not_found"] == ["gone"]
+    assert [p["learner_id"] for p in body["predictions"]] == [learner["enrolment"]["learner_id"], "later"]

@@ -29,23 +29,40 @@ def feature_rows(served, tmp_path_factory):
     return pd.read_parquet(out)
 
 
-def test_the_pyfunc_takes_feature_rows_and_gives_the_services_probabilities(served, client, feature_rows):
+@pytest.mark.parametrize("target", ["dropout", "certification"])  # per-day and single models
+def test_the_pyfunc_takes_feature_rows_and_gives_the_services_probabilities(
+        served, client, feature_rows, target):
     import mlflow
 
     mlflow.set_tracking_uri(served.tracking.tracking_uri)
-    model = mlflow.pyfunc.load_model("models:/mooc-risk-dropout@champion")
+    model = mlflow.pyfunc.load_model(f"models:/mooc-risk-{target}@champion")
     inputs = model.metadata.get_input_schema().input_dict()
-    assert inputs["as_of_day"].type.name == "long"  # as build_features writes it
+    assert inputs["as_of_day"].type.name == "long" and inputs["as_of_day"].required
+    assert not inputs["learner_id"].required  # keys travel with the rows, unused
+    assert set(inputs) == set(feature_rows.columns)  # the rows `mooc-risk features` writes
     assert [c.name for c in model.metadata.get_output_schema().inputs] == ["probability"]
-    predicted = np.asarray(model.predict(feature_rows))  # keys and extra columns are ignored
+    predicted = np.asarray(model.predict(feature_rows))
     assert predicted.shape == (len(feature_rows),)
     page = client.post("/courses/C001/predictions", headers=auth(served.key),
-                       json={"as_of_day": DAY, "page_size": 10_000, "explain": False}).json()
+                       json={"as_of_day": DAY, "page_size": 10_000, "explain": False,
+                             "target": target}).json()
     served_p = {(r["learner_id"], r["run_id"]): r["probability"] for r in page["rows"]}
     ours = dict(zip(zip(feature_rows.learner_id, feature_rows.run_id, strict=True), predicted, strict=True))
     assert len(served_p) > 100
     for key, p in served_p.items():
         assert ours[key] == pytest.approx(p, abs=1e-12), key
+
+
+def test_the_pyfunc_names_a_missing_feature_and_ignores_missing_keys(served, feature_rows):
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    mlflow.set_tracking_uri(served.tracking.tracking_uri)
+    model = mlflow.pyfunc.load_model("models:/mooc-risk-dropout@champion")
+    rows = feature_rows.head(10)
+    assert len(model.predict(rows.drop(columns=["learner_id", "course_id", "run_id"]))) == 10
+    with pytest.raises(MlflowException, match="assessment_mean_score"):
+        model.predict(rows.drop(columns=["assessment_mean_score"]))
 
 
 @pytest.mark.slow

@@ -56,7 +56,7 @@ def test_sensitive_attributes_are_features_only_by_config_and_always_audited(
 
     scorer = TargetScorer.build(trained.bundle(), load_catalogue())
     features = build_features(tables, [14], trained.spec)
-    scored = scorer.score(features, explain=True, top_k=10)
+    scored = scorer.score(features, top_k=10)
     named = set(pd.unique(scored.filter(regex=r"^reason_\d+_feature$").to_numpy().ravel()))
     assert not named & SENSITIVE
 

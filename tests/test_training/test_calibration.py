@@ -38,6 +38,7 @@ def test_the_card_compares_the_methods_on_validation_rows_and_shows_band_shares(
     assert compared.loc["sigmoid", "distinct_share"] > compared.loc["isotonic", "distinct_share"]
     assert compared["ece"].between(0, 1).all()
     text = calibration_choice(result)
-    assert "Method: **sigmoid** — it keeps the model's order" in text and "isotonic" in text
+    assert "Method: **sigmoid** — a strictly increasing map of the model's score" in text
+    assert "| isotonic |" in text and "| sigmoid |" in text
     bands = band_shares(result)
     assert "high ≥ 0.95" in bands and "| 21 |" in bands

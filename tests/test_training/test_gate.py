@@ -32,6 +32,10 @@ def test_a_candidate_covering_fewer_days_than_the_champion_is_not_promoted(table
     assert narrow.alias == "challenger"
     assert "covers fewer as-of days than the champion v1 (7, 14 vs 0, 7, 14): days 0" in \
         narrow.decision.reason
+    from mlflow.tracking import MlflowClient
+
+    tags = MlflowClient(tracking.tracking_uri).get_model_version("mooc-risk-dropout", "2").tags
+    assert tags["gate_decision"] == "challenger" and "fewer as-of days" in tags["gate_reason"]
     same = publish(trained(tables, cmap, [0, 7, 14]), tables, tracking, tmp_path / "c", "s")
     assert "fewer as-of days" not in same.decision.reason and "vs champion" in same.decision.reason
 
