@@ -131,7 +131,9 @@ features); nothing is tuned on the test side. **The population at as-of day *d* 
 learner enrolled by *d* and not unenrolled before *d*** (`date_unregistration` in OULAD) — the
 rule serving uses; going quiet removes nobody. AUC is reported on that whole population and on
 the learners active in the 14 days before *d* (the hard, actionable subset). Features use only
-data from before *d*.
+data from before *d*. The group AUC gap compares groups with at least 30 test rows and 5 of
+each class; a small group still moves it (OULAD's "No Formal quals": about 100 learners a day,
+a handful of withdrawals), so read it with the group sizes in each report.
 
 ## OULAD, by run: 2013 presentations → 2014 presentations
 Dropout = Withdrawn (leaving on `date_unregistration`):
