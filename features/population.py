@@ -57,25 +57,24 @@ def in_population(features: pd.DataFrame, tables: Tables, today: datetime | None
     return keep
 
 
-def run_starts(tables: Tables) -> pd.Series:
-    """Start of each course run (index ``course_id, run_id``): its ``course_start``, or the
-    first enrolment for a self-paced run."""
-    e = tables.enrolments.select("course_id", "run_id", "course_start", "enrolled_at")
+def run_calendar(tables: Tables) -> pd.DataFrame:
+    """One row per course run (index ``course_id, run_id``): ``start`` — its ``course_start``,
+    or the first enrolment for a self-paced run — and ``end`` (empty for a self-paced run)."""
+    e = tables.enrolments.select("course_id", "run_id", "course_start", "course_end", "enrolled_at")
     e = e.to_pyarrow().to_pandas()
-    start = e["course_start"].fillna(e["enrolled_at"])
-    return start.groupby([e["course_id"], e["run_id"]]).min()
+    e["start"] = e["course_start"].fillna(e["enrolled_at"])
+    return e.groupby(["course_id", "run_id"]).agg(start=("start", "min"), end=("course_end", "max"))
 
 
-def running_runs(tables: Tables, today: datetime) -> dict[str, str]:
-    """Each course's running run as of ``today`` (naive UTC): the latest-starting run that has
-    started and not ended (a self-paced run never ends), else — the course is between runs —
-    the one that started last. Courses whose runs all start later have none."""
-    e = tables.enrolments.select("course_id", "run_id", "course_end").to_pyarrow().to_pandas()
-    ends = e.groupby(["course_id", "run_id"])["course_end"].max()
-    runs = run_starts(tables).rename("start").to_frame().join(ends).reset_index()
+def running_runs(calendar: pd.DataFrame, today: datetime) -> dict[str, str]:
+    """Each course's running run as of ``today`` (naive UTC), from its ``run_calendar``: the
+    latest-starting run that has started and not ended (a self-paced run never ends), else —
+    the course is between runs — the one that started last. Courses whose runs all start
+    later have none."""
     now = pd.Timestamp(today)
+    runs = calendar.reset_index()
     runs = runs[runs["start"] <= now]
-    runs["open"] = runs["course_end"].isna() | (runs["course_end"] > now)
+    runs["open"] = runs["end"].isna() | (runs["end"] > now)
     chosen = runs.sort_values(["open", "start", "run_id"]).groupby("course_id").tail(1)
     return dict(zip(chosen["course_id"], chosen["run_id"], strict=True))
 
@@ -89,11 +88,10 @@ def inactive_days(features: pd.DataFrame) -> pd.Series:
 
 
 def activity_status(features: pd.DataFrame) -> np.ndarray:
-    """Per feature row: ``never started`` (no activity before the cutoff), ``inactive for N
-    days`` (nothing in the last ``ACTIVE_DAYS`` days), or ``active``."""
-    quiet = features["days_since_last_activity"].to_numpy(dtype="float64")
-    started = features["events_total"].to_numpy(dtype="float64") > 0
-    days = np.floor(np.nan_to_num(quiet, nan=0.0)).astype("int64")
-    inactive = np.char.add(np.char.add("inactive for ", days.astype(str)), " days")
-    return np.where(~started | np.isnan(quiet), "never started",
+    """Per feature row, ``inactive_days`` in words: ``never started`` (no activity before the
+    cutoff), ``inactive for N days`` (nothing in the last ``ACTIVE_DAYS`` days), or ``active``."""
+    days = inactive_days(features)
+    quiet = days.fillna(0).to_numpy(dtype="int64")
+    inactive = np.char.add(np.char.add("inactive for ", quiet.astype(str)), " days")
+    return np.where(days.isna().to_numpy(), "never started",
                     np.where(quiet >= ACTIVE_DAYS, inactive, "active")).astype(object)

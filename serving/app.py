@@ -7,6 +7,7 @@ import logging
 import math
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pandas as pd
 from cachetools import LRUCache
@@ -15,7 +16,7 @@ from mooc_risk.days import course_day
 from mooc_risk.errors import InputError
 from mooc_risk.features.build import build_features
 from mooc_risk.features.canonical.tables import tables_from_frames
-from mooc_risk.features.population import in_population, run_starts, running_runs
+from mooc_risk.features.population import in_population, run_calendar, running_runs
 from mooc_risk.models.targets import Target
 from mooc_risk.serving import schemas
 from mooc_risk.serving.interventions import suggest
@@ -43,7 +44,6 @@ class RiskApp:
     store: FeatureStore | None
     keyring: Keys
     _scored: LRUCache = field(default_factory=lambda: LRUCache(SCORED_DAYS))
-    _runs: dict = field(default_factory=dict)  # (…, today) → course → running run
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -135,14 +135,25 @@ class RiskApp:
 
     def default_day(self, request: schemas.ScoreRequest) -> int:
         """Today's course day of the run (scheduled runs only)."""
-        e = self._need_store().tables(self._instrument()).enrolments
-        run = e.filter((e.course_id == request.course_id) & (e.run_id == request.run_id))
-        starts = run.select("course_start", "course_end").limit(1).to_pyarrow().to_pandas()
-        if starts.empty:
-            raise NotFound(f"unknown run {request.run_id!r} of course {request.course_id!r}")
-        if pd.isna(starts.loc[0, "course_end"]):
+        today = self._course_day(request.course_id, request.run_id)
+        if today is None:
             raise InputError("as_of_day: required for a self-paced run (each learner has their own day 0)")
-        return course_day(starts.loc[0, "course_start"].to_pydatetime(), self.service.today())
+        return today
+
+    @cached_property
+    def _calendar(self) -> pd.DataFrame:
+        """The data folder's runs with their start and end (read once, as the tables are)."""
+        return run_calendar(self._need_store().tables(self._instrument()))
+
+    def _course_day(self, course_id: str, run_id: str) -> int | None:
+        """Today's course day of a scheduled run, None for a self-paced one; NotFound for an
+        unknown run."""
+        if (course_id, run_id) not in self._calendar.index:
+            raise NotFound(f"unknown run {run_id!r} of course {course_id!r}")
+        run = self._calendar.loc[(course_id, run_id)]
+        if pd.isna(run["end"]):
+            return None
+        return course_day(run["start"].to_pydatetime(), self.service.today())
 
     def _score_raw(self, request: schemas.ScoreRequest, key: str | None) -> schemas.ScoreResponse:
         for course in {learner.enrolment.course_id for learner in request.learners}:
@@ -192,27 +203,17 @@ class RiskApp:
     def running_run(self, course_id: str) -> str:
         """The course's running run as of today (``MOOC_RISK_NOW``; features.population)."""
         today = self.service.today()
-        key = ("running runs", today.date())
-        if key not in self._runs:
-            self._runs = {key: running_runs(self._need_store().tables(self._instrument()), today)}
-        runs = self._runs[key]
+        runs = running_runs(self._calendar, today)
         if course_id not in runs:
             raise NotFound(f"no run of course {course_id!r} has started by {today:%Y-%m-%d}; "
                            "ask for a run_id")
         return runs[course_id]
 
     def _check_day_reached(self, course_id: str, run_id: str, day: int) -> None:
-        """NotFound for an unknown run; InputError when a scheduled run has not reached ``day``."""
-        tables = self._need_store().tables(self._instrument())
-        starts = run_starts(tables)
-        if (course_id, run_id) not in starts.index:
-            raise NotFound(f"unknown run {run_id!r} of course {course_id!r}")
-        e = tables.enrolments
-        end = e.filter((e.course_id == course_id) & (e.run_id == run_id)).course_end.max()
-        if end.to_pandas() is None or pd.isna(end.to_pandas()):
-            return  # self-paced: each learner reaches the day on their own date
-        today = course_day(starts[(course_id, run_id)].to_pydatetime(), self.service.today())
-        if day > today:
+        """NotFound for an unknown run; InputError when a scheduled run has not reached ``day``
+        (in a self-paced run each learner reaches it on their own date)."""
+        today = self._course_day(course_id, run_id)
+        if today is not None and day > today:
             raise InputError(f"as_of_day: {day} has not come yet for run {run_id!r} of course "
                              f"{course_id!r}, which is at day {today} today "
                              f"({self.service.today():%Y-%m-%d})")

@@ -18,7 +18,7 @@ from mooc_risk.errors import InputError
 from mooc_risk.features.build import build_features
 from mooc_risk.features.canonical.tables import Tables, read_tables
 from mooc_risk.features.constructs import ConstructMap
-from mooc_risk.features.population import in_population, running_runs
+from mooc_risk.features.population import in_population, run_calendar, running_runs
 from mooc_risk.serving.interventions import suggest
 from mooc_risk.serving.scoring import TargetScorer
 
@@ -45,7 +45,7 @@ def batch_predictions(data: Path, con: BaseBackend, scorers: list[TargetScorer],
             tables = read_tables(data, con, cmap)
             if course is not None:
                 tables = one_course(tables, course)
-            runs = {course: run} if run is not None else running_runs(tables, today)
+            runs = {course: run} if run is not None else running_runs(run_calendar(tables), today)
             if not runs:
                 raise InputError(f"no run has started by {today:%Y-%m-%d}; choose one with --run")
             if not read:  # say once which courses have no run to list

@@ -15,7 +15,7 @@ from mooc_risk.features.build import DISPLAY_ONLY, FeatureSpec, build_features
 from mooc_risk.features.canonical.schemas import KEYS
 from mooc_risk.features.canonical.tables import Tables
 from mooc_risk.features.clickstream import anchors
-from mooc_risk.features.population import run_starts, still_enrolled
+from mooc_risk.features.population import run_calendar, still_enrolled
 from mooc_risk.models.targets import LABELS
 from mooc_risk.training.config import OUTCOME_COLUMNS, TrainConfig
 
@@ -59,7 +59,7 @@ def labelled_rows(tables: Tables, config: TrainConfig, spec: FeatureSpec) -> Lab
         raise InputError(f"no as-of day can be trained: no enrolment is in the population at "
                          f"day(s) {config.as_of_days} (past the end of every course?)")
     frame["label"] = frame[config.label].astype("int64")
-    frame["run_start"] = run_starts(tables).reindex(
+    frame["run_start"] = run_calendar(tables)["start"].reindex(
         pd.MultiIndex.from_frame(frame[["course_id", "run_id"]])
     ).to_numpy()
     frame = frame.drop(columns=[c for c in OUTCOME_COLUMNS if c in frame.columns]

@@ -9,7 +9,13 @@ from factories import tiny_frames
 from mooc_risk.features.build import FeatureSpec, build_features
 from mooc_risk.features.canonical.tables import tables_from_frames
 from mooc_risk.features.clickstream import ClickstreamSpec
-from mooc_risk.features.population import activity_status, in_population, inactive_days, running_runs
+from mooc_risk.features.population import (
+    activity_status,
+    in_population,
+    inactive_days,
+    run_calendar,
+    running_runs,
+)
 
 
 def test_status_says_active_inactive_for_n_days_or_never_started():
@@ -23,12 +29,12 @@ def test_status_says_active_inactive_for_n_days_or_never_started():
 def test_the_running_run_is_the_open_one_else_the_last_started(cmap):
     # C1: R1 scheduled 2024-01-02 → 2024-02-02; R2 self-paced from 2024-02-01
     tables = tables_from_frames(tiny_frames(), cmap)
-    assert running_runs(tables, datetime(2023, 12, 1)) == {}  # nothing has started
-    assert running_runs(tables, datetime(2024, 1, 15)) == {"C1": "R1"}  # the open one
-    assert running_runs(tables, datetime(2024, 2, 15)) == {"C1": "R2"}  # self-paced: never ends
+    assert running_runs(run_calendar(tables), datetime(2023, 12, 1)) == {}  # nothing has started
+    assert running_runs(run_calendar(tables), datetime(2024, 1, 15)) == {"C1": "R1"}  # the open one
+    assert running_runs(run_calendar(tables), datetime(2024, 2, 15)) == {"C1": "R2"}  # self-paced: never ends
     only_r1 = {name: frame[frame.run_id == "R1"] for name, frame in tiny_frames().items()}
     r1 = tables_from_frames(only_r1, cmap)
-    assert running_runs(r1, datetime(2024, 6, 1)) == {"C1": "R1"}  # between runs: the last one
+    assert running_runs(run_calendar(r1), datetime(2024, 6, 1)) == {"C1": "R1"}  # between runs: the last one
 
 
 def test_a_day_that_has_not_come_has_no_row_on_a_list(cmap):
