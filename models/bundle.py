@@ -77,6 +77,10 @@ class Thresholds(BaseModel):
             raise ValueError("thresholds.medium must be below thresholds.high")
         return self
 
+    def band(self, risk: np.ndarray) -> np.ndarray:
+        """``low``, ``medium`` or ``high`` for each risk (shape (n,))."""
+        return np.select([risk >= self.high, risk >= self.medium], ["high", "medium"], "low")
+
 
 class BundleMetadata(BaseModel):
     """Everything besides the estimator that scoring and explaining a bundle needs."""

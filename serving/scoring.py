@@ -48,8 +48,7 @@ class TargetScorer:
         X = self.inputs(features)
         p = self.bundle.probability_of_inputs(X)
         risk = p if self.bundle.risk_of == "label" else 1.0 - p
-        t = self.bundle.thresholds
-        band = np.select([risk >= t.high, risk >= t.medium], ["high", "medium"], "low")
+        band = self.bundle.thresholds.band(risk)
         out = features[list(ROW_KEYS)].reset_index(drop=True).copy()
         out["status"] = activity_status(features)
         out["inactive_days"] = inactive_days(features).to_numpy()

@@ -49,11 +49,9 @@ def calibration_choice(trained: Trained) -> str:
 def band_shares(trained: Trained) -> str:
     """The share of test rows in each risk band, by as-of day (bands from the config)."""
     t = trained.config.thresholds
-    test = trained.test
-    p = trained.model.predict_proba(trained.inputs(trained.split.test))[:, 1]
-    risk = p if trained.config.risk_of == "label" else 1 - p
-    band = np.select([risk >= t.high, risk >= t.medium], ["high", "medium"], "low")
-    shares = (pd.crosstab(test["as_of_day"].to_numpy(), band, normalize="index")
+    p = trained.test_scores["lightgbm"]
+    band = t.band(p if trained.config.risk_of == "label" else 1 - p)
+    shares = (pd.crosstab(trained.test["as_of_day"].to_numpy(), band, normalize="index")
               .reindex(columns=["low", "medium", "high"], fill_value=0.0))
     shares.index.name = "as_of_day"
     return (f"medium ≥ {t.medium}, high ≥ {t.high} (config `thresholds`); share of the test rows "

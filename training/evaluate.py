@@ -16,7 +16,6 @@ from mooc_risk.features.build import FeatureSpec
 from mooc_risk.features.canonical.schemas import ROW_KEYS
 from mooc_risk.features.canonical.tables import Tables
 from mooc_risk.files import folder_replacing, write_table
-from mooc_risk.models import estimators as est
 from mooc_risk.settings import TrackingSettings
 from mooc_risk.training import plots
 from mooc_risk.training.card import sensitive_policy
@@ -53,10 +52,9 @@ def evaluate_to_folder(tables: Tables, config: TrainConfig, spec: FeatureSpec, o
 
 def _write(trained: Trained, out: Path, source: str, without: Trained | None) -> pd.DataFrame:
     test = trained.test
-    X = trained.inputs(trained.split.test)
     predictions = test[list(ROW_KEYS)].assign(
-        probability=est.positive_proba(trained.model, X),
-        baseline_probability=est.positive_proba(trained.baseline, X),
+        probability=trained.test_scores["lightgbm"],
+        baseline_probability=trained.test_scores["baseline"],
         label=test["label"].to_numpy())
     write_table(predictions.reset_index(drop=True), out / "predictions.parquet")
     by_day = trained.assessment.by_day.pivot(index="as_of_day", columns="model", values=list(COLUMNS))

@@ -91,11 +91,9 @@ def _log_run(trained: Trained, source: str) -> None:
 
 
 def _log_figures(trained: Trained) -> None:
-    test = trained.test
-    X_test = trained.inputs(trained.split.test)
-    y = test["label"].to_numpy()
-    scores = {"LightGBM (calibrated)": est.positive_proba(trained.model, X_test),
-              "logistic baseline": est.positive_proba(trained.baseline, X_test)}
+    y = trained.test["label"].to_numpy()
+    scores = {"LightGBM (calibrated)": trained.test_scores["lightgbm"],
+              "logistic baseline": trained.test_scores["baseline"]}
     title = f"{trained.config.target}, test runs"
     mlflow.log_figure(plots.roc_figure(y, scores, title), "plots/roc.png")
     mlflow.log_figure(plots.calibration_figure(y, scores, title), "plots/calibration.png")
@@ -104,7 +102,7 @@ def _log_figures(trained: Trained) -> None:
     if trained.assessment.group_metrics:
         mlflow.log_figure(plots.group_figure(trained.assessment.group_metrics, title),
                           "plots/groups.png")
-    _log_shap(trained, X_test)
+    _log_shap(trained, trained.inputs(trained.split.test))
 
 
 def _log_shap(trained: Trained, X_test: pd.DataFrame) -> None:

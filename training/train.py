@@ -37,6 +37,7 @@ class Trained:
     split: Split
     model: object  # calibrated LightGBM pipeline
     baseline: object
+    test_scores: dict[str, np.ndarray]  # "lightgbm", "baseline" → P(label) on the test rows
     assessment: Assessment
     horizons: pd.DataFrame | None  # test AUC/ECE by day: one model vs one model per day
     data_hash: str
@@ -107,7 +108,7 @@ def fit_and_assess(
         horizons = compare_horizons(rows.frame[te], {n: est.positive_proba(m, X[te])
                                                       for n, m in candidates.items()}, config)
     on_step("evaluated")
-    return Trained(config, spec, rows, split, model, baseline, assessment, horizons,
+    return Trained(config, spec, rows, split, model, baseline, scores, assessment, horizons,
                    data_hash(rows), skipped, pd.DataFrame(calibration))
 
 
