@@ -12,6 +12,7 @@ import pandas as pd
 from mooc_risk.training.fairness import (
     GROUP_COLUMNS,
     GroupMetrics,
+    auc_or_nan,
     group_metrics,
     largest_gap,
     present_groups,
@@ -20,10 +21,6 @@ from mooc_risk.training.fairness import (
 from mooc_risk.training.metrics import classification_metrics, metrics_by_day
 
 ACTIVE_WINDOW_DAYS = 14
-
-
-def _auc(y: np.ndarray, p: np.ndarray) -> float:
-    return classification_metrics(y, p)["auc"] if len(y) else float("nan")
 
 
 REPORTED = ("auc", "pr_auc", "brier", "ece", "precision_top10", "recall_top10")
@@ -59,7 +56,7 @@ def assess(test: pd.DataFrame, scores: dict[str, np.ndarray], risk_of: str,
         for day, m in metrics_by_day(days, y, p, risk_of).items():
             on_day = days == day
             m["group_gap"] = largest_gap(group_metrics(y[on_day], p[on_day], test.loc[on_day, present]))
-            m["auc_active_14d"] = _auc(y[on_day & active], p[on_day & active])
+            m["auc_active_14d"] = auc_or_nan(y[on_day & active], p[on_day & active])
             m["active_14d_share"] = float(active[on_day].mean())
             metrics.update({f"{prefix}_{k}_day_{day}": m[k]
                             for k in ("auc", "pr_auc", "brier", "ece", "group_gap", "auc_active_14d")})

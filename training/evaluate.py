@@ -80,7 +80,8 @@ def _figures(trained: Trained, predictions: pd.DataFrame, source: str) -> dict:
                 "logistic baseline": predictions["baseline_probability"].to_numpy()}, title),
     }
     if trained.assessment.group_metrics:
-        figures["groups.png"] = plots.group_figure(trained.assessment.group_metrics, title)
+        figures["groups.png"] = plots.group_figure(trained.assessment.group_metrics,
+                                                   trained.assessment.groups, title)
     return figures
 
 

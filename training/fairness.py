@@ -22,7 +22,8 @@ def present_groups(frame: pd.DataFrame, audited: Sequence[str] = GROUP_COLUMNS) 
     return [c for c in dict.fromkeys(audited) if c in frame and frame[c].notna().any()]
 
 
-def _auc(y, p) -> float:
+def auc_or_nan(y, p) -> float:
+    """ROC-AUC, or NaN when ``y`` has one class only."""
     y = np.asarray(y)
     return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan")
 
@@ -67,7 +68,7 @@ def group_metrics(y: np.ndarray, p: np.ndarray, groups: pd.DataFrame) -> dict[st
         if len(kept) < 2:
             continue
         rows = np.isin(vals, kept)
-        frame = MetricFrame(metrics={"auc": _auc, "n": count, "ece": expected_calibration_error},
+        frame = MetricFrame(metrics={"auc": auc_or_nan, "n": count, "ece": expected_calibration_error},
                             y_true=y_u[rows], y_pred=p_u[rows],
                             sensitive_features=pd.Series(vals[rows], name=attribute))
         out[attribute] = GroupMetrics(frame, y_u, p_u, vals)

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from sklearn.calibration import CalibrationDisplay
 from sklearn.metrics import RocCurveDisplay
 
-from mooc_risk.training.fairness import GroupMetrics, abroca
+from mooc_risk.training.fairness import GroupMetrics
 
 SHAP_FEATURES_SHOWN = 15
 
@@ -63,16 +63,16 @@ def shap_figure(contributions: np.ndarray, base: np.ndarray, shown: pd.DataFrame
     return fig
 
 
-def group_figure(groups: dict[str, GroupMetrics], title: str) -> Figure:
+def group_figure(groups: dict[str, GroupMetrics], report: pd.DataFrame, title: str) -> Figure:
     """Per-group test AUC from each attribute's MetricFrame, one panel per attribute; each
-    group's label carries its size and ABROCA."""
+    group's label carries its size and its ABROCA from ``report`` (``report_table``)."""
     attributes = list(groups)
     fig = Figure(figsize=(4 * max(1, len(attributes)), 4))
     axes = fig.subplots(1, max(1, len(attributes)), squeeze=False)[0]
+    abrocas = report.set_index(["attribute", "group"])["abroca"]
     for ax, attribute in zip(axes, attributes, strict=False):
-        g = groups[attribute]
-        by_group = g.frame.by_group.copy()  # fairlearn's own frame is not ours to relabel
-        by_group.index = [f"{group}\n(n={int(n)}, ABROCA {abroca(g.y, g.p, g.groups == group):.3f})"
+        by_group = groups[attribute].frame.by_group.copy()  # fairlearn's frame: not ours to relabel
+        by_group.index = [f"{group}\n(n={int(n)}, ABROCA {abrocas[(attribute, group)]:.3f})"
                           for group, n in zip(by_group.index, by_group["n"], strict=True)]
         by_group["auc"].plot.barh(ax=ax, xlim=(0.5, 1.0), title=attribute, xlabel="test ROC-AUC")
     fig.suptitle(title)

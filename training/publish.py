@@ -100,8 +100,8 @@ def _log_figures(trained: Trained) -> None:
     by_day = trained.assessment.by_day.pivot(index="as_of_day", columns="model", values="auc")
     mlflow.log_figure(plots.auc_by_day_figure(by_day, title), "plots/auc_by_day.png")
     if trained.assessment.group_metrics:
-        mlflow.log_figure(plots.group_figure(trained.assessment.group_metrics, title),
-                          "plots/groups.png")
+        mlflow.log_figure(plots.group_figure(trained.assessment.group_metrics,
+                                             trained.assessment.groups, title), "plots/groups.png")
     _log_shap(trained, trained.inputs(trained.split.test))
 
 
