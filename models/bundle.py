@@ -32,12 +32,16 @@ from pydantic import (
 )
 
 from mooc_risk.features.build import FeatureSpec
-from mooc_risk.models.estimators import FeatureRowClassifier, as_model_input, positive_proba
+from mooc_risk.models.estimators import (
+    PROBABILITY_EPS,
+    FeatureRowClassifier,
+    as_model_input,
+    served_probability,
+)
 from mooc_risk.models.targets import Target
 
 BUNDLE_FORMAT = 2  # 2: the stored model is a FeatureRowClassifier (feature rows in, P out)
 NOT_ROW_COLUMNS = ("label", "run_start", "cutoff_s")  # training's columns beside a feature row
-PROBABILITY_EPS = 1e-6  # a probability is certain only in the model's mind
 SKOPS_TRUSTED = [  # the classes a bundle may contain beyond sklearn's own (skops refuses others)
     "collections.OrderedDict",
     "lightgbm.basic.Booster",
@@ -160,7 +164,7 @@ class ModelBundle:
 
     def probability_of_inputs(self, X: pd.DataFrame) -> np.ndarray:
         """``probability`` for rows already in the estimator's input form (``inputs``)."""
-        return np.clip(positive_proba(self.estimator, X), PROBABILITY_EPS, 1 - PROBABILITY_EPS)
+        return served_probability(self.estimator, X)
 
     def feature_row_model(self) -> FeatureRowClassifier:
         """The estimator as MLflow stores it: it takes feature rows, ``predict`` → P(label)."""

@@ -12,6 +12,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 
+PROBABILITY_EPS = 1e-6  # a probability is certain only in the model's mind
+
 
 def as_model_input(frame: pd.DataFrame, columns: list[str], categorical: list[str]) -> pd.DataFrame:
     """The model's input frame: the feature columns, categoricals as object, numbers as float."""
@@ -31,7 +33,7 @@ class FeatureRowClassifier(ClassifierMixin, BaseEstimator):
     So ``mlflow.pyfunc.load_model(uri).predict(feature_rows)`` answers as the service does."""
 
     def __init__(self, estimator=None, feature_columns: list[str] | None = None,
-                 categorical_columns: list[str] | None = None, eps: float = 1e-6):
+                 categorical_columns: list[str] | None = None, eps: float = PROBABILITY_EPS):
         self.estimator = estimator
         self.feature_columns = feature_columns
         self.categorical_columns = categorical_columns
@@ -46,11 +48,17 @@ class FeatureRowClassifier(ClassifierMixin, BaseEstimator):
         if missing:
             raise ValueError(f"feature rows lack the model's column(s) {missing}")
         inputs = as_model_input(X, self.feature_columns, self.categorical_columns)
-        p = np.clip(positive_proba(self.estimator, inputs), self.eps, 1 - self.eps)
+        p = served_probability(self.estimator, inputs, self.eps)
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.predict_proba(X)[:, 1]
+
+
+def served_probability(model, X: pd.DataFrame, eps: float = PROBABILITY_EPS) -> np.ndarray:
+    """P(label) per row of the model's input frame, within [``eps``, 1 − ``eps``]: a served
+    probability is never exactly 0 or 1. Shape (n,)."""
+    return np.clip(positive_proba(model, X), eps, 1 - eps)
 
 
 def fitted_pipeline(model: CalibratedClassifierCV | Pipeline) -> Pipeline:
