@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from mooc_risk.errors import InputError
+from mooc_risk.errors import InputError, validation_problems
 
 DEFAULT_INSTRUMENT = "enrolment_v1"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -81,11 +81,7 @@ def load_construct_map(path: Path | str | None = None) -> ConstructMap:
     except yaml.YAMLError as exc:
         raise InputError(f"{source}: not valid YAML: {exc}") from None
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'top level'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        )
-        raise InputError(f"{source}: not a valid construct map: {problems}") from None
+        raise InputError(f"{source}: not a valid construct map: {validation_problems(exc)}") from None
 
 
 INSTRUMENT_FILE = "instrument.yaml"

@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from mooc_risk.errors import validation_problems
 from mooc_risk.features.build import FeatureSpec
 from mooc_risk.models.estimators import (
     PROBABILITY_EPS,
@@ -236,7 +237,7 @@ class ModelBundle:
             metadata = BundleMetadata.model_validate(stored)
             loaded = mlflow.sklearn.load_model(uri)
         except ValidationError as exc:
-            raise BundleError(f"cannot load {uri}: {_first_problem(exc)}") from None
+            raise BundleError(f"cannot load {uri}: {validation_problems(exc, first_only=True)}") from None
         except Exception as exc:  # noqa: BLE001 - a missing or corrupt file, an untrusted or
             # unknown class: each serialisation layer (zip, skops, pickle, MLflow) has its own
             raise BundleError(f"cannot load {uri}: {type(exc).__name__}: {exc}") from None
@@ -245,10 +246,3 @@ class ModelBundle:
                                     f"FeatureRowClassifier of bundle format {BUNDLE_FORMAT}: retrain")
         return cls(loaded.estimator, metadata, version)
 
-
-def _first_problem(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(map(str, first["loc"]))
-        return f"{where + ': ' if where else ''}{first['msg'].removeprefix('Value error, ')}"
-    return str(exc)

@@ -1,4 +1,4 @@
-"""The one exception type for bad input data."""
+"""The one exception type for bad input data, and the wording of a validation error."""
 
 
 class InputError(ValueError):
@@ -7,3 +7,11 @@ class InputError(ValueError):
     The message names the file, the column and the first offending rows, and is meant to be
     printed to a user as it is (the CLI prints it and exits with code 2, HTTP answers 4xx).
     """
+
+
+def validation_problems(exc, first_only: bool = False) -> str:
+    """A pydantic ``ValidationError`` in a user's words: ``where: what`` per problem (the
+    field's dotted path, or "top level"), joined with "; "; with ``first_only``, the first."""
+    errors = exc.errors()[:1] if first_only else exc.errors()
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'top level'}: "
+                     f"{e['msg'].removeprefix('Value error, ')}" for e in errors)

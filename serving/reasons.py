@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from mooc_risk.errors import InputError
+from mooc_risk.errors import InputError, validation_problems
 from mooc_risk.models.targets import Target
 from mooc_risk.serving.interventions import InterventionTable
 from mooc_risk.serving.wording import GroupSpec, rounded, sentence, shows
@@ -48,14 +48,14 @@ def load_catalogue(reasons: Path | None = None, interventions: Path | None = Non
     try:
         groups = CatalogueFile.model_validate(data).groups
     except ValidationError as exc:
-        raise InputError(f"{source}: not a valid reason catalogue: {exc.errors()[0]['msg']}") from None
+        raise InputError(f"{source}: not a valid reason catalogue: "
+                         f"{validation_problems(exc, first_only=True)}") from None
     actions, source = _read_yaml(interventions, "interventions.yaml")
     try:
         table = InterventionTable.model_validate(actions)
     except ValidationError as exc:
-        first = exc.errors()[0]
         raise InputError(f"{source}: not a valid intervention table: "
-                         f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+                         f"{validation_problems(exc, first_only=True)}") from None
     missing = sorted({g.category for g in groups.values()} - set(table.categories))
     if missing:
         raise InputError(f"{source}: no intervention for categor(ies) {missing}")

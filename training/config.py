@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, model_validator
 
-from mooc_risk.errors import InputError
+from mooc_risk.errors import InputError, validation_problems
 from mooc_risk.models.bundle import Thresholds
 from mooc_risk.models.targets import LABELS, Target
 from mooc_risk.training.fairness import GROUP_COLUMNS
@@ -134,11 +134,7 @@ def load_config(path: Path | str | None, overrides: list[str] | None = None, *,
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        )
-        raise InputError(f"{source}: invalid training config: {problems}") from None
+        raise InputError(f"{source}: invalid training config: {validation_problems(exc)}") from None
 
 
 def _nested(keys: list[str], value: Any) -> dict:

@@ -80,3 +80,19 @@ def test_the_list_score_and_predict_suggest_the_same_action_with_or_without_reas
         assert "suggested actions for" in result.out and "learners (one each" in result.out
         frame = pd.read_parquet(out).query("target == 'dropout'")
         assert dict(zip(frame.learner_id, frame.intervention, strict=True)) == listed
+
+
+def test_a_broken_intervention_table_or_catalogue_is_an_error_naming_the_field(tmp_path):
+    import pytest
+    import yaml
+
+    from mooc_risk.errors import InputError
+
+    old = tmp_path / "interventions.yaml"  # the flat layout of before: category → action
+    old.write_text(yaml.safe_dump({"none": "x", "default": "y", "engagement": "z"}))
+    with pytest.raises(InputError, match=r"interventions.yaml: not a valid intervention table: states: "):
+        load_catalogue(interventions=old)
+    reasons = tmp_path / "reasons.yaml"
+    reasons.write_text(yaml.safe_dump({"groups": {"inactivity": {"category": "engagement"}}}))
+    with pytest.raises(InputError, match=r"not a valid reason catalogue: groups\.inactivity\.features: "):
+        load_catalogue(reasons=reasons)
