@@ -105,3 +105,26 @@ def test_a_raw_learner_who_unenrolled_before_the_day_is_not_scored(client, serve
     body = response.json()
     assert body["not_found"] == ["gone"]
     assert [p["learner_id"] for p in body["predictions"]] == [learner["enrolment"]["learner_id"], "later"]
+
+
+def test_an_unknown_run_is_404_and_a_day_not_reached_is_400(client, served):
+    response = client.post("/courses/C001/predictions", headers=auth(served.key),
+                           json={"as_of_day": DAY, "run_id": "1999-01"})
+    assert response.status_code == 404 and "unknown run '1999-01'" in response.json()["error"]
+
+    from mooc_risk.errors import InputError
+    from mooc_risk.serving.app import RiskApp
+    from mooc_risk.serving.schemas import CoursePredictionsRequest
+    from mooc_risk.settings import EngineSettings, ServiceSettings
+
+    run = latest_run(served.data, "C001")
+    start = pd.read_parquet(served.data / "enrolments.parquet").query(
+        "course_id == 'C001' and run_id == @run").course_start.min()
+    five_days_in = ServiceSettings.of(data_dir=served.data, now=start + pd.Timedelta(days=5))
+    app = RiskApp.from_settings(served.tracking, served.paths, five_days_in, EngineSettings.of())
+    asked = CoursePredictionsRequest(as_of_day=DAY, run_id=run)
+    with pytest.raises(InputError, match=f"as_of_day: {DAY} has not come yet .* at day 5 today"):
+        app.course_predictions("C001", asked, served.admin_key)
+    rows, total, _ = app.course_predictions("C001", asked.model_copy(update={"as_of_day": 5}),
+                                            served.admin_key)
+    assert total > 0 and len(rows) == min(total, asked.page_size)
