@@ -40,6 +40,7 @@ class Source(StrEnum):
     EDX = "edx"
     XAPI = "xapi"
     CALIPER = "caliper"
+    MOODLE = "moodle"
 
 
 TABLE_SOURCES = {Source.OULAD: "oulad", Source.KDDCUP2015: "kddcup", Source.DATAEDU: "dataedu"}
@@ -137,7 +138,8 @@ def import_data(
     source: Annotated[Source, typer.Option("--source", help="Data set (oulad, kddcup2015, dataedu) "
                                            "or event logs (edx, xapi, caliper).")],
     inputs: Annotated[list[Path], typer.Option("--in", help="The source's folder; for event logs "
-                                               "files or folders (.log .json .jsonl .gz), repeatable.")],
+                                               "files or folders, several after one --in "
+                                               "(--in logs/*.gz) or --in repeated.")],
     out: Annotated[Path, typer.Option("--out", help="Data folder to write (replaced only when "
                                       "the import succeeds).")],
     append: Annotated[bool, typer.Option("--append", help="Event logs: add to the events already "
@@ -149,10 +151,14 @@ def import_data(
     final: Annotated[bool, typer.Option("--final", help="Event logs cover whole course runs: "
                                         "no pass means not certified; no activity in a run's last "
                                         "14 days of logs means dropped out.")] = False,
+    more: Annotated[list[Path] | None, typer.Argument(
+        metavar="[PATH]...", help="More input paths after --in (as a shell glob expands).",
+        show_default=False)] = None,
 ) -> None:
     """Convert a data set or platform event logs to the canonical tables in OUT."""
     from mooc_risk.features.sources.staging import staged_output
 
+    inputs = [*inputs, *(more or [])]
     if source not in TABLE_SOURCES:
         _import_logs(source, inputs, out, append, strict, vocabulary, final)
         return
@@ -162,24 +168,24 @@ def import_data(
     import importlib
 
     adapter = importlib.import_module(f"mooc_risk.features.sources.{TABLE_SOURCES[source]}")
+    options = {}
+    if getattr(adapter, "NEEDS_ID_SECRET", False):  # learner ids are hashed like the logs'
+        options["secret"] = _id_secret()
     with progress_steps(adapter.STEPS + 1, f"import {source}") as step:
         with staged_output(out) as stage:
-            counts = adapter.convert(inputs[0], stage, step)
+            counts = adapter.convert(inputs[0], stage, step, **options)
         step("validated")
     typer.echo(", ".join(f"{n:,} {name}" for name, n in counts.items()) + f" → {out}")
 
 
 def _import_logs(source: Source, inputs: list[Path], out: Path, append: bool, strict: bool,
                  vocabulary: Path | None, final: bool) -> None:
-    from mooc_risk.features.sources.documents import input_files
-    from mooc_risk.features.sources.identity import secret_from
-    from mooc_risk.features.sources.logs import LogImport, convert_logs
+    from mooc_risk.features.sources.inputs import LOG_SUFFIXES, input_files
+    from mooc_risk.features.sources.logs import LogImport, convert_logs, source_module
     from mooc_risk.features.sources.staging import staged_output
-    from mooc_risk.settings import IdentitySettings
 
-    identity = IdentitySettings.from_env()
-    files = list(input_files(inputs))
-    job = LogImport(source.value, files, secret_from(identity.id_secret, identity.id_secret_file),
+    files = input_files(inputs, getattr(source_module(source.value), "SUFFIXES", LOG_SUFFIXES)).read
+    job = LogImport(source.value, inputs, _id_secret(),
                     append_to=out if append and out.exists() else None, strict=strict,
                     vocabulary=vocabulary, final=final)
     with progress_steps(len(files) + 1, f"import {source}") as step:
@@ -190,6 +196,15 @@ def _import_logs(source: Source, inputs: list[Path], out: Path, append: bool, st
     typer.echo(", ".join(f"{n:,} {name}" for name, n in counts.items()) + f" → {out}")
     if problems.counts:
         typer.echo(f"problems: {problems.summary()}; all listed in {out / 'import_problems.csv'}")
+
+
+def _id_secret() -> bytes:
+    """The HMAC key for learner ids, from the identity settings (read here, at the entry point)."""
+    from mooc_risk.features.sources.identity import secret_from
+    from mooc_risk.settings import IdentitySettings
+
+    identity = IdentitySettings.from_env()
+    return secret_from(identity.id_secret, identity.id_secret_file)
 
 
 def register(app: typer.Typer) -> None:

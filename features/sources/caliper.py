@@ -27,7 +27,8 @@ def fields_sql(docs: str) -> str:
            CASE WHEN f[3] = 'CourseOffering' THEN NULL ELSE coalesce(f[8], f[4]) END AS object_id,
            CASE WHEN TRY_CAST(f[10] AS DOUBLE) > 0
                 THEN 100 * TRY_CAST(f[9] AS DOUBLE) / TRY_CAST(f[10] AS DOUBLE) END AS score,
-           coalesce(f[11], md5(doc)) AS event_id
+           coalesce(f[11], md5(doc)) AS event_id,
+           NULL::VARCHAR AS fallback, NULL::VARCHAR AS voids, NULL::VARCHAR AS hint
     FROM (SELECT *, f IS NOT NULL AS ok
           FROM (SELECT line, blank, doc, try(json_extract_string(doc, [{paths}])) AS f
                 FROM (SELECT line, text IS NULL OR trim(text) = '' AS blank, text AS doc

@@ -2,42 +2,25 @@
 
 A file is JSON lines (one event per line, maybe behind a logger prefix such as Open edX's
 ``2023-05-23 13:53:13,461 INFO … - {...}``), a JSON array of events, or one pretty-printed
-JSON document; ``.gz`` files are read compressed. Line numbers assume one kind of line ending
+JSON document; gzipped files (by their first bytes) are read compressed. Line numbers assume one kind of line ending
 per file.
 """
 
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
 from pathlib import Path
 
 from mooc_risk.errors import InputError
+from mooc_risk.features.sources.inputs import is_gzip
 from mooc_risk.features.sources.staging import quoted
 
-SUFFIXES = (".log", ".json", ".jsonl", ".gz")
 MAX_LINE = 4 * 1024 * 1024  # DuckDB reads in buffers a few times this size
-
-
-def input_files(paths: list[Path]) -> Iterator[Path]:
-    """The files named, and the log files (by suffix) inside folders named, sorted."""
-    for path in paths:
-        path = Path(path)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and
-                           (p.suffix in SUFFIXES or p.name.endswith((".log.gz", ".json.gz"))))
-            if not found:
-                raise InputError(f"{path}: no {', '.join(SUFFIXES)} files in this folder")
-            yield from found
-        elif path.is_file():
-            yield path
-        else:
-            raise InputError(f"{path}: no such file or folder")
 
 
 def layout(path: Path) -> str:
     """'lines', 'array' or 'document', from the first bytes of the file."""
-    opener = gzip.open if path.suffix == ".gz" else open
+    opener = gzip.open if is_gzip(path) else open
     try:
         with opener(path, "rb") as handle:
             head = handle.read(1 << 16)
@@ -59,13 +42,13 @@ def documents_sql(path: Path) -> str:
     if kind == "lines":
         return f"""
             SELECT rtrim(text, chr(13)) AS text
-            FROM read_csv({quoted(path)}, columns={{'text': 'VARCHAR'}}, header=false,
+            FROM read_csv({quoted(path)}, columns={{'text': 'VARCHAR'}}, header=false, compression='{compression(path)}',
                           delim=E'\\x1f', quote='', escape='', auto_detect=false,
                           strict_mode=false, max_line_size={MAX_LINE})"""
     fmt = "array" if kind == "array" else "unstructured"
     return f"""
         SELECT CAST(json AS VARCHAR) AS text
-        FROM read_json({quoted(path)}, format='{fmt}', records=false,
+        FROM read_json({quoted(path)}, format='{fmt}', records=false, compression='{compression(path)}',
                        columns={{'json': 'JSON'}}, maximum_object_size={MAX_LINE})"""
 
 
@@ -73,3 +56,9 @@ def json_text(column: str = "text") -> str:
     """The JSON part of a line: the whole line, or what follows a logger prefix."""
     return (f"CASE WHEN starts_with({column}, '{{') THEN {column} "
             f"ELSE regexp_extract({column}, '\\{{.*$') END")
+
+
+def compression(path: Path) -> str:
+    """DuckDB's ``compression`` option for ``path``: told by its first bytes, so a rotated
+    log compressed under any name is read."""
+    return "gzip" if is_gzip(path) else "uncompressed"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mooc_risk.features.sources.documents import MAX_LINE, json_text
+from mooc_risk.features.sources.documents import MAX_LINE, compression, json_text
 from mooc_risk.features.sources.staging import quoted
 
 PLATFORM = "openedx"
@@ -39,6 +39,7 @@ def records_fast(path: Path) -> str:
     return f"""
         SELECT NULL::BIGINT AS line, false AS blank, true AS ok, *
         FROM read_json({quoted(path)}, format='newline_delimited', columns={{{columns}}},
+                       compression='{compression(path)}',
                        maximum_object_size={MAX_LINE})"""
 
 
@@ -68,7 +69,8 @@ def fields_sql(records: str) -> str:
            CASE WHEN name LIKE 'edx.course.enrollment.%' THEN p.mode
                 ELSE coalesce(p.id, p.problem_id, c.module.usage_key, p.block_id) END AS object_id,
            CASE WHEN p.max_grade > 0 THEN 100 * p.grade / p.max_grade END AS score,
-           NULL::VARCHAR AS event_id
+           NULL::VARCHAR AS event_id,
+           NULL::VARCHAR AS fallback, NULL::VARCHAR AS voids, NULL::VARCHAR AS hint
     FROM (
       SELECT *, coalesce(nullif(c.user_id, ''), nullif(p.user_id, '')) AS user_raw
       FROM (

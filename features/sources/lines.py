@@ -11,6 +11,8 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+from mooc_risk.features.sources.inputs import is_gzip
+
 _BLOCK = 1 << 24
 # a line that may be blank (whitespace only) starts here
 _BLANK_START = (b"\n\n", b"\n\r", b"\n ", b"\n\t", b"\n\x0b", b"\n\x0c")
@@ -19,7 +21,7 @@ _BLANK_START = (b"\n\n", b"\n\r", b"\n ", b"\n\t", b"\n\x0b", b"\n\x0c")
 def blank_lines(path: Path, last: int, out: Path) -> int:
     """Write to ``out``, for each blank line up to record ``last``, how many records precede
     it (one number a line); return how many blank lines were found."""
-    opener = gzip.open if path.suffix == ".gz" else open
+    opener = gzip.open if is_gzip(path) else open
     blanks = 0
     records, carry = 0, b""
     with opener(path, "rb") as handle, open(out, "w") as found:

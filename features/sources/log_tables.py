@@ -30,6 +30,7 @@ def write_tables(con: duckdb.DuckDBPyConnection, stage: Path, append_to: Path | 
     counts = {"events": copy_to_parquet(con, _events_sql(con, append_to), events)}
     con.execute(f"CREATE VIEW all_events AS SELECT * FROM read_parquet({quoted(events)})")
     con.execute(_learners_sql(case_sql("event_name", lifecycle)))
+    _run_dates(con)
     counts["enrolments"] = copy_to_parquet(con, _enrolments_sql(platform), stage / "enrolments.parquet")
     counts["outcomes"] = copy_to_parquet(con, _outcomes_sql(final), stage / "outcomes.parquet")
     return counts
@@ -142,13 +143,27 @@ def _learners_sql(life: str) -> str:
         GROUP BY learner_id, course_id, run_id"""
 
 
+def _run_dates(con: duckdb.DuckDBPyConnection) -> None:
+    """``runs``: course_id, run_id, course_start, course_end — from the source's ``run_dates``
+    table (by course key) when its ``prepare`` made one, else none (self-paced runs)."""
+    given = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'run_dates'").fetchone()[0]
+    if not given:
+        con.execute("""CREATE TABLE runs (course_id VARCHAR, run_id VARCHAR,
+                                          course_start TIMESTAMP, course_end TIMESTAMP)""")
+        return
+    con.execute("""CREATE TABLE runs AS
+                   SELECT c.course_id, c.run_id, min(CAST(d.course_start AS TIMESTAMP)) AS course_start,
+                          max(CAST(d.course_end AS TIMESTAMP)) AS course_end
+                   FROM run_dates d JOIN courses c USING (course_raw) GROUP BY ALL""")
+
+
 def _enrolments_sql(platform: str) -> str:
     return f"""
         SELECT learner_id, course_id, run_id, coalesce(enrolled_event_at, first_at) AS enrolled_at,
-               CAST(NULL AS TIMESTAMP) AS course_start, CAST(NULL AS TIMESTAMP) AS course_end,
+               r.course_start, r.course_end,
                '{platform}' AS platform, credential_type,
                CAST(NULL AS DOUBLE) AS credential_cost, CAST(NULL AS VARCHAR) AS paid_by
-        FROM learners"""
+        FROM learners LEFT JOIN runs r USING (course_id, run_id)"""
 
 
 def _outcomes_sql(final: bool) -> str:

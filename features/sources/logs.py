@@ -7,8 +7,19 @@ Then the shared steps run on small tables of what is distinct: event names → t
 user ids → keyed hashes, course keys → course and run. Bad events are counted by file and
 line (``log_problems``); ``--append`` merges with the events already in the folder
 (an event seen twice is kept once), and enrolments and outcomes are derived from all events
-(``log_tables``). Log imports know no run dates, so runs are self-paced (anchored at
-enrolment).
+(``log_tables``). Log imports know no run dates unless the source gives them (``run_dates``),
+so runs are self-paced (anchored at enrolment).
+
+A source module gives ``PLATFORM`` and ``fields_sql`` (or ``file_rows``) producing the columns
+of ``FIELDS`` per record, and may give:
+
+- ``SUFFIXES``: the file names it reads in a folder (default: ``.log .json .jsonl``);
+- ``file_rows(path) -> SQL``: the fields of one file, for sources that are not JSON documents
+  (exported tables); otherwise ``EXPANDS`` and ``fields_sql``/``records_lines`` over the
+  file's documents;
+- ``prepare(con, files) -> files``: runs first on the connection; it may create the table
+  ``run_dates(course_raw, course_start, course_end)`` from files that hold no events (a
+  course export) and returns the files that hold events.
 """
 
 from __future__ import annotations
@@ -23,12 +34,29 @@ import duckdb
 
 from mooc_risk.errors import InputError
 from mooc_risk.features.sources import log_tables
-from mooc_risk.features.sources.documents import documents_sql, input_files, layout
+from mooc_risk.features.sources.documents import documents_sql, layout
 from mooc_risk.features.sources.identity import create_keys_table, pseudonym_sql
+from mooc_risk.features.sources.inputs import LOG_SUFFIXES, input_files
 from mooc_risk.features.sources.log_problems import ROW_BITS, Problems, find_problems
 from mooc_risk.features.sources.staging import duckdb_connection, quoted
 from mooc_risk.features.sources.vocabulary import case_sql, load_vocabulary
 
+# what a source's fields SQL gives per record, in this order
+FIELDS = {
+    "line": "line number in the file (NULL when the fast reader numbers records later)",
+    "blank": "a blank line (dropped, but counted for line numbers)",
+    "ok": "the record could be parsed",
+    "user_raw": "the platform's user identifier, as the standard defines it",
+    "course_raw": "the course key or IRI",
+    "ts_raw": "the timestamp as text, ISO 8601 with a zone",
+    "event_name": "the name the vocabulary maps",
+    "object_id": "what was acted on",
+    "score": "0-100 when the event is graded",
+    "event_id": "the platform's event id, if any",
+    "fallback": "which documented fallback location gave a field (NULL: the first one)",
+    "voids": "the event id this record voids (xAPI voiding statements)",
+    "hint": "what the record held instead of a missing field (for the error message)",
+}
 _ZONE = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 _TIME = r"[0-9]{2}:[0-9]{2}"  # a date alone ("2024-01-31") would read its day as an offset
 
@@ -60,15 +88,23 @@ BAD = f"""CASE
 END"""
 
 
+def source_module(source: str):
+    """The module of a log source (``edx``, ``xapi``, ``caliper``, ``moodle``)."""
+    return importlib.import_module(f"mooc_risk.features.sources.{source}")
+
+
 def convert_logs(job: LogImport, stage: Path, step: Callable[[str], None]) -> tuple[dict, Problems]:
-    module = importlib.import_module(f"mooc_risk.features.sources.{job.source}")
+    module = source_module(job.source)
     vocabulary = load_vocabulary(job.source, job.vocabulary)
-    files = list(input_files(job.inputs))
     work = stage / ".work"
     work.mkdir()
     con = duckdb_connection()
     con.execute(f"SET memory_limit = '{job.memory_limit}'; SET temp_directory = {quoted(work)};"
                 "SET preserve_insertion_order = true")
+    found = input_files(job.inputs, getattr(module, "SUFFIXES", LOG_SUFFIXES))
+    files = found.read
+    if hasattr(module, "prepare"):
+        files = module.prepare(con, files)
     numbered = []  # per file: are its lines numbered (else its records are)
     for number, path in enumerate(files):
         try:
@@ -101,9 +137,12 @@ def _parse_file(con: duckdb.DuckDBPyConnection, module, path: Path, part: Path, 
     (blank lines counted, not kept), False when the fast reader left them to be numbered by
     their order in the file.
 
-    A source with a fast reader (edX) tries it first: it applies to clean JSON-lines files
+    A source that reads exported tables gives ``file_rows``. A source with a fast reader (edX) tries it first: it applies to clean JSON-lines files
     (a malformed line or a logger prefix stops it). Otherwise the file is read line by line.
     """
+    if hasattr(module, "file_rows"):
+        _write_part(con, number, module.file_rows(path), part)
+        return True
     if getattr(module, "records_fast", None) and layout(path) == "lines":
         try:
             _write_part(con, number, module.fields_sql(f"({module.records_fast(path)})"), part)
@@ -123,7 +162,8 @@ def _write_part(con: duckdb.DuckDBPyConnection, number: int, rows: str, part: Pa
     con.execute(f"""
         COPY (SELECT {number} AS file, CAST(line AS BIGINT) AS line, user_raw, course_raw, ts,
                      coalesce(event_name, '') AS event_name, object_id,
-                     CAST(score AS DOUBLE) AS score, event_id, {BAD} AS bad
+                     CAST(score AS DOUBLE) AS score, event_id, fallback, voids, hint,
+                     {BAD} AS bad
               FROM (SELECT *, TRY_CAST(ts_raw AS TIMESTAMPTZ) AS ts FROM ({rows})) WHERE NOT blank)
         TO {quoted(part)} (FORMAT parquet)""")
 

@@ -41,7 +41,8 @@ def fields_sql(docs: str) -> str:
            coalesce(100 * TRY_CAST(f[10] AS DOUBLE),
                     CASE WHEN TRY_CAST(f[12] AS DOUBLE) > 0
                          THEN 100 * TRY_CAST(f[11] AS DOUBLE) / TRY_CAST(f[12] AS DOUBLE) END) AS score,
-           coalesce(f[13], md5(doc)) AS event_id
+           coalesce(f[13], md5(doc)) AS event_id,
+           NULL::VARCHAR AS fallback, NULL::VARCHAR AS voids, NULL::VARCHAR AS hint
     FROM (SELECT *, f IS NOT NULL AS ok
           FROM (SELECT line, blank, doc, try(json_extract_string(doc, [{paths}])) AS f
                 FROM (SELECT line, text IS NULL OR trim(text) = '' AS blank, text AS doc

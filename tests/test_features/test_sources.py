@@ -211,8 +211,8 @@ def test_import_command_and_its_errors(tmp_path, capsys, monkeypatch):
     assert run_cli(["features", "--data", out, "--as-of", "0,1", "--out", features],
                    capsys, monkeypatch).code == 0
     assert len(pd.read_parquet(features)) == 6
-    bad = run_cli(["import", "--source", "moodle", "--in", src, "--out", out], capsys, monkeypatch)
-    assert bad.code == 2 and "moodle" in bad.err
+    bad = run_cli(["import", "--source", "blackboard", "--in", src, "--out", out], capsys, monkeypatch)
+    assert bad.code == 2 and "blackboard" in bad.err
     missing = run_cli(["import", "--source", "oulad", "--in", tmp_path / "nope", "--out", out],
                       capsys, monkeypatch)
     assert missing.code == 2 and "nope" in missing.err
