@@ -194,8 +194,10 @@ def _import_logs(source: Source, inputs: list[Path], out: Path, append: bool, st
             counts, problems = convert_logs(job, stage, step)
         step("written")
     typer.echo(", ".join(f"{n:,} {name}" for name, n in counts.items()) + f" → {out}")
+    typer.echo(problems.report())
     if problems.counts:
-        typer.echo(f"problems: {problems.summary()}; all listed in {out / 'import_problems.csv'}")
+        typer.echo(f"problems: {problems.summary()}")
+    typer.echo(f"per file and line: {out / 'import_problems.csv'}")
 
 
 def _id_secret() -> bytes:

@@ -2,8 +2,8 @@
 
 A file is JSON lines (one event per line, maybe behind a logger prefix such as Open edX's
 ``2023-05-23 13:53:13,461 INFO … - {...}``), a JSON array of events, or one pretty-printed
-JSON document; gzipped files (by their first bytes) are read compressed. Line numbers assume one kind of line ending
-per file.
+JSON document; gzipped files (by their first bytes) are read compressed. Line numbers assume
+one kind of line ending per file.
 """
 
 from __future__ import annotations
@@ -35,21 +35,28 @@ def layout(path: Path) -> str:
     return "lines"
 
 
-def documents_sql(path: Path) -> str:
+def documents_sql(path: Path, rejects: str | None = None) -> str:
     """A relation ``(text VARCHAR)`` in file order: one row per line (blank lines included, so
-    they can be numbered), or one per element of a JSON array / the single document."""
+    they can be numbered), or one per element of a JSON array / the single document.
+
+    Lines that are not valid UTF-8 (a log line cut inside a character) or longer than
+    ``MAX_LINE`` are left out of a JSON-lines file and recorded, with their line, in the table
+    ``rejects`` (DuckDB's ``reject_errors`` layout) when a name is given."""
     kind = layout(path)
     if kind == "lines":
+        kept = (f", store_rejects=true, rejects_table='{rejects}', rejects_scan='{rejects}_scan'"
+                if rejects else "")
         return f"""
             SELECT rtrim(text, chr(13)) AS text
-            FROM read_csv({quoted(path)}, columns={{'text': 'VARCHAR'}}, header=false, compression='{compression(path)}',
-                          delim=E'\\x1f', quote='', escape='', auto_detect=false,
-                          strict_mode=false, max_line_size={MAX_LINE})"""
+            FROM read_csv({quoted(path)}, columns={{'text': 'VARCHAR'}}, header=false,
+                          compression='{compression(path)}', delim=E'\\x1f', quote='', escape='',
+                          auto_detect=false, strict_mode=false, max_line_size={MAX_LINE}{kept})"""
     fmt = "array" if kind == "array" else "unstructured"
     return f"""
         SELECT CAST(json AS VARCHAR) AS text
-        FROM read_json({quoted(path)}, format='{fmt}', records=false, compression='{compression(path)}',
-                       columns={{'json': 'JSON'}}, maximum_object_size={MAX_LINE})"""
+        FROM read_json({quoted(path)}, format='{fmt}', records=false,
+                       compression='{compression(path)}', columns={{'json': 'JSON'}},
+                       maximum_object_size={MAX_LINE})"""
 
 
 def json_text(column: str = "text") -> str:

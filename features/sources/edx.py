@@ -20,16 +20,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from mooc_risk.features.sources.documents import MAX_LINE, compression, json_text
+from mooc_risk.features.sources.timestamps import ZONE as _ZONE
 from mooc_risk.features.sources.staging import quoted
 
 PLATFORM = "openedx"
 EXPANDS = False  # one event per line
 
-_TEXT = ("name", "event_type", "time", "timestamp", "username")
+_TEXT = ("name", "event_type", "time", "timestamp", "username", "page")
 _JSON = ("context", "data", "event")
 _PAYLOAD = ('{"user_id":"VARCHAR","course_id":"VARCHAR","id":"VARCHAR","problem_id":"VARCHAR",'
             '"block_id":"VARCHAR","mode":"VARCHAR","grade":"DOUBLE","max_grade":"DOUBLE"}')
-_CONTEXT = '{"user_id":"VARCHAR","course_id":"VARCHAR","module":{"usage_key":"VARCHAR"}}'
+_CONTEXT = ('{"user_id":"VARCHAR","course_id":"VARCHAR","path":"VARCHAR",'
+            '"module":{"usage_key":"VARCHAR"}}')
+# a course key inside a URL: /courses/course-v1:ORG+COURSE+RUN/… or /courses/ORG/COURSE/RUN/…
+_KEY_IN_URL = r"/courses/((?:course|ccx)-v1:[^/?#\s]+|[^/?#\s]+/[^/?#\s]+/[^/?#\s]+)"
+_UTC = "time without a zone read as UTC (edX documents UTC)"
 
 
 def records_fast(path: Path) -> str:
@@ -50,7 +55,7 @@ def records_lines(docs: str) -> str:
     return f"""
         SELECT line, blank, t IS NOT NULL AS ok,
                t[1] AS name, t[2] AS event_type, t[3] AS time, t[4] AS timestamp,
-               t[5] AS username, j[1] AS context, j[2] AS data, j[3] AS event
+               t[5] AS username, t[6] AS page, j[1] AS context, j[2] AS data, j[3] AS event
         FROM (SELECT line, blank, try(json_extract_string(doc, [{text_paths}])) AS t,
                      try(json_extract(doc, [{json_paths}])) AS j
               FROM (SELECT line, text IS NULL OR trim(text) = '' AS blank, {json_text()} AS doc
@@ -58,10 +63,18 @@ def records_lines(docs: str) -> str:
 
 
 def fields_sql(records: str) -> str:
+    """The shared fields. The course is ``context.course_id``, else the payload's, else the
+    course key in the event's URL (an implicit event's name), ``page`` or ``context.path``
+    (each named in ``fallback``). A ``time`` without an offset is UTC, as edX documents."""
+    url = ", ".join(f"{{'k': nullif(regexp_extract({c}, '{_KEY_IN_URL}', 1), ''), 'what': '{what}'}}"
+                    for c, what in (
+        ("name", "course from the event URL"), ("page", "course from the page URL"),
+        ("c.path", "course from context.path")))
     return f"""
     SELECT line, blank, ok, user_raw,
-           coalesce(nullif(c.course_id, ''), nullif(p.course_id, '')) AS course_raw,
-           coalesce(time, timestamp) AS ts_raw,
+           coalesce(key, url.k) AS course_raw,
+           CASE WHEN zoned OR NOT regexp_matches(ts_text, '[0-9]T?[0-9]{{2}}:[0-9]{{2}}') THEN ts_text
+                ELSE ts_text || '+00:00' END AS ts_raw,
            CASE WHEN starts_with(name, '/')  -- a URL path: no username or user id in it
                 THEN array_to_string(list_transform(string_split(name, '/'), part ->
                          CASE WHEN part IN (username, user_raw) THEN '{{user}}' ELSE part END), '/')
@@ -70,11 +83,19 @@ def fields_sql(records: str) -> str:
                 ELSE coalesce(p.id, p.problem_id, c.module.usage_key, p.block_id) END AS object_id,
            CASE WHEN p.max_grade > 0 THEN 100 * p.grade / p.max_grade END AS score,
            NULL::VARCHAR AS event_id,
-           NULL::VARCHAR AS fallback, NULL::VARCHAR AS voids, NULL::VARCHAR AS hint
+           nullif(concat_ws('; ', CASE WHEN key IS NULL THEN url.what END,
+                            CASE WHEN ts_text IS NOT NULL AND NOT zoned THEN '{_UTC}' END), '') AS fallback,
+           NULL::VARCHAR AS voids,
+           CASE WHEN user_raw IS NULL AND nullif(trim(username), '') IS NOT NULL
+                THEN 'only a username (no user_id)' END AS hint
     FROM (
-      SELECT *, coalesce(nullif(c.user_id, ''), nullif(p.user_id, '')) AS user_raw
+      SELECT *, coalesce(nullif(trim(c.user_id), ''), nullif(trim(p.user_id), '')) AS user_raw,
+             coalesce(nullif(trim(c.course_id), ''), nullif(trim(p.course_id), '')) AS key,
+             list_filter([{url}], x -> x.k IS NOT NULL)[1] AS url,
+             coalesce(time, timestamp) AS ts_text,
+             regexp_matches(coalesce(time, timestamp, ''), '{_ZONE}') AS zoned
       FROM (
-        SELECT line, blank, ok, time, timestamp, username,
+        SELECT line, blank, ok, time, timestamp, username, page,
                coalesce(nullif(name, ''), event_type) AS name,
                try(json_transform(context, '{_CONTEXT}')) AS c,
                CASE WHEN data IS NOT NULL THEN try(json_transform(data, '{_PAYLOAD}'))

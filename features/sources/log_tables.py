@@ -1,6 +1,6 @@
 """The canonical tables of a log import, from ``parsed``, ``names`` and ``ids``.
 
-Events: the usable rows, with learner ids, course and run from the course key, and the
+Events: the usable rows (not voided, and not voiding statements), with learner ids, course and run from the course key, and the
 vocabulary's event type (a scored problem is an ``assessment`` with its score). An event is
 identified by its platform id where the platform gives one (xAPI statement id, Caliper event
 id) and otherwise by what is stored of it (learner, course, run, time to the microsecond,
@@ -18,16 +18,33 @@ from pathlib import Path
 import duckdb
 
 from mooc_risk.errors import InputError
+from mooc_risk.features.sources.course_keys import course_and_run
 from mooc_risk.features.sources.staging import copy_to_parquet, quoted
 from mooc_risk.features.sources.vocabulary import case_sql
 
 QUIET_DAYS = 14
 
 
+VOIDED_FILE = "voided_statements.parquet"  # ids of voided xAPI statements, kept for --append
+
+
+def voided_statements(con: duckdb.DuckDBPyConnection, append_to: Path | None) -> None:
+    """``voided``: the ids of statements voided by a voiding statement in the input, or in an
+    earlier import of the folder (so a voided statement that arrives later stays out)."""
+    earlier = ""
+    if append_to is not None and (append_to / VOIDED_FILE).exists():
+        earlier = f"UNION SELECT event_id FROM read_parquet({quoted(append_to / VOIDED_FILE)})"
+    con.execute(f"""CREATE TABLE voided AS
+                    SELECT voids AS event_id FROM parsed WHERE voids IS NOT NULL AND bad IS NULL
+                    {earlier}""")
+
+
 def write_tables(con: duckdb.DuckDBPyConnection, stage: Path, append_to: Path | None,
                  lifecycle: list[tuple[str, str]], platform: str, final: bool) -> dict[str, int]:
     events = stage / "events.parquet"
     counts = {"events": copy_to_parquet(con, _events_sql(con, append_to), events)}
+    if con.execute("SELECT count(*) FROM voided").fetchone()[0]:
+        copy_to_parquet(con, "SELECT DISTINCT event_id FROM voided ORDER BY ALL", stage / VOIDED_FILE)
     con.execute(f"CREATE VIEW all_events AS SELECT * FROM read_parquet({quoted(events)})")
     con.execute(_learners_sql(case_sql("event_name", lifecycle)))
     _run_dates(con)
@@ -51,7 +68,7 @@ def _identity(stored: tuple[str, ...], table: str = "") -> list[str]:
 
 def _events_sql(con: duckdb.DuckDBPyConnection, append_to: Path | None) -> str:
     _repeated_rows(con)
-    con.execute(f"CREATE TABLE courses AS {_COURSES}")
+    _courses(con)
     scored = "p.score IS NOT NULL AND n.kind IN ('problem', 'assessment')"
     new = f"""
         SELECT i.learner_id, c.course_id, c.run_id,
@@ -61,7 +78,8 @@ def _events_sql(con: duckdb.DuckDBPyConnection, append_to: Path | None) -> str:
                nullif(p.event_name, '') AS event_name, p.event_id
         FROM parsed p JOIN ids i USING (user_raw) JOIN courses c USING (course_raw)
              JOIN names n USING (event_name) ANTI JOIN repeated r USING (row)
-        WHERE p.bad IS NULL"""
+             ANTI JOIN voided v ON p.event_id = v.event_id
+        WHERE p.bad IS NULL AND p.voids IS NULL"""
     if append_to is None:
         return new
     existing = append_to / "events.parquet"
@@ -71,7 +89,8 @@ def _events_sql(con: duckdb.DuckDBPyConnection, append_to: Path | None) -> str:
     if _has_edx_hashes(con, existing):
         raise InputError(f"{append_to}: its edX events were imported by an older mooc-risk that "
                          "identified them differently; import all the logs again without --append")
-    old = f"read_parquet({quoted(existing)})"
+    old = f"""(SELECT * FROM read_parquet({quoted(existing)}) o
+                ANTI JOIN voided v ON lower(o.event_id) = v.event_id)"""
     same = " AND ".join(f"{n} IS NOT DISTINCT FROM {o}"
                         for n, o in zip(_identity(STORED, "new"), _identity(STORED, "old"), strict=True))
     return f"""SELECT * FROM ({new}) new ANTI JOIN {old} old ON {same}
@@ -94,6 +113,16 @@ def _repeated_rows(con: duckdb.DuckDBPyConnection) -> None:
         WHERE seen > 1""")
 
 
+def _courses(con: duckdb.DuckDBPyConnection) -> None:
+    """``courses``: each distinct course identifier → course and run (``course_keys``)."""
+    keys = [r[0] for r in con.execute(
+        "SELECT DISTINCT course_raw FROM parsed WHERE course_raw IS NOT NULL").fetchall()]
+    con.execute("CREATE TABLE courses (course_raw VARCHAR, course_id VARCHAR, run_id VARCHAR)")
+    if keys:
+        con.executemany("INSERT INTO courses VALUES (?, ?, ?)",
+                        [(key, *course_and_run(key)) for key in keys])
+
+
 def _has_edx_hashes(con: duckdb.DuckDBPyConnection, path: Path) -> bool:
     """Whether ``path`` holds edX events with the record hashes an earlier version wrote as
     ids (edX names have no space; xAPI and Caliper names always do)."""
@@ -106,24 +135,6 @@ def _written_by_a_log_import(con: duckdb.DuckDBPyConnection, path: Path) -> bool
     table = f"read_parquet({quoted(path)})"
     columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()]
     return "event_name" in columns and "event_id" in columns
-
-
-# course keys: course-v1:ORG+COURSE+RUN (or ccx-v1:…) and ORG/COURSE/RUN → (ORG+COURSE, RUN)
-_COURSES = r"""
-    SELECT course_raw,
-           CASE WHEN len(v1) >= 3 THEN v1[1] || '+' || v1[2]
-                WHEN len(slash) = 3 THEN slash[1] || '/' || slash[2] ELSE key END AS course_id,
-           CASE WHEN len(v1) >= 3 THEN v1[3] WHEN len(slash) = 3 THEN slash[3]
-                ELSE 'default' END AS run_id
-    FROM (SELECT course_raw, key,
-                 CASE WHEN regexp_matches(key, '^[a-z]+-v1:') THEN
-                      string_split(regexp_replace(key, '^[a-z]+-v1:', ''), '+') ELSE [] END AS v1,
-                 string_split(key, '/') AS slash
-          FROM (SELECT DISTINCT course_raw,
-                       CASE WHEN course_raw LIKE '%/course/%'
-                            THEN regexp_extract(course_raw, '/course/([^/?#]+)', 1)
-                            ELSE course_raw END AS key
-                FROM parsed WHERE course_raw IS NOT NULL))"""
 
 
 def _learners_sql(life: str) -> str:

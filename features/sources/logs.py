@@ -34,11 +34,19 @@ import duckdb
 
 from mooc_risk.errors import InputError
 from mooc_risk.features.sources import log_tables
+from mooc_risk.features.sources.course_keys import BLANKS
 from mooc_risk.features.sources.documents import documents_sql, layout
 from mooc_risk.features.sources.identity import create_keys_table, pseudonym_sql
 from mooc_risk.features.sources.inputs import LOG_SUFFIXES, input_files
-from mooc_risk.features.sources.log_problems import ROW_BITS, Problems, find_problems
-from mooc_risk.features.sources.staging import duckdb_connection, quoted
+from mooc_risk.features.sources.log_problems import (
+    ROW_BITS,
+    Problems,
+    check_usable,
+    file_reports,
+    find_problems,
+)
+from mooc_risk.features.sources.staging import duckdb_connection, engine_words, quoted
+from mooc_risk.features.sources.timestamps import TIME_OF_DAY, ZONE
 from mooc_risk.features.sources.vocabulary import case_sql, load_vocabulary
 
 # what a source's fields SQL gives per record, in this order
@@ -57,8 +65,6 @@ FIELDS = {
     "voids": "the event id this record voids (xAPI voiding statements)",
     "hint": "what the record held instead of a missing field (for the error message)",
 }
-_ZONE = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
-_TIME = r"[0-9]{2}:[0-9]{2}"  # a date alone ("2024-01-31") would read its day as an offset
 
 
 @dataclass(frozen=True)
@@ -70,11 +76,13 @@ class LogImport:
     strict: bool = False
     vocabulary: Path | None = None
     final: bool = False  # the logs cover whole runs: no pass = not certified, quiet = dropped
+    max_bad_share: float = 0.5  # more records than this share unusable: the import fails
     memory_limit: str = "512MB"
 
 
 # why an event cannot be imported (NULL: it can); an unknown event name is imported as other
 BAD = f"""CASE
+    WHEN ok AND voids IS NOT NULL THEN NULL  -- a voiding statement needs no course or time
     WHEN ok AND user_raw IS NOT NULL AND course_raw IS NOT NULL AND ts IS NOT NULL
          AND ts_raw[14] = ':' AND (ends_with(ts_raw, '+00:00') OR ends_with(ts_raw, 'Z'))
          THEN NULL  -- the common case, without the regular expressions below
@@ -82,8 +90,8 @@ BAD = f"""CASE
     WHEN user_raw IS NULL THEN 'event without a user'
     WHEN course_raw IS NULL THEN 'event without a course'
     WHEN ts_raw IS NULL THEN 'event without a timestamp'
-    WHEN NOT regexp_matches(ts_raw, '{_TIME}') THEN 'timestamp without a time of day'
-    WHEN NOT regexp_matches(ts_raw, '{_ZONE}') THEN 'timestamp without a time zone'
+    WHEN NOT regexp_matches(ts_raw, '{TIME_OF_DAY}') THEN 'timestamp without a time of day'
+    WHEN NOT regexp_matches(ts_raw, '{ZONE}') THEN 'timestamp without a time zone'
     WHEN ts IS NULL THEN 'unparseable timestamp'
 END"""
 
@@ -94,6 +102,12 @@ def source_module(source: str):
 
 
 def convert_logs(job: LogImport, stage: Path, step: Callable[[str], None]) -> tuple[dict, Problems]:
+    """Import ``job``'s files into ``stage``; return the table row counts and the report.
+
+    Raises:
+        InputError: a file cannot be read at all (named, in the project's words), ``--strict``
+            and a problem, or the import would keep nothing / too little (``check_usable``).
+    """
     module = source_module(job.source)
     vocabulary = load_vocabulary(job.source, job.vocabulary)
     work = stage / ".work"
@@ -110,7 +124,7 @@ def convert_logs(job: LogImport, stage: Path, step: Callable[[str], None]) -> tu
         try:
             numbered.append(_parse_file(con, module, path, work / f"part-{number}.parquet", number))
         except duckdb.Error as exc:
-            raise InputError(f"{path}: cannot read as {job.source} events ({exc})") from None
+            raise InputError(f"{path}: cannot read as {job.source} events: {engine_words(exc)}") from None
         step(path.name)
     parts = ", ".join(quoted(work / f"part-{n}.parquet") for n in range(len(files)))
     con.execute(f"""CREATE VIEW parsed AS
@@ -119,14 +133,16 @@ def convert_logs(job: LogImport, stage: Path, step: Callable[[str], None]) -> tu
     con.execute(f"""CREATE TABLE names AS
                     SELECT event_name, {case_sql("event_name", vocabulary.types, "'other'")} AS kind
                     FROM (SELECT DISTINCT event_name FROM parsed)""")
-    problems = find_problems(con, files, numbered, job.strict, work)
+    log_tables.voided_statements(con, job.append_to)
+    problems = find_problems(con, files, numbered, job.strict, work, found.skipped)
+    check_usable(con, job.max_bad_share)
     create_keys_table(con, job.secret)
     con.execute(f"""CREATE TABLE ids AS SELECT user_raw, {pseudonym_sql("user_raw")} AS learner_id
                     FROM (SELECT DISTINCT user_raw FROM parsed WHERE bad IS NULL), hmac_keys""")
     counts = log_tables.write_tables(con, stage, job.append_to, vocabulary.lifecycle,
                                      module.PLATFORM, job.final)
-    if problems.counts:
-        problems.write_csv(con, stage / "import_problems.csv")
+    problems = problems.with_files(file_reports(con))
+    problems.write_csv(con, stage / "import_problems.csv")
     con.close()
     shutil.rmtree(work)
     return counts, problems
@@ -137,8 +153,9 @@ def _parse_file(con: duckdb.DuckDBPyConnection, module, path: Path, part: Path, 
     (blank lines counted, not kept), False when the fast reader left them to be numbered by
     their order in the file.
 
-    A source that reads exported tables gives ``file_rows``. A source with a fast reader (edX) tries it first: it applies to clean JSON-lines files
-    (a malformed line or a logger prefix stops it). Otherwise the file is read line by line.
+    A source that reads exported tables gives ``file_rows``. A source with a fast reader (edX)
+    tries it first: it applies to clean JSON-lines files (a malformed line, a logger prefix or
+    a line that is not UTF-8 stops it). Otherwise the file is read line by line.
     """
     if hasattr(module, "file_rows"):
         _write_part(con, number, module.file_rows(path), part)
@@ -149,13 +166,44 @@ def _parse_file(con: duckdb.DuckDBPyConnection, module, path: Path, part: Path, 
             return False
         except duckdb.InvalidInputException:
             pass  # read line by line (the part is written again)
-    lines = f"(SELECT row_number() OVER () AS line, text FROM ({documents_sql(path)}))"
+    rejects = f"rejects_{number}"
+    lines = f"(SELECT row_number() OVER () AS line, text FROM ({documents_sql(path, rejects)}))"
     if module.EXPANDS:
         rows = module.fields_sql(f"({_expanded(lines, module.ENVELOPE)})")
     else:
         rows = module.fields_sql(f"({module.records_lines(lines)})")
     _write_part(con, number, rows, part)
+    if layout(path) == "lines":
+        _restore_rejected_lines(con, number, part, rejects)
     return True
+
+
+def _restore_rejected_lines(con: duckdb.DuckDBPyConnection, number: int, part: Path, rejects: str) -> None:
+    """Give the lines DuckDB could not read as text (not UTF-8, too long) back to the part as
+    bad records, and shift the lines after them to their true numbers. The reader numbered the
+    lines it kept: the i-th rejected line (at line r_i) has r_i - i kept lines before it."""
+    found = con.execute(f"SELECT count(*) FROM {rejects}").fetchone()[0]
+    if not found:
+        return
+    reasons = f"""CASE WHEN error_type = 'INVALID ENCODING'
+                       THEN 'not valid UTF-8 (a line cut inside a character?)'
+                       WHEN error_type LIKE 'LINE SIZE%' THEN 'line longer than the 4 MiB limit'
+                       ELSE 'unreadable line' END"""
+    shifted = work_copy = part.with_suffix(".rejects.parquet")
+    con.execute(f"""
+        CREATE TEMP TABLE {rejects}_at AS
+        SELECT line - i AS kept_before, max(i) AS before
+        FROM (SELECT line, row_number() OVER (ORDER BY line) AS i FROM {rejects}) GROUP BY ALL""")
+    con.execute(f"""
+        COPY (SELECT * FROM (
+                SELECT p.* REPLACE (p.line + coalesce(r.before, 0) AS line)
+                FROM read_parquet({quoted(part)}) p ASOF LEFT JOIN {rejects}_at r ON p.line > r.kept_before
+                UNION ALL BY NAME
+                SELECT {number} AS file, CAST(line AS BIGINT) AS line, {reasons} AS bad
+                FROM {rejects})
+              ORDER BY line)
+        TO {quoted(shifted)} (FORMAT parquet)""")
+    work_copy.replace(part)
 
 
 def _write_part(con: duckdb.DuckDBPyConnection, number: int, rows: str, part: Path) -> None:
@@ -164,8 +212,16 @@ def _write_part(con: duckdb.DuckDBPyConnection, number: int, rows: str, part: Pa
                      coalesce(event_name, '') AS event_name, object_id,
                      CAST(score AS DOUBLE) AS score, event_id, fallback, voids, hint,
                      {BAD} AS bad
-              FROM (SELECT *, TRY_CAST(ts_raw AS TIMESTAMPTZ) AS ts FROM ({rows})) WHERE NOT blank)
+              FROM (SELECT * REPLACE ({_trimmed("user_raw")} AS user_raw, {_trimmed("course_raw")} AS course_raw),
+                           TRY_CAST(ts_raw AS TIMESTAMPTZ) AS ts
+                    FROM ({rows})) WHERE NOT blank)
         TO {quoted(part)} (FORMAT parquet)""")
+
+
+def _trimmed(column: str) -> str:
+    """An identifier without surrounding blanks or line breaks (``KEY\\n`` is ``KEY``); empty is
+    missing."""
+    return f"nullif(trim(CAST({column} AS VARCHAR), {quoted(BLANKS)}), '')"
 
 
 def _expanded(numbered: str, envelope: str | None) -> str:

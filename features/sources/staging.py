@@ -23,7 +23,7 @@ def staged_output(out: Path, validate: bool = True) -> Iterator[Path]:
         try:
             yield stage
         except duckdb.Error as exc:  # a value the adapter could not convert
-            raise InputError(f"the input has a value that cannot be converted: {exc}") from None
+            raise InputError(f"the input cannot be read: {engine_words(exc)}") from None
         if not validate:
             return
         from mooc_risk.features.canonical.engine import connect
@@ -35,6 +35,36 @@ def staged_output(out: Path, validate: bool = True) -> Iterator[Path]:
         except InputError as exc:
             raise InputError(f"{str(exc).replace(str(stage), str(out))} (in the imported tables: "
                              "the input holds a value the contract does not allow)") from None
+
+
+_ENGINE_WORDS = (  # DuckDB's message → the project's words (never the raw record it may quote)
+    ("Invalid unicode", "not valid UTF-8 text (a line cut inside a character?)"),
+    ("line size", "a line longer than the 4 MiB limit"),
+    ("maximum_object_size", "a JSON document longer than the 4 MiB limit"),
+    ("Malformed JSON", "not valid JSON"),
+    ("JSON", "not valid JSON"),
+    ("Could not convert", "a value that cannot be converted to the column's type"),
+    ("Conversion Error", "a value that cannot be converted to the column's type"),
+    ("Binder Error", "a column of an unexpected type"),
+    ("No files found", "no such file"),
+    ("IO Error", "the file cannot be read"),
+)
+
+
+def engine_words(exc: Exception) -> str:
+    """A DuckDB error in the project's words, with its line when DuckDB gives one, and never
+    the record or value DuckDB quotes (it may hold personal data)."""
+    import re
+
+    text = str(exc)
+    what = next((words for key, words in _ENGINE_WORDS if key in text),
+                f"the data engine could not read it ({type(exc).__name__})")
+    where = re.search(r"[Ll]ine:? (\d+)", text)
+    target = re.search(r"to (INT\d+|BIGINT|DOUBLE|DATE|TIMESTAMP|BOOLEAN|DECIMAL[^ ]*)", text)
+    column = re.search(r'[Cc]olumn:? "?([A-Za-z_][A-Za-z0-9_]*)"?', text)
+    parts = [f"line {where.group(1)}" if where else "", f"column {column.group(1)}" if column else ""]
+    detail = f" ({target.group(1)})" if target and "convert" in what else ""
+    return ", ".join(p for p in parts if p) + (": " if any(parts) else "") + what + detail
 
 
 def copy_instrument(stage: Path, name: str) -> None:
@@ -59,7 +89,7 @@ def require_columns(con: duckdb.DuckDBPyConnection, relation: str, source: str,
     try:
         found = [row[0] for row in con.sql(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
     except duckdb.Error as exc:
-        raise InputError(f"{source}: cannot read ({exc})") from None
+        raise InputError(f"{source}: cannot read: {engine_words(exc)}") from None
     missing = [c for c in columns if c not in found]
     if missing:
         raise InputError(f"{source}: missing column(s) {', '.join(map(repr, missing))}; "

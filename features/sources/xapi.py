@@ -1,49 +1,106 @@
-"""xAPI statements → the shared log-import columns (see ``logs.py``).
+"""xAPI statements → the shared log-import columns (see ``logs.py``), by the xAPI 1.0.3
+specification's own rules.
 
-User: the actor's account name (else mbox_sha1sum, mbox, openid); course: the parent context
-activity (else the object, for course-level verbs), as a course key; the event name is
-"<verb id> <object activity type>"; a score is ``result.score.scaled`` (or raw / max); the
-statement ``id`` is the event id. Files may hold statements one per line, as JSON arrays, or
-one pretty-printed statement.
+- **Who**: an Agent is identified by its inverse functional identifier (IFI): ``account``
+  (``homePage`` *and* ``name``), ``mbox``, ``mbox_sha1sum`` or ``openid`` (the spec allows exactly
+  one; an agent that carries several is read in this order). ``mbox`` is taken as its
+  ``mbox_sha1sum`` (SHA-1 of the ``mailto:`` IRI, as the spec defines it), so one learner seen
+  with either is one learner. The learner is the actor, except when the object is an Agent
+  (a statement about that agent, e.g. a tutor grading a learner): then the object. A Group actor
+  is not a learner (skipped, said in the report).
+- **Course**: a context activity (parent, grouping, category, other; an array or a single
+  object) whose ``definition.type`` is the course activity type, else the object when it is
+  the course; as fallbacks (named in the report) a parent/grouping IRI with ``/course/`` or
+  ``/courses/`` in its path, then the course key of an Open edX block IRI. Courses keep their
+  full IRI (``course_keys``).
+- **When**: ``timestamp``, else ``stored`` (the LRS sets it; a fallback). A timestamp must carry
+  its zone.
+- **Voiding**: a statement with verb ``…/verbs/voided`` and a ``StatementRef`` object voids the
+  statement it names: the voided statement is removed from every table it fed (``log_tables``),
+  and the voiding statement is not an event.
+- The event name is "<verb id> <object activity type>"; a score is ``result.score.scaled`` (or
+  raw / max); the statement ``id`` (lower case) is the event id. Files may hold statements one
+  per line, as JSON arrays, as an LRS page (``{"statements": [...], "more": …}``) or as one
+  pretty-printed statement.
 """
 
 from __future__ import annotations
 
 PLATFORM = "xapi"
 EXPANDS = True  # a line may hold a JSON array of statements
-ENVELOPE = None
+ENVELOPE = "$.statements[*]"  # an LRS's paged result carries its statements in statements
 
-_PATHS = ["$.actor.account.name", "$.actor.mbox_sha1sum", "$.actor.mbox", "$.actor.openid",
-          "$.context.contextActivities.parent[0].id", "$.object.id", "$.object.definition.type",
-          "$.timestamp", "$.verb.id", "$.result.score.scaled", "$.result.score.raw",
-          "$.result.score.max", "$.id",
-          '$.object.definition.extensions."https://w3id.org/xapi/acrossx/extensions/type"']
+COURSE_TYPE = "http://adlnet.gov/expapi/activities/course"
+VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+_CONTEXTS = ("parent", "grouping", "category", "other")
+_AGENT_PATHS = ("mbox", "mbox_sha1sum", "openid", "account.homePage", "account.name", "objectType")
+_PATHS = ["$.object.id", "$.object.definition.type", "$.timestamp", "$.stored", "$.verb.id",
+          "$.result.score.scaled", "$.result.score.raw", "$.result.score.max", "$.id",
+          '$.object.definition.extensions."https://w3id.org/xapi/acrossx/extensions/type"',
+          "$.object.objectType",
+          *(f"$.actor.{p}" for p in _AGENT_PATHS), *(f"$.object.{p}" for p in _AGENT_PATHS)]
+_ACTOR, _OBJECT_AGENT = 12, 18  # 1-based positions in _PATHS of the two agents' fields
+
+
+def _ifi(first: int) -> str:
+    """The agent's IFI as text, from its six fields starting at ``f[first]``."""
+    mbox, sha1sum, openid, home, name = (f"nullif(trim(f[{first + i}]), '')" for i in range(5))
+    return (f"coalesce('account:' || {home} || ' ' || {name}, 'mbox_sha1sum:' || sha1({mbox}), "
+            f"'mbox_sha1sum:' || lower({sha1sum}), 'openid:' || {openid})")
+
+
+def _no_ifi_hint(first: int) -> str:
+    return (f"CASE WHEN f[{first + 5}] = 'Group' THEN 'the actor is a Group, not a learner' "
+            f"WHEN f[{first + 4}] IS NOT NULL AND f[{first + 3}] IS NULL "
+            "THEN 'an account name without its homePage' "
+            "ELSE 'an agent without mbox, mbox_sha1sum, openid or account' END")
+
+
+def _activities(doc: str) -> str:
+    """Every context activity as JSON, whether each key holds an array or one object."""
+    parts = [f"""CASE try(json_type({doc}, '$.context.contextActivities.{k}'))
+                    WHEN 'ARRAY' THEN json_extract({doc}, '$.context.contextActivities.{k}[*]')
+                    WHEN 'OBJECT' THEN [json_extract({doc}, '$.context.contextActivities.{k}')]
+                    ELSE [] END""" for k in _CONTEXTS]
+    return "list_concat(" + ", ".join(parts) + ")"
 
 
 def fields_sql(docs: str) -> str:
     paths = ", ".join(f"'{p}'" for p in _PATHS)
-    course_type = "http://adlnet.gov/expapi/activities/course"
-    # the course: a context activity (or the object) whose id is a course URL, else the
-    # course key inside an object's block key (block-v1:ORG+COURSE+RUN+type@…)
+    learner_is_object = "f[11] = 'Agent'"
     return f"""
-    SELECT line, blank, ok,
-           coalesce(f[1], f[2], f[3], f[4]) AS user_raw,
-           coalesce(
-             list_filter(list_concat(
-                 try(json_extract_string(doc, '$.context.contextActivities.parent[*].id')),
-                 try(json_extract_string(doc, '$.context.contextActivities.grouping[*].id')),
-                 [f[6]]), x -> x LIKE '%/course/%')[1],
-             'course-v1:' || nullif(regexp_extract(f[6], 'block-v1:([^+]+[+][^+]+[+][^+]+)[+]type@', 1), '')
-           ) AS course_raw,
-           f[8] AS ts_raw,
-           f[9] || ' ' || coalesce(f[7], '') AS event_name,
-           CASE WHEN f[7] = '{course_type}' THEN f[14] ELSE f[6] END AS object_id,  -- mode
-           coalesce(100 * TRY_CAST(f[10] AS DOUBLE),
-                    CASE WHEN TRY_CAST(f[12] AS DOUBLE) > 0
-                         THEN 100 * TRY_CAST(f[11] AS DOUBLE) / TRY_CAST(f[12] AS DOUBLE) END) AS score,
-           coalesce(f[13], md5(doc)) AS event_id,
-           NULL::VARCHAR AS fallback, NULL::VARCHAR AS voids, NULL::VARCHAR AS hint
-    FROM (SELECT *, f IS NOT NULL AS ok
-          FROM (SELECT line, blank, doc, try(json_extract_string(doc, [{paths}])) AS f
-                FROM (SELECT line, text IS NULL OR trim(text) = '' AS blank, text AS doc
-                      FROM {docs})))"""
+    SELECT line, blank, ok, user_raw,
+           coalesce(course.typed, course.url, course.block) AS course_raw,
+           coalesce(f[3], f[4]) AS ts_raw,
+           f[5] || ' ' || coalesce(f[2], '') AS event_name,
+           CASE WHEN f[2] = '{COURSE_TYPE}' THEN f[10] ELSE f[1] END AS object_id,  -- mode
+           coalesce(100 * TRY_CAST(f[6] AS DOUBLE),
+                    CASE WHEN TRY_CAST(f[8] AS DOUBLE) > 0
+                         THEN 100 * TRY_CAST(f[7] AS DOUBLE) / TRY_CAST(f[8] AS DOUBLE) END) AS score,
+           lower(coalesce(f[9], md5(doc))) AS event_id,
+           nullif(concat_ws('; ',
+               CASE WHEN course.typed IS NULL AND course.url IS NOT NULL
+                    THEN 'course from a context activity IRI (no activity of the course type)'
+                    WHEN course.typed IS NULL AND course.block IS NOT NULL
+                    THEN 'course from the object''s Open edX block IRI' END,
+               CASE WHEN f[3] IS NULL AND f[4] IS NOT NULL THEN 'time from stored (no timestamp)' END),
+               '') AS fallback,
+           CASE WHEN f[5] = '{VOIDED}' AND f[11] = 'StatementRef' THEN lower(f[1]) END AS voids,
+           CASE WHEN ok AND user_raw IS NULL THEN
+                CASE WHEN {learner_is_object} THEN {_no_ifi_hint(_OBJECT_AGENT)}
+                     ELSE {_no_ifi_hint(_ACTOR)} END END AS hint
+    FROM (SELECT *,
+                 CASE WHEN {learner_is_object} THEN {_ifi(_OBJECT_AGENT)}
+                      WHEN f[{_ACTOR + 5}] = 'Group' THEN NULL ELSE {_ifi(_ACTOR)} END AS user_raw,
+                 {{'typed': coalesce(
+                      json_extract_string(list_filter(acts, lambda a: json_extract_string(
+                          a, '$.definition.type') = '{COURSE_TYPE}')[1], '$.id'),
+                      CASE WHEN f[2] = '{COURSE_TYPE}' THEN f[1] END),
+                   'url': list_filter(list_transform(acts, lambda a: json_extract_string(a, '$.id')),
+                                      lambda x: x LIKE '%/course/%' OR x LIKE '%/courses/%')[1],
+                   'block': 'course-v1:' || nullif(regexp_extract(
+                       f[1], 'block-v1:([^+]+[+][^+]+[+][^+]+)[+]type@', 1), '')}} AS course
+          FROM (SELECT *, f IS NOT NULL AS ok, {_activities("doc")} AS acts
+                FROM (SELECT line, blank, doc, try(json_extract_string(doc, [{paths}])) AS f
+                      FROM (SELECT line, text IS NULL OR trim(text) = '' AS blank, text AS doc
+                            FROM {docs}))))"""

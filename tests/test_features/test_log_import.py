@@ -138,15 +138,15 @@ def test_bad_events_are_counted_by_file_and_line_or_stop_with_strict(tmp_path, c
         edx("play_video", "2024-03-02T10:00:00+00:00"),
         edx("play_video", "2024-03-02T10:00:00+00:00", user=None),
         edx("play_video", "2024-03-02T10:00:00+00:00", course=""),
-        edx("play_video", "2024-03-02T10:00:00"),  # no zone
         edx("play_video", "yesterday+00:00"),
+        *(edx("play_video", f"2024-03-02T10:0{i}:00+00:00") for i in range(1, 4)),
     ]
     log = write_lines(tmp_path / "bad.log", bad)
     _, problems = run("edx", [log], tmp_path / "out")
     assert problems.examples == {
         "event without a user": [f"{log}:2"], "event without a course": [f"{log}:3"],
-        "timestamp without a time zone": [f"{log}:4"], "unparseable timestamp": [f"{log}:5"]}
-    assert len(pd.read_parquet(tmp_path / "out" / "events.parquet")) == 1
+        "unparseable timestamp": [f"{log}:4"]}
+    assert len(pd.read_parquet(tmp_path / "out" / "events.parquet")) == 4
     assert "event without a user" in (tmp_path / "out" / "import_problems.csv").read_text()
     monkeypatch.setenv("MOOC_RISK_ID_SECRET", "x")
     result = run_cli(["import", "--source", "edx", "--in", log, "--out", tmp_path / "strict",
@@ -173,8 +173,11 @@ def test_blank_lines_keep_line_numbers_and_unknown_names_are_listed_once_per_nam
                                                f"'edx.bookmark.removed' at {log}:8"],
         "event without a user": [f"{log}:9"]}
     listed = pd.read_csv(tmp_path / "out" / "import_problems.csv")
-    assert listed[["line", "event_name", "events"]].fillna("").values.tolist() == [
-        [6, "edx.bookmark.added", 2], [8, "edx.bookmark.removed", 1], [9, "", 1]]
+    assert listed[["line", "reason", "event_name", "events"]].fillna("").values.tolist() == [
+        ["", "records imported", "", 5], ["", "records read", "", 7],  # one repeated, one bad
+        [6, "unknown event name (kept as other)", "edx.bookmark.added", 2],
+        [8, "unknown event name (kept as other)", "edx.bookmark.removed", 1],
+        [9, "event without a user", "", 1]]
 
 
 def test_the_same_event_twice_is_imported_once(tmp_path):
@@ -315,7 +318,9 @@ def test_xapi_arrays_and_lines(tmp_path):
     ev = tables(tmp_path / "out")["events"].set_index("event_id")
     assert ev.loc["s2", "event_type"] == "video" and ev.loc["s1", "event_type"] == "enrolment"
     assert ev.loc["s3", ["event_type", "value"]].tolist() == ["assessment", 80.0]
-    assert set(ev.learner_id) == {pseudonym(SECRET, "anon-42")} and set(ev.run_id) == {"2024_T1"}
+    # the agent's IFI is its account (homePage and name), not the name alone
+    assert set(ev.learner_id) == {pseudonym(SECRET, "account:http://lms anon-42")}
+    assert set(ev.run_id) == {"2024_T1"}
 
 
 def test_caliper_envelopes_and_bare_events(tmp_path):
@@ -368,9 +373,10 @@ def test_features_and_train_run_unchanged_on_imported_logs(tmp_path, synthetic, 
 
 
 def test_date_only_timestamps_and_append_onto_a_non_log_folder_are_refused(tmp_path):
-    log = write_lines(tmp_path / "dates.log", [edx("play_video", "2024-01-31")])
+    log = write_lines(tmp_path / "dates.log", [*edx_events(), edx("play_video", "2024-01-31")])
     _, problems = run("edx", [log], tmp_path / "out")
-    assert problems.examples == {"timestamp without a time of day": [f"{log}:1"]}
+    assert problems.examples == {"timestamp without a time of day": [f"{log}:10"],
+                                 "unknown event name (kept as other)": [f"'edx.bookmark.added' at {log}:5"]}
     tables_folder = tmp_path / "tables"
     tables_folder.mkdir()
     pd.DataFrame({"learner_id": ["a"], "event_type": ["video"]}).to_parquet(tables_folder / "events.parquet")
