@@ -106,6 +106,13 @@ def features(
         else:
             spec = default_spec(tables, cmap)
         frame = build_features(tables, days, spec)
+        if frame.empty:
+            from mooc_risk.errors import InputError
+
+            enrolled = tables.enrolments.count().execute()
+            raise InputError(f"{data}: no feature rows to write ({enrolled:,} enrolments, "
+                             f"{tables.events.count().execute():,} events; as-of days {as_of}). "
+                             "Was the import empty, or do the runs start after these days?")
         step(f"{len(days)} as-of day(s) built")
         write_table(frame, out)
         step("written")

@@ -20,8 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mooc_risk.features.sources.documents import MAX_LINE, compression, json_text
-from mooc_risk.features.sources.timestamps import ZONE as _ZONE
 from mooc_risk.features.sources.staging import quoted
+from mooc_risk.features.sources.timestamps import ZONE as _ZONE
 
 PLATFORM = "openedx"
 EXPANDS = False  # one event per line

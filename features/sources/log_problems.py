@@ -96,8 +96,10 @@ def find_problems(con: duckdb.DuckDBPyConnection, files: list[Path], numbered: l
               AND event_name IN (SELECT event_name FROM names WHERE kind = 'other')
         GROUP BY file, event_name
         UNION ALL
-        SELECT file, min(line), min(row), '{FALLBACK}' || fallback, NULL, count(*)
-        FROM parsed WHERE bad IS NULL AND fallback IS NOT NULL GROUP BY file, fallback""")
+        SELECT file, min(line), min(row), '{FALLBACK}' || used, NULL, count(*)
+        FROM (SELECT file, line, row, unnest(string_split(fallback, '; ')) AS used
+              FROM parsed WHERE bad IS NULL AND fallback IS NOT NULL)
+        GROUP BY file, used""")
     listed = [*files, *(p for p, _ in skipped)]
     paths = ", ".join(f"({i}, {quoted(path)})" for i, path in enumerate(listed))
     con.execute(f"CREATE TABLE files AS SELECT * FROM (VALUES {paths}) t(file, path)")

@@ -1,7 +1,8 @@
 """The canonical tables of a log import, from ``parsed``, ``names`` and ``ids``.
 
-Events: the usable rows (not voided, and not voiding statements), with learner ids, course and run from the course key, and the
-vocabulary's event type (a scored problem is an ``assessment`` with its score). An event is
+Events: the usable rows (not voided, and not voiding statements), with learner ids, course and
+run from the course key (``course_keys``), and the vocabulary's event type (a scored problem is
+an ``assessment`` with its score). An event is
 identified by its platform id where the platform gives one (xAPI statement id, Caliper event
 id) and otherwise by what is stored of it (learner, course, run, time to the microsecond,
 event name, object, score): an event seen twice (in two files, or twice in one) is kept

@@ -61,7 +61,7 @@ FIELDS = {
     "object_id": "what was acted on",
     "score": "0-100 when the event is graded",
     "event_id": "the platform's event id, if any",
-    "fallback": "which documented fallback location gave a field (NULL: the first one)",
+    "fallback": "which documented fallback gave a field (NULL: none; several joined by \"; \")",
     "voids": "the event id this record voids (xAPI voiding statements)",
     "hint": "what the record held instead of a missing field (for the error message)",
 }
@@ -185,11 +185,11 @@ def _restore_rejected_lines(con: duckdb.DuckDBPyConnection, number: int, part: P
     found = con.execute(f"SELECT count(*) FROM {rejects}").fetchone()[0]
     if not found:
         return
-    reasons = f"""CASE WHEN error_type = 'INVALID ENCODING'
+    reasons = """CASE WHEN error_type = 'INVALID ENCODING'
                        THEN 'not valid UTF-8 (a line cut inside a character?)'
                        WHEN error_type LIKE 'LINE SIZE%' THEN 'line longer than the 4 MiB limit'
                        ELSE 'unreadable line' END"""
-    shifted = work_copy = part.with_suffix(".rejects.parquet")
+    shifted = part.with_suffix(".rejects.parquet")
     con.execute(f"""
         CREATE TEMP TABLE {rejects}_at AS
         SELECT line - i AS kept_before, max(i) AS before
@@ -203,7 +203,7 @@ def _restore_rejected_lines(con: duckdb.DuckDBPyConnection, number: int, part: P
                 FROM {rejects})
               ORDER BY line)
         TO {quoted(shifted)} (FORMAT parquet)""")
-    work_copy.replace(part)
+    shifted.replace(part)
 
 
 def _write_part(con: duckdb.DuckDBPyConnection, number: int, rows: str, part: Path) -> None:
@@ -212,7 +212,8 @@ def _write_part(con: duckdb.DuckDBPyConnection, number: int, rows: str, part: Pa
                      coalesce(event_name, '') AS event_name, object_id,
                      CAST(score AS DOUBLE) AS score, event_id, fallback, voids, hint,
                      {BAD} AS bad
-              FROM (SELECT * REPLACE ({_trimmed("user_raw")} AS user_raw, {_trimmed("course_raw")} AS course_raw),
+              FROM (SELECT * REPLACE ({_trimmed("user_raw")} AS user_raw,
+                                      {_trimmed("course_raw")} AS course_raw),
                            TRY_CAST(ts_raw AS TIMESTAMPTZ) AS ts
                     FROM ({rows})) WHERE NOT blank)
         TO {quoted(part)} (FORMAT parquet)""")
