@@ -27,6 +27,25 @@ QUIET_DAYS = 14
 
 
 VOIDED_FILE = "voided_statements.parquet"  # ids of voided xAPI statements, kept for --append
+MANIFEST = "import_manifest.json"  # how the folder's ids were made, checked by --append
+# 2: xAPI agents by IFI, course keys trimmed and parsed by their grammar (course_keys), voiding
+IDENTITY_RULES = 2
+
+
+def write_manifest(stage: Path, source: str) -> None:
+    """Record the identity rules the folder's ids were made with (``--append`` checks them)."""
+    import json
+
+    (stage / MANIFEST).write_text(json.dumps({"identity_rules": IDENTITY_RULES, "source": source}) + "\n")
+
+
+def _identity_rules(folder: Path) -> int:
+    import json
+
+    try:
+        return int(json.loads((folder / MANIFEST).read_text()).get("identity_rules", 0))
+    except (OSError, ValueError, AttributeError):
+        return 0
 
 
 def voided_statements(con: duckdb.DuckDBPyConnection, append_to: Path | None) -> None:
@@ -87,9 +106,10 @@ def _events_sql(con: duckdb.DuckDBPyConnection, append_to: Path | None) -> str:
     if not existing.exists() or not _written_by_a_log_import(con, existing):
         raise InputError(f"{append_to}: --append needs a folder written by a log import "
                          "(events.parquet with event names and ids)")
-    if _has_edx_hashes(con, existing):
-        raise InputError(f"{append_to}: its edX events were imported by an older mooc-risk that "
-                         "identified them differently; import all the logs again without --append")
+    if _has_edx_hashes(con, existing) or _identity_rules(append_to) < IDENTITY_RULES:
+        raise InputError(f"{append_to}: its events were imported by an older mooc-risk that "
+                         "identified learners, courses or events differently (so new events would "
+                         "split them); import all the logs again without --append")
     old = f"""(SELECT * FROM read_parquet({quoted(existing)}) o
                 ANTI JOIN voided v ON lower(o.event_id) = v.event_id)"""
     same = " AND ".join(f"{n} IS NOT DISTINCT FROM {o}"

@@ -283,3 +283,14 @@ def test_documented_time_formats_are_accepted(tmp_path):
 def _no_leftovers(tmp_path):
     yield
     assert not list(tmp_path.rglob(".*writing*"))  # no half-written folder left behind
+
+
+def test_append_refuses_a_folder_whose_ids_were_made_by_older_rules(tmp_path):
+    out = tmp_path / "out"
+    run("xapi", [write_lines(tmp_path / "day1.jsonl", [statement("f1")])], out)
+    run("xapi", [write_lines(tmp_path / "day2.jsonl", [statement("f2")])], out, append_to=out)
+    assert len(events_of(out)) == 2
+    (out / "import_manifest.json").unlink()  # as an import before the identity rules wrote
+    with pytest.raises(InputError, match="older mooc-risk.*import all the logs again"):
+        run("xapi", [write_lines(tmp_path / "day3.jsonl", [statement("f3")])], out, append_to=out)
+    assert len(events_of(out)) == 2
