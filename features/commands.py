@@ -142,8 +142,9 @@ def survey_report(data: DataDir, constructs: Constructs = None) -> None:
 
 
 def import_data(
-    source: Annotated[Source, typer.Option("--source", help="Data set (oulad, kddcup2015, dataedu) "
-                                           "or event logs (edx, xapi, caliper).")],
+    source: Annotated[Source, typer.Option("--source", help="Data set (oulad, kddcup2015 daily or "
+                                           "raw release, dataedu) or event logs (edx, xapi, "
+                                           "caliper, moodle).")],
     inputs: Annotated[list[Path], typer.Option("--in", help="The source's folder; for event logs "
                                                "files or folders, several after one --in "
                                                "(--in logs/*.gz) or --in repeated.")],
@@ -158,8 +159,12 @@ def import_data(
     final: Annotated[bool, typer.Option("--final", help="Event logs cover whole course runs: "
                                         "no pass means not certified; no activity in a run's last "
                                         "14 days of logs means dropped out.")] = False,
+    max_bad_share: Annotated[float, typer.Option(
+        "--max-bad-share", min=0.0, max=1.0,
+        help="Event logs: fail when more than this share of the records cannot be used "
+             "(an import that keeps nothing always fails).")] = 0.5,
     more: Annotated[list[Path] | None, typer.Argument(
-        metavar="[PATH]...", help="More input paths after --in (as a shell glob expands).",
+        metavar="PATH", help="More input paths after --in (as a shell glob expands).",
         show_default=False)] = None,
 ) -> None:
     """Convert a data set or platform event logs to the canonical tables in OUT."""
@@ -167,11 +172,11 @@ def import_data(
 
     inputs = [*inputs, *(more or [])]
     if source not in TABLE_SOURCES:
-        _import_logs(source, inputs, out, append, strict, vocabulary, final)
+        _import_logs(source, inputs, out, append, strict, vocabulary, final, max_bad_share)
         return
-    if len(inputs) != 1 or append or strict or final or vocabulary:
-        raise typer.BadParameter(f"--source {source} reads one folder (--in PATH); "
-                                 "--append, --strict, --final and --vocabulary are for event logs")
+    if len(inputs) != 1 or append or strict or final or vocabulary or max_bad_share != 0.5:
+        raise typer.BadParameter(f"--source {source} reads one folder (--in PATH); --append, "
+                                 "--strict, --final, --vocabulary and --max-bad-share are for event logs")
     import importlib
 
     adapter = importlib.import_module(f"mooc_risk.features.sources.{TABLE_SOURCES[source]}")
@@ -186,7 +191,7 @@ def import_data(
 
 
 def _import_logs(source: Source, inputs: list[Path], out: Path, append: bool, strict: bool,
-                 vocabulary: Path | None, final: bool) -> None:
+                 vocabulary: Path | None, final: bool, max_bad_share: float) -> None:
     from mooc_risk.features.sources.inputs import LOG_SUFFIXES, input_files
     from mooc_risk.features.sources.logs import LogImport, convert_logs, source_module
     from mooc_risk.features.sources.staging import staged_output
@@ -194,7 +199,7 @@ def _import_logs(source: Source, inputs: list[Path], out: Path, append: bool, st
     files = input_files(inputs, getattr(source_module(source.value), "SUFFIXES", LOG_SUFFIXES)).read
     job = LogImport(source.value, inputs, _id_secret(),
                     append_to=out if append and out.exists() else None, strict=strict,
-                    vocabulary=vocabulary, final=final)
+                    vocabulary=vocabulary, final=final, max_bad_share=max_bad_share)
     with progress_steps(len(files) + 1, f"import {source}") as step:
         # the import's SQL fixes the tables' types and values; `features` validates on reading
         with staged_output(out, validate=False) as stage:
