@@ -20,6 +20,8 @@ UNKNOWN = "unknown event name (kept as other)"
 VOIDED = "voided by a later statement (removed)"
 FALLBACK = "fallback: "  # + where the field was found
 READ, IMPORTED, FILE_SKIPPED = "records read", "records imported", "file skipped: "
+REPEATED = "repeated (the same event earlier in the input, kept once)"
+VOIDING = "voiding statements (not events)"
 ROW_BITS = 40  # parsed.row = file << ROW_BITS | position of the row in the file's part
 EXAMPLES = 5
 SHOWN_FILES = 20  # the printed summary lists this many files, then totals
@@ -168,7 +170,13 @@ def file_reports(con: duckdb.DuckDBPyConnection) -> list[FileReport]:
         SELECT file, NULL, NULL, '{IMPORTED}', NULL, count(*) FILTER (
                    WHERE bad IS NULL AND voids IS NULL AND row NOT IN (SELECT row FROM repeated)
                          AND (event_id IS NULL OR event_id NOT IN (SELECT event_id FROM voided)))
-        FROM parsed GROUP BY file""")
+        FROM parsed GROUP BY file
+        UNION ALL
+        SELECT file, NULL, NULL, '{REPEATED}', NULL, count(*) FROM parsed
+        WHERE row IN (SELECT row FROM repeated) GROUP BY file
+        UNION ALL
+        SELECT file, NULL, NULL, '{VOIDING}', NULL, count(*) FROM parsed
+        WHERE bad IS NULL AND voids IS NOT NULL GROUP BY file""")
     rows = con.execute(f"""SELECT f.file, f.path, p.reason, sum(p.events)::BIGINT
                            FROM files f LEFT JOIN problems p USING (file)
                            WHERE p.reason IS NULL OR p.reason <> '{UNKNOWN}'

@@ -159,6 +159,15 @@ def test_edx_course_from_the_url_and_the_fallback_named(tmp_path):
     assert set(listed.reason) >= {"fallback: course from the event URL", "fallback: course from the page URL"}
 
 
+def test_caliper_course_from_the_object_iri_is_a_named_fallback(tmp_path):
+    click = {"id": "n1", "type": "NavigationEvent", "action": "NavigatedTo", "eventTime": "2024-03-02T09:00:00Z",
+             "actor": {"id": "http://lms/user/u-1", "type": "Person"},
+             "object": {"id": f"http://lms/courses/{COURSE}/jump_to/block-v1:x", "type": "WebPage"}}
+    _, problems = run("caliper", [write_lines(tmp_path / "c.jsonl", [click])], tmp_path / "out")
+    assert events_of(tmp_path / "out")[["course_id", "run_id"]].values.tolist() == [["UniX+DS101", "2024_T1"]]
+    assert problems.files[0].fallbacks == {"course from the Open edX course key in the object's IRI": 1}
+
+
 def test_an_lrs_page_of_statements_is_read(tmp_path):
     page = {"statements": [statement("e1"), statement("e2", time=None, stored="2024-03-02T09:30:00Z")],
             "more": "/xapi/statements?more=abc"}
@@ -291,6 +300,6 @@ def test_append_refuses_a_folder_whose_ids_were_made_by_older_rules(tmp_path):
     run("xapi", [write_lines(tmp_path / "day2.jsonl", [statement("f2")])], out, append_to=out)
     assert len(events_of(out)) == 2
     (out / "import_manifest.json").unlink()  # as an import before the identity rules wrote
-    with pytest.raises(InputError, match="older mooc-risk.*import all the logs again"):
+    with pytest.raises(InputError, match=r"older mooc-risk.*import all the logs again"):
         run("xapi", [write_lines(tmp_path / "day3.jsonl", [statement("f3")])], out, append_to=out)
     assert len(events_of(out)) == 2
