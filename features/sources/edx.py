@@ -7,7 +7,9 @@ reported); a file with logger prefixes or malformed lines is read line by line
 (``records_lines``), which is slower. Both give the same records.
 
 The payload is ``data`` (newer events) or ``event`` (an object in server events, a JSON string
-in browser events). User: ``context.user_id`` (else the payload's); course: ``context.course_id``;
+in browser events). User: the payload's ``user_id`` — the learner the event is about (a grade
+or completion computed for learner 4 when staff 3 acted: ``context.user_id`` is the actor) —
+else ``context.user_id``; course: ``context.course_id``;
 a server-side ``problem_check`` with ``grade``/``max_grade`` carries a score; for enrolment
 events the mode (audit, verified…) is kept as the ``object_id``. Implicit events are named by
 their URL path, which may hold the username or user id (``/api/user/v1/accounts/NAME``): such
@@ -89,7 +91,7 @@ def fields_sql(records: str) -> str:
            CASE WHEN user_raw IS NULL AND nullif(trim(username), '') IS NOT NULL
                 THEN 'only a username (no user_id)' END AS hint
     FROM (
-      SELECT *, coalesce(nullif(trim(c.user_id), ''), nullif(trim(p.user_id), '')) AS user_raw,
+      SELECT *, coalesce(nullif(trim(p.user_id), ''), nullif(trim(c.user_id), '')) AS user_raw,
              coalesce(nullif(trim(c.course_id), ''), nullif(trim(p.course_id), '')) AS key,
              list_filter([{url}], x -> x.k IS NOT NULL)[1] AS url,
              coalesce(time, timestamp) AS ts_text,

@@ -131,6 +131,12 @@ def test_the_learner_of_a_grading_event_is_the_one_graded(tmp_path):
     run("xapi", [write_lines(tmp_path / "s.jsonl", [xapi, statement("d2", actor=learner)])], tmp_path / "x")
     assert set(events_of(tmp_path / "x").learner_id) == {pseudonym(SECRET, "account:http://lms anon-9")}
 
+    staff_graded = edx("edx.grades.subsection.grade_calculated", "2024-03-02T10:00:00+00:00", user=3,
+                       source="server", data={"user_id": 4, "course_id": COURSE})
+    run("edx", [write_lines(tmp_path / "t.log", [*edx_events(), staff_graded])], tmp_path / "e")
+    graded = events_of(tmp_path / "e").query("event_name == 'edx.grades.subsection.grade_calculated'")
+    assert graded.learner_id.tolist() == [pseudonym(SECRET, "4")]
+
     grade = {"id": "g1", "type": "GradeEvent", "action": "Graded", "eventTime": "2024-03-02T09:10:00.000Z",
              "actor": {"id": "http://lms/user/tutor", "type": "Person"},
              "object": {"id": "http://lms/attempt/1", "type": "Attempt",

@@ -174,7 +174,8 @@ def test_blank_lines_keep_line_numbers_and_unknown_names_are_listed_once_per_nam
         "event without a user": [f"{log}:9"]}
     listed = pd.read_csv(tmp_path / "out" / "import_problems.csv")
     assert listed[["line", "reason", "event_name", "events"]].fillna("").values.tolist() == [
-        ["", "records imported", "", 5], ["", "records read", "", 7],  # one repeated, one bad
+        ["", "records imported", "", 5], ["", "records read", "", 7],
+        ["", "repeated (the same event earlier in the input, kept once)", "", 1],
         [6, "unknown event name (kept as other)", "edx.bookmark.added", 2],
         [8, "unknown event name (kept as other)", "edx.bookmark.removed", 1],
         [9, "event without a user", "", 1]]
