@@ -149,7 +149,7 @@ def _has_edx_hashes(con: duckdb.DuckDBPyConnection, path: Path) -> bool:
     ids (edX names have no space; xAPI and Caliper names always do)."""
     return con.execute(f"""SELECT count(*) > 0 FROM read_parquet({quoted(path)})
                            WHERE event_id IS NOT NULL AND NOT contains(coalesce(event_name, ''), ' ')
-                           """).fetchone()[0]
+                                 AND regexp_full_match(event_id, '[0-9a-f]{{32}}')""").fetchone()[0]
 
 
 def _written_by_a_log_import(con: duckdb.DuckDBPyConnection, path: Path) -> bool:

@@ -87,6 +87,7 @@ BAD = f"""CASE
          AND ts_raw[14] = ':' AND (ends_with(ts_raw, '+00:00') OR ends_with(ts_raw, 'Z'))
          THEN NULL  -- the common case, without the regular expressions below
     WHEN NOT ok THEN 'malformed JSON'
+    WHEN user_raw IS NULL AND hint = 'anonymous event (not attributed)' THEN hint
     WHEN user_raw IS NULL THEN 'event without a user'
     WHEN course_raw IS NULL THEN 'event without a course'
     WHEN ts_raw IS NULL THEN 'event without a timestamp'

@@ -1,8 +1,8 @@
 """Moodle's standard log and its course, enrolment and grade-item exports → the shared
 log-import columns (see ``logs.py``).
 
-Files are CSV (a header line, comma-, semicolon- or tab-separated, fields in double quotes where
-needed, maybe gzipped) or Parquet, and are told apart by their columns:
+Files are CSV (a header line; comma-, semicolon-, tab- or pipe-separated; fields in double
+quotes where needed, quotes doubled; maybe gzipped) or Parquet, told apart by their columns:
 
 - the log (``logstore_standard_log``, has ``eventname``): one event per row;
 - an enrolment export (``user_enrolments`` joined with ``enrol``, has ``timestart``): one
@@ -15,13 +15,15 @@ needed, maybe gzipped) or Parquet, and are told apart by their columns:
 
 Who the learner is follows Moodle's meaning of ``userid`` (who acted) and ``relateduserid``
 (the user acted on): the learner is ``relateduserid`` for enrolment, grade and completion
-events (``SUBJECT_EVENTS``), for any event whose ``target`` is a user, for teaching-level
-events (``edulevel`` 1: staff acting on a learner) and for events run by a script
-(``origin`` cli: cron, enrolment sync); otherwise it is ``userid``. Not attributed to anyone:
-anonymous events, events done while logged in as the learner (``realuserid``), and copies
-restored from a course backup (``origin`` restore). User 0 (not logged in) and -1 (system) are
-no user; course 0 and 1 (the site) are no course. Moodle has no runs: every course has the run
-``default``.
+events (``SUBJECT_EVENTS``), for an event whose ``target`` is a user and that names one in
+``relateduserid``, for teaching-level events (``edulevel`` 1: staff acting on a learner) and
+for events run by a script (``origin`` cli: cron, enrolment sync); otherwise it is ``userid``
+(``origin`` web and ws, the mobile app). Not attributed to anyone: anonymous events, events
+done while another user was logged in as the learner (``realuserid``), and copies restored
+from a course backup (``origin`` restore). User 0 (not logged in) and -1 (system) are no user;
+course 0 and 1 (the site) are no course (a course context's ``contextinstanceid`` is the
+fallback for an empty ``courseid``). Moodle has no runs: every course has the run ``default``.
+The object is the course module (``cm-<contextinstanceid>``) of events in a module's context.
 
 A grade (``\\core\\event\\user_graded``) has a score when ``other`` is JSON with a
 ``finalgrade`` and the item's range is known (``grademax``/``grademin`` in ``other``, else from
@@ -41,7 +43,7 @@ import duckdb
 from mooc_risk.errors import InputError
 from mooc_risk.features.sources.documents import MAX_LINE, compression
 from mooc_risk.features.sources.inputs import TABLE_SUFFIXES, is_gzip
-from mooc_risk.features.sources.staging import duckdb_connection, quoted
+from mooc_risk.features.sources.staging import duckdb_connection, engine_words, quoted
 
 PLATFORM = "moodle"
 SUFFIXES = TABLE_SUFFIXES
@@ -84,7 +86,7 @@ class _File:
 def prepare(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[Path]:
     """Check every file, make ``run_dates`` from course exports and the grade-item table, and
     return the files that hold events (logs and enrolment exports), in order."""
-    found = [_open(path, check=True) for path in files]
+    found = [_open(path) for path in files]
     courses = [f for f in found if f.kind == "course"]
     items = [f for f in found if f.kind == "grade item"]
     if courses:
@@ -134,32 +136,34 @@ def _log_rows(file: _File) -> str:
                 WHEN learner IS NULL AND subject
                      THEN 'no relateduserid (staff or a script acting on no learner)'
                 WHEN learner IS NULL THEN 'no userid'
-                WHEN learner = '0' THEN 'user 0 (not logged in)'
-                WHEN learner = '-1' THEN 'user -1 (system)'
+                WHEN learner = '0' THEN who || ' 0 (not logged in)'
+                WHEN learner = '-1' THEN who || ' -1 (system)'
                 WHEN course IS NULL THEN 'no courseid'
-                WHEN course IN {SITE} THEN 'site-level event (course 0 or 1)'
+                WHEN course IN {SITE} THEN 'courseid 0 or 1 (a site-level event)'
                 WHEN ts_raw IS NULL THEN 'no timecreated'
-                WHEN ts_raw = '{_NOT_A_TIME}' THEN 'timecreated is not Unix seconds'
+                WHEN ts_raw = '{_NOT_A_TIME}' THEN 'a timecreated that is not Unix seconds'
            END AS hint
     FROM (
       SELECT *, CASE WHEN subject THEN relateduserid ELSE userid END AS learner,
+             CASE WHEN subject THEN 'relateduserid' ELSE 'userid' END AS who,
              coalesce(courseid, CASE WHEN contextlevel = '50' THEN contextinstanceid END) AS course,
              CASE WHEN g[3] IS NOT NULL THEN {_score("g[2]", "g[3]", "coalesce(g[4], '0')")}
                   ELSE {_score("g[2]", "i.grademax", "coalesce(i.grademin, 0)")} END AS score
       FROM (
         SELECT *,
-               eventname IN ({subjects}) OR target = 'user' OR edulevel = '1' OR origin = 'cli'
-                   AS subject,
+               coalesce(eventname IN ({subjects}) OR edulevel = '1' OR origin = 'cli'
+                        OR (target = 'user' AND relateduserid IS NOT NULL), false) AS subject,
                CASE WHEN lower(anonymous) IN ('1', 'true') THEN 'anonymous event (not attributed)'
                     WHEN realuserid NOT IN {NO_USER}
-                    THEN 'done while logged in as another user (realuserid)'
-                    WHEN origin = 'restore' THEN 'restored from a course backup (origin restore)'
+                    THEN 'realuserid set (another user logged in as this one)'
+                    WHEN origin = 'restore' THEN 'origin restore (a copy from a course backup)'
                END AS skip,
                {_iso("timecreated")} AS ts_raw,
                CASE WHEN eventname = {graded} THEN try(json_extract_string(other,
                     ['$.itemid', '$.finalgrade', '$.grademax', '$.grademin'])) END AS g
         FROM ({_normalised(file)})) n
-        LEFT JOIN {GRADE_ITEMS} i ON n.g[1] = i.itemid)"""
+        LEFT JOIN {GRADE_ITEMS} i ON n.g[1] = i.itemid)
+    ORDER BY line"""  # the file's order, which the join does not keep
 
 
 def _enrolment_rows(file: _File) -> str:
@@ -170,17 +174,18 @@ def _enrolment_rows(file: _File) -> str:
            CASE WHEN courseid NOT IN {SITE} THEN courseid END AS course_raw,
            ts_raw, {quoted(ENROLLED)} AS event_name, NULL::VARCHAR AS object_id,
            NULL::DOUBLE AS score,
-           NULL::VARCHAR AS event_id,  -- identified by what is stored (an id from the row would hold the user id)
+           -- identified by what is stored: an id made from the row would carry the user id
+           NULL::VARCHAR AS event_id,
            CASE WHEN NOT coalesce({start}, false) AND ts_raw IS NOT NULL
                 THEN 'timecreated (timestart is 0)' END AS fallback,
            NULL::VARCHAR AS voids,
            CASE WHEN userid IS NULL THEN 'no userid'
-                WHEN userid = '0' THEN 'user 0 (not logged in)'
-                WHEN userid = '-1' THEN 'user -1 (system)'
+                WHEN userid = '0' THEN 'userid 0 (not logged in)'
+                WHEN userid = '-1' THEN 'userid -1 (system)'
                 WHEN courseid IS NULL THEN 'no courseid'
-                WHEN courseid IN {SITE} THEN 'site-level enrolment (course 0 or 1)'
+                WHEN courseid IN {SITE} THEN 'courseid 0 or 1 (the site)'
                 WHEN ts_raw IS NULL THEN 'no timestart or timecreated'
-                WHEN ts_raw = '{_NOT_A_TIME}' THEN 'timestart/timecreated is not Unix seconds'
+                WHEN ts_raw = '{_NOT_A_TIME}' THEN 'a timestart/timecreated that is not Unix seconds'
            END AS hint
     FROM (SELECT *, CASE WHEN {start} THEN {_iso("timestart")} ELSE {_iso("timecreated")} END AS ts_raw
           FROM ({_normalised(file)}))"""
@@ -200,10 +205,13 @@ def _grade_items_sql(file: _File) -> str:
 
 # -- reading the files -------------------------------------------------------------------------
 
-def _open(path: Path, check: bool = False) -> _File:
-    """What ``path`` is, from its columns; with ``check``, a CSV file is read once through to
-    make sure every row is well formed, so that a bad row is reported by its line number (DuckDB's
-    own error would quote the row)."""
+def _open(path: Path) -> _File:
+    """What ``path`` is, from its columns (a CSV file's first line, a Parquet file's schema).
+
+    Raises:
+        InputError: a column its kind needs is missing (the message names the columns, not
+            what the first line held: in a file without a header that would be a record).
+    """
     path = Path(path)
     delimiter = None
     if _is_parquet(path):
@@ -211,8 +219,8 @@ def _open(path: Path, check: bool = False) -> _File:
         try:
             names = [r[0] for r in con.execute(
                 f"DESCRIBE SELECT * FROM read_parquet({quoted(path)})").fetchall()]
-        except duckdb.Error:
-            raise InputError(f"{path}: cannot read as a Parquet file") from None
+        except duckdb.Error as exc:
+            raise InputError(f"{path}: cannot read as Parquet: {engine_words(exc)}") from None
         finally:
             con.close()
     else:
@@ -225,10 +233,7 @@ def _open(path: Path, check: bool = False) -> _File:
                 "(logstore_standard_log) or a course, enrolment or grade-item export")
         raise InputError(f"{path}: missing column(s) {', '.join(map(repr, missing))}: not {what} "
                          f"({len(names)} columns; the first line must name them)")
-    file = _File(path, kind, lower, delimiter)
-    if check and delimiter is not None:
-        _check_csv(file)
-    return file
+    return _File(path, kind, lower, delimiter)
 
 
 def _is_parquet(path: Path) -> bool:
@@ -254,28 +259,31 @@ def _csv_header(path: Path) -> tuple[list[str], str]:
     return [name.strip() for name in names], delimiter
 
 
-def _reader(file: _File, **options: str) -> str:
-    """The file as a DuckDB relation: every column as text (CSV) or as stored (Parquet)."""
+def _reader(file: _File) -> str:
+    """The file as a DuckDB relation: every column as text (CSV: a quoted dialect, quotes
+    doubled inside a field) or as stored (Parquet)."""
     if file.delimiter is None:
         return f"read_parquet({quoted(file.path)}, file_row_number = true)"
     columns = ", ".join(f"{quoted(name)}: 'VARCHAR'" for name in file.names.values())
-    extra = "".join(f", {k} = {v}" for k, v in options.items())
     return f"""read_csv({quoted(file.path)}, header = true, auto_detect = false, all_varchar = true,
                         columns = {{{columns}}}, delim = {quoted(file.delimiter)}, quote = '"',
                         escape = '"', compression = '{compression(file.path)}',
-                        max_line_size = {MAX_LINE}{extra})"""
+                        max_line_size = {MAX_LINE})"""
+
+
+_AS_TEXT = ("eventname", "target", "origin", "anonymous", "other")  # the rest are numbers
 
 
 def _normalised(file: _File) -> str:
     """``line`` (CSV: the line in the file, the header being line 1; Parquet: the row, from 1)
-    and the columns of the file's kind by their Moodle names as trimmed text: empty, NULL and
-    \\N are NULL, and ids lose a ``.0`` (a float column)."""
+    and the columns of the file's kind by their Moodle names as trimmed text (empty, NULL and
+    \\N are NULL; a number loses a trailing ``.0``, as a float column writes it)."""
     required, optional = COLUMNS[file.kind]
     values = []
     for column in (*required, *optional):
         name = file.names.get(column)
-        value = "NULL::VARCHAR" if name is None else _text(f'"{name.replace(chr(34), chr(34) * 2)}"')
-        if column not in ("other", "eventname", "origin", "target", "anonymous"):
+        value = "NULL::VARCHAR" if name is None else _text('"' + name.replace('"', '""') + '"')
+        if column not in _AS_TEXT:
             value = f"regexp_replace({value}, '\\.0+$', '')"
         values.append(f"{value} AS {column}")
     line = "file_row_number + 1" if file.delimiter is None else "row_number() OVER () + 1"
@@ -292,13 +300,9 @@ def _score(grade: str, high: str, low: str) -> str:
     return f"CASE WHEN {h} > {lo} THEN 100 * ({g} - {lo}) / ({h} - {lo}) END"
 
 
-def _seconds(column: str) -> str:
-    return f"TRY_CAST({column} AS DOUBLE)"
-
-
 def _timestamp(column: str) -> str:
     """Unix seconds → TIMESTAMP (UTC); 0, negative or not a number → NULL."""
-    s = _seconds(column)
+    s = f"TRY_CAST({column} AS DOUBLE)"
     return f"CASE WHEN {s} > 0 AND {s} < 1e11 THEN make_timestamp(CAST(round({s} * 1e6) AS BIGINT)) END"
 
 
@@ -311,33 +315,9 @@ def _iso(column: str) -> str:
                     ELSE '{_NOT_A_TIME}' END"""
 
 
-def _check_csv(file: _File) -> None:
-    """Read ``file`` once, keeping DuckDB's rejected rows (their line and error type only)."""
-    con = duckdb_connection()
-    try:
-        con.execute("SET memory_limit = '256MB'")
-        con.execute(f"SELECT count(*) FROM {_reader(file, store_rejects='true')}").fetchone()
-        bad = con.execute("""SELECT line, list(DISTINCT lower(error_type)), count(*) OVER ()
-                             FROM reject_errors GROUP BY line ORDER BY line LIMIT 3""").fetchall()
-    except duckdb.Error as exc:
-        raise InputError(f"{file.path}: cannot read as CSV ({_first_line(exc)})") from None
-    finally:
-        con.close()
-    if bad:
-        first = "; ".join(f"line {line}: {', '.join(sorted(kinds))}" for line, kinds, _ in bad)
-        raise InputError(f"{file.path}: {bad[0][2]:,} line(s) are not rows of the header's "
-                         f"{len(file.names)} columns ({first}); fields holding the delimiter, "
-                         "quotes or line breaks must be in double quotes, with quotes doubled")
-
-
-def _first_line(exc: Exception) -> str:
-    """DuckDB's message without the rows it quotes (its first line names the problem)."""
-    return str(exc).splitlines()[0].split("Original Line")[0].strip()
-
-
 def _create(con: duckdb.DuckDBPyConnection, table: str, sql: str, files: list[_File]) -> None:
     try:
         con.execute(f"CREATE TABLE {table} AS {sql}")
     except duckdb.Error as exc:
         names = ", ".join(str(f.path) for f in files)
-        raise InputError(f"{names}: cannot read ({_first_line(exc)})") from None
+        raise InputError(f"{names}: cannot read: {engine_words(exc)}") from None
