@@ -224,7 +224,9 @@ def _write_part(con: duckdb.DuckDBPyConnection, number: int, rows: str, part: Pa
 def _trimmed(column: str) -> str:
     """An identifier without surrounding blanks or line breaks (``KEY\\n`` is ``KEY``); empty is
     missing."""
-    return f"nullif(trim(CAST({column} AS VARCHAR), {quoted(BLANKS)}), '')"
+    text = f"CAST({column} AS VARCHAR)"
+    return (f"CASE WHEN ascii({text}) > 32 AND ascii(right({text}, 1)) > 32 THEN {text} "  # fast
+            f"ELSE nullif(trim({text}, {quoted(BLANKS)}), '') END")
 
 
 def _expanded(numbered: str, envelope: str | None) -> str:
