@@ -91,17 +91,21 @@ def fields_sql(records: str) -> str:
            CASE WHEN user_raw IS NULL AND nullif(trim(username), '') IS NOT NULL
                 THEN 'only a username (no user_id)' END AS hint
     FROM (
-      SELECT *, coalesce(nullif(trim(p.user_id), ''), nullif(trim(c.user_id), '')) AS user_raw,
-             coalesce(nullif(trim(c.course_id), ''), nullif(trim(p.course_id), '')) AS key,
-             list_filter([{url}], x -> x.k IS NOT NULL)[1] AS url,
+      SELECT *,
+             CASE WHEN key IS NULL  -- the fallbacks, only where needed (regexes are slow)
+                  THEN list_filter([{url}], x -> x.k IS NOT NULL)[1] END AS url,
              coalesce(time, timestamp) AS ts_text,
-             regexp_matches(coalesce(time, timestamp, ''), '{_ZONE}') AS zoned
+             CASE WHEN ends_with(coalesce(time, timestamp), '+00:00') THEN true
+                  ELSE regexp_matches(coalesce(time, timestamp, ''), '{_ZONE}') END AS zoned
       FROM (
-        SELECT line, blank, ok, time, timestamp, username, page,
-               coalesce(nullif(name, ''), event_type) AS name,
-               try(json_transform(context, '{_CONTEXT}')) AS c,
-               CASE WHEN data IS NOT NULL THEN try(json_transform(data, '{_PAYLOAD}'))
-                    WHEN json_type(event) = 'VARCHAR'
-                    THEN try(json_transform(json_extract_string(event, '$'), '{_PAYLOAD}'))
-                    ELSE try(json_transform(event, '{_PAYLOAD}')) END AS p
-        FROM {records}))"""
+        SELECT *, coalesce(nullif(trim(p.user_id), ''), nullif(trim(c.user_id), '')) AS user_raw,
+               coalesce(nullif(trim(c.course_id), ''), nullif(trim(p.course_id), '')) AS key
+        FROM (
+          SELECT line, blank, ok, time, timestamp, username, page,
+                 coalesce(nullif(name, ''), event_type) AS name,
+                 try(json_transform(context, '{_CONTEXT}')) AS c,
+                 CASE WHEN data IS NOT NULL THEN try(json_transform(data, '{_PAYLOAD}'))
+                      WHEN json_type(event) = 'VARCHAR'
+                      THEN try(json_transform(json_extract_string(event, '$'), '{_PAYLOAD}'))
+                      ELSE try(json_transform(event, '{_PAYLOAD}')) END AS p
+          FROM {records})))"""
