@@ -181,7 +181,8 @@ def import_data(
 
     adapter = importlib.import_module(f"mooc_risk.features.sources.{TABLE_SOURCES[source]}")
     options = {}
-    if getattr(adapter, "NEEDS_ID_SECRET", False):  # learner ids are hashed like the logs'
+    needs = getattr(adapter, "needs_id_secret", lambda _path: True)
+    if getattr(adapter, "NEEDS_ID_SECRET", False) and needs(inputs[0]):  # ids hashed as the logs'
         options["secret"] = _id_secret()
     with progress_steps(adapter.STEPS + 1, f"import {source}") as step:
         with staged_output(out) as stage:

@@ -20,10 +20,13 @@ header; 1 = dropped out: no activity in the 10 days after the course's window); 
   ``value`` empty (one click), ``event_name`` = ``<source>.<event>`` as released.
 - ``dropped_out`` = label 1, leaving at the window's end (``dropped_at``); no certification.
 
-Rows that cannot be imported stop the import, named by file, line and field (never a
-username). What is imported anyway (unknown events or sources, events outside the window,
-enrolments without a label, object.csv rows, skipped files) is listed in
-``import_problems.csv`` (``file, line, field, reason, value, rows``).
+Ids and fields are trimmed (a blank, a quote or a ``\\r`` splits no learner or course). Rows
+that cannot be imported stop the import, named by file, line and field (never a username):
+an unparseable or empty time, an empty event, a log row of no enrolment, repeated enrolments
+or labels, a label other than 0/1, a course without a window. What is imported anyway, or
+left out harmlessly, is listed in ``import_problems.csv`` (``file, line, field, reason,
+value, rows``): unknown events or sources, events outside their window, enrolments without a
+label, labels of no enrolment, object.csv's bad rows, empty and skipped files.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ import duckdb
 from mooc_risk.errors import InputError
 from mooc_risk.features.sources.documents import MAX_LINE
 from mooc_risk.features.sources.identity import create_keys_table, pseudonym_sql
-from mooc_risk.features.sources.staging import copy_to_parquet, duckdb_connection, quoted
+from mooc_risk.features.sources.staging import copy_to_parquet, duckdb_connection, engine_words, quoted
 
 KINDS = ["access", "discussion", "navigate", "page_close", "problem", "video", "wiki"]
 SPELLINGS = {"nagivate": "navigate"}  # the release's spelling → the event kind
@@ -51,6 +54,7 @@ PLATFORM = "xuetangx"
 PROBLEMS_FILE = "import_problems.csv"
 PROBLEM_COLUMNS = ["file", "line", "field", "reason", "value", "rows"]
 SHOWN = 3  # offending rows shown per kind of problem
+MEMORY_LIMIT = "1GB"  # DuckDB spills to the work folder beyond this
 TIME_FORMATS = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 DATE_FORMATS = ["%Y-%m-%d", *TIME_FORMATS]
 TIME_EXAMPLE = "2014-06-14T09:38:29"
@@ -64,7 +68,7 @@ OBJECTS = ["course_id", "module_id", "category", "children", "start"]
 KNOWN_COLUMNS = {*LOG, *LOG_CHECKED, *ENROLMENT, *TRUTH, *DATES, *OBJECTS}
 
 _PART_FILE = re.compile(r"(log|enrollment|truth)_([A-Za-z0-9]+)\.csv", re.IGNORECASE)
-_BLANKS = "' \"' || chr(9) || chr(13) || chr(65279)"  # trimmed around every field
+_BLANKS = " \"\t\r\ufeff"  # trimmed around every field: blanks, quotes, CR, a byte-order mark
 
 
 # --- CSV files as numbered lines ----------------------------------------------------------
@@ -79,20 +83,29 @@ class CsvFile:
     header_line: int
     width: int
 
+    def lines_sql(self) -> str:
+        """``line, text``: every line in file order, numbered (a blank line's text is NULL)."""
+        return f"""
+            SELECT row_number() OVER () AS line, text
+            FROM read_csv({quoted(self.path)}, columns={{'text': 'VARCHAR'}}, header=false,
+                          delim=E'\\x1f', quote='', escape='', auto_detect=false, strict_mode=false,
+                          max_line_size={MAX_LINE})"""
+
     def rows_sql(self, columns: Iterable[str], extra: str = "",
-                 names: dict[str, str] | None = None) -> str:
+                 names: dict[str, str] | None = None, lines: str | None = None) -> str:
         """``file, line, width`` and each column trimmed (NULL when empty; renamed as ``names``
-        says), one row per non-blank line after the header, then ``extra`` columns."""
+        says), one row per non-blank line after the header, then ``extra`` columns; from
+        ``lines`` (a relation of ``line, text``) if given, else from the file."""
         names = names or {}
-        fields = ", ".join(f"nullif(trim(f[{self.positions[c]}], {_BLANKS}), '') AS \"{names.get(c, c)}\""
-                           for c in columns)
+        fields = ", ".join(f"nullif(f[{self.positions[c]}], '') AS \"{names.get(c, c)}\"" for c in columns)
+        split = (f"CASE WHEN regexp_matches(text, '[{_BLANKS}]') "  # trimming only where needed
+                 f"THEN list_transform(string_split(text, ','), x -> trim(x, '{_BLANKS}')) "
+                 "ELSE string_split(text, ',') END")
         return f"""
             SELECT {self.number} AS file, line, len(f) AS width, {fields}{extra}
-            FROM (SELECT row_number() OVER () AS line, string_split(text, ',') AS f, text
-                  FROM read_csv({quoted(self.path)}, columns={{'text': 'VARCHAR'}}, header=false,
-                                delim=E'\\x1f', quote='', escape='', auto_detect=false,
-                                strict_mode=false, max_line_size={MAX_LINE}))
-            WHERE line > {self.header_line} AND trim(text, {_BLANKS}) <> ''"""
+            FROM (SELECT line, {split} AS f FROM ({lines or self.lines_sql()})
+                  WHERE line > {self.header_line} AND text IS NOT NULL)
+            WHERE len(f) > 1 OR f[1] <> ''"""  # not a blank line
 
 
 def first_line(path: Path) -> tuple[list[str], int] | None:
@@ -290,9 +303,9 @@ def convert(src: Path, stage: Path, step: Callable[[str], None], secret: bytes) 
     work = stage / ".work"
     work.mkdir()
     con = duckdb_connection()
-    con.execute(f"SET temp_directory = {quoted(work)}")
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = {quoted(work)}")
     try:
-        files = _read(con, release, findings)
+        files = _read(con, release, findings, work)
         _check(con, release, files)
         _note(con, release, files, findings)
         step("read and checked")
@@ -307,9 +320,11 @@ def convert(src: Path, stage: Path, step: Callable[[str], None], secret: bytes) 
     return findings.write(stage, counts)
 
 
-def _read(con: duckdb.DuckDBPyConnection, release: Release, findings: Findings) -> dict[str, CsvFile]:
-    """Temporary tables ``enrol``, ``log``, ``truth``, ``dates``, ``objects`` (each with
-    ``file, line, width`` and its trimmed fields) and ``files``; returns the files read by
+def _read(con: duckdb.DuckDBPyConnection, release: Release, findings: Findings,
+          work: Path) -> dict[str, CsvFile]:
+    """Temporary tables ``enrol``, ``truth``, ``dates``, ``objects`` (each with ``file, line,
+    width`` and its trimmed fields) and ``files``, and the view ``log`` (the logs, read once
+    into a Parquet file in ``work``: they may be millions of rows); returns the files read by
     their role (``enrollment:train``, ``log:train``, ``truth:train``, ``date``, ``object``)."""
     files: dict[str, CsvFile] = {}
     numbers = itertools.count(1)
@@ -337,42 +352,61 @@ def _read(con: duckdb.DuckDBPyConnection, release: Release, findings: Findings) 
         if made is not None:
             checked = [c for c in LOG_CHECKED if c in made.positions]
             nulls = "".join(f", NULL::VARCHAR AS log_{c}" for c in LOG_CHECKED if c not in checked)
+            # numbered first (one thread, in file order), then parsed (in parallel)
+            lines = f"log_lines_{made.number}"
+            run_reading(con, f"CREATE TEMP TABLE {lines} AS {made.lines_sql()}", part.log)
             log.append(made.rows_sql([*LOG, *checked], f", '{part.name}' AS part{nulls}",
-                                     {c: f"log_{c}" for c in checked}))
+                                     {c: f"log_{c}" for c in checked}, f"SELECT * FROM {lines}"))
         if part.truth is not None:
             made = read(f"truth:{part.name}", part.truth, TRUTH)
             if made is None:
                 raise InputError(f"{part.truth}: empty file (expected enrollment_id,label rows, "
                                  "label 1 = dropped out; leave the file out if there are no labels)")
             truth.append(made.rows_sql(TRUTH, f", '{part.name}' AS part"))
-    con.execute("CREATE TEMP TABLE enrol AS " + " UNION ALL ".join(enrol))
+    run_reading(con, "CREATE TEMP TABLE enrol AS " + " UNION ALL ".join(enrol),
+            *(p.enrolments for p in release.parts))
     if not log:
         raise InputError(_nothing_found(con, release, "the log files are empty"))
-    con.execute(f"""CREATE TEMP TABLE log AS
-                    SELECT *, try_strptime(time, {TIME_FORMATS}) AS ts
-                    FROM ({" UNION ALL BY NAME ".join(f"({sql})" for sql in log)})""")
+    parsed = work / "log.parquet"
+    run_reading(con, f"""COPY (SELECT * REPLACE (CASE WHEN ts IS NULL THEN time END AS time)
+                           FROM (SELECT *, try_strptime(time, {TIME_FORMATS}) AS ts
+                                 FROM ({" UNION ALL BY NAME ".join(f"({sql})" for sql in log)})))
+                     TO {quoted(parsed)} (FORMAT parquet)""", *(p.log for p in release.parts))
+    for made in files.values():
+        con.execute(f"DROP TABLE IF EXISTS log_lines_{made.number}")
+    con.execute(f"CREATE VIEW log AS SELECT * FROM read_parquet({quoted(parsed)})")
     if not con.execute("SELECT count(*) FROM log").fetchone()[0]:
         raise InputError(_nothing_found(con, release, "the log files have no rows after the header"))
-    con.execute("CREATE TEMP TABLE truth AS " + " UNION ALL ".join(truth or [
+    run_reading(con, "CREATE TEMP TABLE truth AS " + " UNION ALL ".join(truth or [
         "SELECT NULL::INTEGER AS file, NULL::BIGINT AS line, NULL::BIGINT AS width, NULL::VARCHAR "
-        "AS enrollment_id, NULL::VARCHAR AS label, NULL::VARCHAR AS part WHERE false"]))
+        "AS enrollment_id, NULL::VARCHAR AS label, NULL::VARCHAR AS part WHERE false"]),
+            *(p.truth for p in release.parts if p.truth))
     if release.dates is not None:
         dates = read("date", release.dates, DATES)
         if dates is None:
             raise InputError(f"{release.dates}: empty file (expected the header course_id,from,to and "
                              "a row per course; leave the file out to start each course on the first "
                              "day its log shows)")
-        con.execute(f"""CREATE TEMP TABLE dates AS
-                        SELECT *, date_trunc('day', try_strptime("from", {DATE_FORMATS})) AS from_day,
-                               date_trunc('day', try_strptime("to", {DATE_FORMATS})) AS to_day
-                        FROM ({dates.rows_sql(DATES)})""")
+        run_reading(con, f"""CREATE TEMP TABLE dates AS
+                         SELECT *, date_trunc('day', try_strptime("from", {DATE_FORMATS})) AS from_day,
+                                date_trunc('day', try_strptime("to", {DATE_FORMATS})) AS to_day
+                         FROM ({dates.rows_sql(DATES)})""", release.dates)
     if release.objects is not None:
         objects = read("object", release.objects, OBJECTS)
         if objects is not None:
-            con.execute(f"CREATE TEMP TABLE objects AS {objects.rows_sql(OBJECTS)}")
+            run_reading(con, f"CREATE TEMP TABLE objects AS {objects.rows_sql(OBJECTS)}", release.objects)
     paths = ", ".join(f"({f.number}, {quoted(f.path)})" for f in files.values())
     con.execute(f"CREATE TEMP TABLE files AS SELECT * FROM (VALUES {paths}) t(file, path)")
     return files
+
+
+def run_reading(con: duckdb.DuckDBPyConnection, sql: str, *paths: Path) -> None:
+    """Run ``sql``, which reads ``paths``; a file DuckDB cannot read (not UTF-8, a line over
+    the limit) is named, in the project's words."""
+    try:
+        con.execute(sql)
+    except duckdb.Error as exc:
+        raise InputError(f"{', '.join(map(str, paths))}: cannot be read: {engine_words(exc)}") from None
 
 
 def _truth_header(fields: list[str]) -> bool:
@@ -436,7 +470,7 @@ def _check(con: duckdb.DuckDBPyConnection, release: Release, files: dict[str, Cs
               "the same username and course_id as another enrolment (one per learner and course)",
               first_pair),
     ]
-    con.execute(f"""CREATE TEMP TABLE log_checked AS
+    con.execute(f"""CREATE TEMP VIEW log_checked AS
                     SELECT l.file, l.line, l.enrollment_id, l.time, l.ts, l.event,
                            {_enrolment_file("l.part", release)} AS enrol_file,
                            e.enrollment_id IS NOT NULL AS known,
@@ -447,7 +481,7 @@ def _check(con: duckdb.DuckDBPyConnection, release: Release, files: dict[str, Cs
         Check("log_checked", "enrollment_id IS NULL", "enrollment_id", "empty"),
         Check("log_checked", "enrollment_id IS NOT NULL AND NOT known", "enrollment_id",
               "no such enrolment", "enrollment_id || ' is not in ' || enrol_file"),
-        Check("log_checked", "time IS NULL", "time", "empty"),
+        Check("log_checked", "time IS NULL AND ts IS NULL", "time", "empty"),
         Check("log_checked", "time IS NOT NULL AND ts IS NULL", "time",
               f"not a time like {TIME_EXAMPLE}", shown_value("time")),
         Check("log_checked", "event IS NULL", "event", "empty"),
@@ -457,14 +491,9 @@ def _check(con: duckdb.DuckDBPyConnection, release: Release, files: dict[str, Cs
               "not the course_id of this enrollment_id in the enrolment file"),
     ]
     con.execute(f"""CREATE TEMP TABLE truth_checked AS
-                    SELECT t.*, {_enrolment_file("t.part", release)} AS enrol_file,
-                           e.enrollment_id IS NOT NULL AS known
-                    FROM (SELECT *, {_first("enrollment_id", "id")} FROM truth) t
-                    LEFT JOIN enrol e ON e.enrollment_id = t.enrollment_id AND e.part = t.part""")
+                    SELECT *, {_first("enrollment_id", "id")} FROM truth""")
     checks += [
         Check("truth_checked", "enrollment_id IS NULL", "enrollment_id", "empty"),
-        Check("truth_checked", "enrollment_id IS NOT NULL AND NOT known", "enrollment_id",
-              "a label for no enrolment", "enrollment_id || ' is not in ' || enrol_file"),
         Check("truth_checked", f"enrollment_id IS NOT NULL AND {again_id}", "enrollment_id",
               "repeated: one label per enrolment", first_id),
         Check("truth_checked", "label IS NULL OR label NOT IN ('0', '1')", "label",
@@ -501,9 +530,14 @@ def _check(con: duckdb.DuckDBPyConnection, release: Release, files: dict[str, Cs
 
 def _note(con: duckdb.DuckDBPyConnection, release: Release, files: dict[str, CsvFile],
           findings: Findings) -> None:
-    """List what is imported with a problem: unknown events and sources, events outside their
-    course's window, enrolments without a label, and object.csv's bad rows."""
+    """List what is imported with a problem: log files without rows, unknown events and
+    sources, events outside their course's window, enrolments without a label, and
+    object.csv's bad rows (checked, not imported)."""
     paths = {f.number: str(f.path) for f in files.values()}
+    read = dict(con.execute("SELECT file, count(*) FROM log GROUP BY file").fetchall())
+    for key, made in files.items():
+        if key.startswith("log:") and not read.get(made.number):
+            findings.add(made.path, None, None, "no rows after the header")
     known = ", ".join(f"'{k}'" for k in [*KINDS, *SPELLINGS])
     for fld, where, reason in [
         ("event", f"lower(event) NOT IN ({known})", "unknown event (imported as other)"),
@@ -530,9 +564,18 @@ def _note(con: duckdb.DuckDBPyConnection, release: Release, files: dict[str, Csv
                          f"no truth_{part.name}.csv: dropped_out left empty", None, rows)
             continue
         line, rows = con.execute(f"""
+            SELECT min(line), count(*) FROM truth t
+            WHERE file = {files[f"truth:{part.name}"].number} AND NOT EXISTS
+                  (SELECT 1 FROM enrol e WHERE e.enrollment_id = t.enrollment_id AND e.part = t.part)
+            """).fetchone()
+        if rows:  # labels of enrolments left out of the enrolment file
+            findings.add(part.truth, line, "enrollment_id",
+                         f"a label for no enrolment in {part.enrolments.name} (not imported)", None, rows)
+        line, rows = con.execute(f"""
             SELECT min(line), count(*) FROM enrol e
             WHERE file = {enrol_file.number}
-              AND NOT EXISTS (SELECT 1 FROM truth t WHERE t.enrollment_id = e.enrollment_id)""").fetchone()
+              AND NOT EXISTS (SELECT 1 FROM truth t
+                              WHERE t.enrollment_id = e.enrollment_id AND t.part = e.part)""").fetchone()
         if rows:
             findings.add(part.enrolments, line, "enrollment_id",
                          f"no label in {part.truth.name} (dropped_out left empty)", None, rows)
@@ -541,7 +584,7 @@ def _note(con: duckdb.DuckDBPyConnection, release: Release, files: dict[str, Csv
         start_ok = (f"start IS NULL OR lower(start) = 'null' "
                     f"OR try_strptime(start, {TIME_FORMATS}) IS NOT NULL")
         for fld, where, reason in [
-            (None, f"width <> {made.width}", f"a different number of fields than the header ({made.width})"),
+            (None, f"width <> {made.width}", f"not as many fields as the header ({made.width})"),
             ("course_id", "course_id IS NULL", "empty"),
             ("module_id", "module_id IS NULL", "empty"),
             ("start", f"NOT ({start_ok})", f"neither null nor a time like {TIME_EXAMPLE}"),
@@ -590,8 +633,8 @@ def _write(con: duckdb.DuckDBPyConnection, stage: Path, step: Callable[[str], No
                t.label = '1' AS dropped_out, a.last_active_at,
                CASE WHEN t.label = '1' THEN r.course_end END AS dropped_at
         FROM {enrolments}
-        LEFT JOIN truth t USING (enrollment_id)
+        LEFT JOIN truth t ON t.enrollment_id = e.enrollment_id AND t.part = e.part
         LEFT JOIN (SELECT enrollment_id, max(ts) AS last_active_at FROM log GROUP BY ALL) a
-          USING (enrollment_id)""", stage / "outcomes.parquet")
+          ON a.enrollment_id = e.enrollment_id""", stage / "outcomes.parquet")
     step("outcomes")
     return counts
