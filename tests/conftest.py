@@ -67,3 +67,15 @@ def spark_con():
     from mooc_risk.features.canonical.engine import connect
 
     return connect("pyspark", threads=2)
+
+
+@pytest.fixture
+def private_tracking(tmp_path, monkeypatch) -> Path:
+    """Environment for a CLI ``train`` in a test: its own MLflow store, artifacts and model
+    cards under ``tmp_path``, and an import key (``MOOC_RISK_ID_SECRET=s``)."""
+    monkeypatch.setenv("MOOC_RISK_ID_SECRET", "s")
+    for name, value in {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db",
+                        "MOOC_RISK_ARTIFACT_ROOT": str(tmp_path / "a"),
+                        "MOOC_RISK_CARDS_DIR": str(tmp_path / "c")}.items():
+        monkeypatch.setenv(name, value)
+    return tmp_path

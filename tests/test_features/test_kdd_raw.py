@@ -385,13 +385,8 @@ def synthetic_release(folder: Path, rng: np.random.Generator, courses: int = 4, 
 
 
 @pytest.mark.slow
-def test_a_model_trains_on_an_imported_release(tmp_path, capsys, monkeypatch):
+def test_a_model_trains_on_an_imported_release(tmp_path, capsys, monkeypatch, private_tracking):
     src = synthetic_release(tmp_path / "src", np.random.default_rng(3))
-    monkeypatch.setenv("MOOC_RISK_ID_SECRET", "s")
-    for name, value in {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db",
-                        "MOOC_RISK_ARTIFACT_ROOT": str(tmp_path / "a"),
-                        "MOOC_RISK_CARDS_DIR": str(tmp_path / "c")}.items():
-        monkeypatch.setenv(name, value)
     data = tmp_path / "data"
     imported = run_cli(["import", "--source", "kddcup2015", "--in", src, "--out", data], capsys, monkeypatch)
     assert imported.code == 0, imported.err

@@ -345,17 +345,13 @@ def test_caliper_envelopes_and_bare_events(tmp_path):
 
 
 @pytest.mark.slow
-def test_features_and_train_run_unchanged_on_imported_logs(tmp_path, synthetic, capsys, monkeypatch):
+def test_features_and_train_run_unchanged_on_imported_logs(tmp_path, synthetic, capsys, monkeypatch,
+                                                            private_tracking):
     from mooc_risk.features.synthetic.edx_log import write_edx_log
 
     source = synthetic(900, 3, 4, 2)
     log = tmp_path / "tracking.log.gz"
     written = write_edx_log(source, log)
-    monkeypatch.setenv("MOOC_RISK_ID_SECRET", "s")
-    for name, value in {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db",
-                        "MOOC_RISK_ARTIFACT_ROOT": str(tmp_path / "a"),
-                        "MOOC_RISK_CARDS_DIR": str(tmp_path / "c")}.items():
-        monkeypatch.setenv(name, value)
     data = tmp_path / "imported"
     result = run_cli(["import", "--source", "edx", "--in", log, "--out", data, "--final"], capsys, monkeypatch)
     assert result.code == 0, result.err

@@ -365,16 +365,11 @@ def moodle_log_from(data_dir: Path, out: Path) -> int:
 
 
 @pytest.mark.slow
-def test_import_features_and_train_from_a_moodle_log(tmp_path, synthetic, capsys, monkeypatch):
+def test_import_features_and_train_from_a_moodle_log(tmp_path, synthetic, capsys, monkeypatch, private_tracking):
     source = synthetic(900, 3, 4, 2)
     exported = tmp_path / "moodle"
     exported.mkdir()
     written = moodle_log_from(source, exported)
-    monkeypatch.setenv("MOOC_RISK_ID_SECRET", "s")
-    for name, value in {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db",
-                        "MOOC_RISK_ARTIFACT_ROOT": str(tmp_path / "a"),
-                        "MOOC_RISK_CARDS_DIR": str(tmp_path / "c")}.items():
-        monkeypatch.setenv(name, value)
     data = tmp_path / "imported"
     result = run_cli(["import", "--source", "moodle", "--in", exported, "--out", data, "--final"],
                      capsys, monkeypatch)
