@@ -10,10 +10,22 @@
   events (value = 100 · earned / possible), all on the last day of the run: the data has no
   timestamps, so before the run ends only the survey and the enrolment are known.
 - ``certified`` = final grade ≥ 60; there is no dropout label.
+
+Reading. The three CSV files are read as text (UTF-8, comma-separated, a header line). Every
+cell loses surrounding blanks and ``\\r`` (files saved on Windows); an empty cell and R's or
+pandas' missing markers (``NA``, ``NaN``, ``NULL``…) are missing. Section ids must look like
+``FrScA-S116-01`` with a known term; user ids are whole numbers (``80624`` = ``80624.0`` =
+``_80624_1`` in the survey; survey rows with template junk instead of a user or section are
+skipped). Grades, points, minutes and Likert answers (the instrument's 1–5 scale) must be
+numbers. Anything else stops the import with an InputError naming the file, the line (the
+header being line 1) and the column; a cell's value is shown only for sections and numbers. An
+import that yields no enrolments or no events stops, saying what the files hold instead.
 """
 
 from __future__ import annotations
 
+import csv
+import importlib.resources
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -22,53 +34,140 @@ import numpy as np
 import pandas as pd
 
 from mooc_risk.errors import InputError
-from mooc_risk.features.sources.staging import copy_instrument, require
+from mooc_risk.features.constructs import load_construct_map
+from mooc_risk.features.sources.staging import copy_instrument, found_columns, require
 from mooc_risk.files import write_table
 
 TERM_STARTS = {"S116": "2015-09-01", "T116": "2015-09-01", "S216": "2016-01-15"}
 RUN_DAYS = 120
 ITEMS = [f"Q1MaincellgroupRow{i}" for i in range(1, 11)]
+INSTRUMENT = "dataedu_science_motivation"
 STEPS = 3
+LINE = "__line"  # where a row starts in its file (the header is line 1)
+# an empty cell and the missing markers R and pandas write (pandas read these as missing before)
+MISSING = frozenset({"", "NA", "N/A", "n/a", "NaN", "-NaN", "nan", "-nan", "NULL", "null", "None",
+                     "<NA>", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "1.#IND", "-1.#QNAN", "1.#QNAN"})
 _SECTION = re.compile(r"^(?P<subject>[A-Za-z]+)-(?P<term>[A-Z]\d{3})-(?P<section>\d+)$")
 _USER = re.compile(r"^_(\d+)_1$")
+_WHOLE = r"\d+(\.0*)?"
 
 
 def _read(path: Path, columns: list[str]) -> pd.DataFrame:
+    """The file's rows as text (stripped; missing → None) with the line each starts on."""
     require(path, "dataedu file")
-    try:
-        frame = pd.read_csv(path, dtype=str)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read ({exc})") from None
-    missing = [c for c in columns if c not in frame.columns]
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputError(f"{path.name} line {number}: not UTF-8 text (save the file as "
+                                 "UTF-8)") from None
+    rows, lines = [], []
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle, strict=True)
+        try:
+            header = next((row for row in reader if any(c.strip() for c in row)), None)
+            if header is None:
+                raise InputError(f"{path.name}: empty file (no header line)")
+            end = reader.line_num
+            for row in reader:
+                start, end = end + 1, reader.line_num
+                if not any(cell.strip() for cell in row):
+                    continue  # a blank line
+                if len(row) > len(header):
+                    raise InputError(f"{path.name} line {start}: {len(row)} fields where the "
+                                     f"header has {len(header)}")
+                rows.append([None if c.strip() in MISSING else c.strip() for c in row]
+                            + [None] * (len(header) - len(row)))
+                lines.append(start)
+        except csv.Error:
+            raise InputError(f"{path.name} line {reader.line_num}: a quoted field is not closed "
+                             "properly") from None
+    names = [name.strip() for name in header]
+    twice = sorted({n for n in names if names.count(n) > 1 and n in columns})
+    if twice:
+        raise InputError(f"{path.name}: column(s) {', '.join(map(repr, twice))} appear more than once")
+    missing = [c for c in columns if c not in names]
     if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(map(repr, missing))}")
+        raise InputError(f"{path.name}: missing column(s) {', '.join(map(repr, missing))}; "
+                         f"{found_columns(names, columns)}")
+    names = [n if names.index(n) == i else f"{n}.{i}" for i, n in enumerate(names)]  # unused
+    frame = pd.DataFrame(rows, columns=names, dtype=object)
+    frame[LINE] = lines
     return frame
+
+
+def _stop(frame: pd.DataFrame, bad: pd.Series, source: Path, column: str, what: str) -> None:
+    """Raise for the first row where ``bad`` holds (``what`` may use {value})."""
+    if not bad.any():
+        return
+    row = frame[bad.to_numpy()].iloc[0]
+    more = f" ({int(bad.sum()) - 1:,} more row(s) like it)" if bad.sum() > 1 else ""
+    value = row[column]
+    text = "empty, but a value is required" if value is None else what.format(value=repr(value))
+    raise InputError(f"{source.name} line {row[LINE]}, column {column}: {text}{more}")
+
+
+def _numbers(frame: pd.DataFrame, column: str, source: Path, scale: tuple | None = None) -> None:
+    """Stop at a cell that is not a number (or, with ``scale``, not on the answer scale)."""
+    text = frame[column]
+    values = pd.to_numeric(text, errors="coerce").astype(float)
+    _stop(frame, text.notna() & ~np.isfinite(values), source, column, "{value} is not a number")
+    if scale:
+        low, high = scale
+        _stop(frame, (values < low) | (values > high), source, column,
+              f"{{value}} is not an answer on the {low:g}–{high:g} scale")
+
+
+def _user_ids(frame: pd.DataFrame, column: str, source: Path) -> pd.Series:
+    """Blackboard user ids, whole numbers: ``80624`` and ``80624.0`` are the same user."""
+    text = frame[column]
+    ok = text.str.fullmatch(_WHOLE).astype("boolean").fillna(False).astype(bool)
+    _stop(frame, text.isna(), source, column, "")
+    _stop(frame, ~ok, source, column, "not a user id (a whole number)")
+    return text.map(lambda v: str(int(v.split(".")[0])))
 
 
 def _sections(frame: pd.DataFrame, column: str, source: Path) -> pd.DataFrame:
     parts = frame[column].str.extract(_SECTION)
-    bad = frame.loc[parts["term"].isna() | ~parts["term"].isin(TERM_STARTS), column]
-    if len(bad):
-        raise InputError(f"{source}: column {column!r} must look like FrScA-S116-01 with a term "
-                         f"in {sorted(TERM_STARTS)}; first: {bad.head(3).tolist()}")
+    _stop(frame, parts["term"].isna() | ~parts["term"].isin(TERM_STARTS), source, column,
+          f"{{value}} must look like FrScA-S116-01 with a term in {sorted(TERM_STARTS)}")
     return frame.assign(course_id=parts["subject"], run_id=parts["term"] + "-" + parts["section"],
                         term=parts["term"])
 
 
+def _scale() -> tuple[float, float]:
+    """The answer scale of the instrument the import ships (surveys outside it are refused)."""
+    ref = importlib.resources.files("mooc_risk.features.instruments") / f"{INSTRUMENT}.yaml"
+    with importlib.resources.as_file(ref) as path:
+        scale = load_construct_map(path).scale
+    return scale.min, scale.max
+
+
 def convert(src: Path, stage: Path, step: Callable[[str], None]) -> dict[str, int]:
-    grades = _read(src / "course_data.csv", ["CourseSectionOrigID", "Bb_UserPK", "Gradebook_Item",
-                                              "FinalGradeCEMS", "Points_Possible", "Points_Earned",
-                                              "Gender"])
-    minutes = _read(src / "course_minutes.csv", ["Bb_UserPK", "CourseSectionOrigID", "TimeSpent"])
-    survey = _read(src / "pre_survey.csv", ["opdata_username", "opdata_CourseID", *ITEMS])
-    grades = _sections(grades, "CourseSectionOrigID", src / "course_data.csv").rename(
-        columns={"Bb_UserPK": "learner_id"})
-    minutes = _sections(minutes, "CourseSectionOrigID", src / "course_minutes.csv").rename(
-        columns={"Bb_UserPK": "learner_id"})
-    survey["learner_id"] = survey["opdata_username"].str.extract(_USER)[0]
+    data, spent, pre = src / "course_data.csv", src / "course_minutes.csv", src / "pre_survey.csv"
+    grades = _read(data, ["CourseSectionOrigID", "Bb_UserPK", "Gradebook_Item", "FinalGradeCEMS",
+                          "Points_Possible", "Points_Earned", "Gender"])
+    minutes = _read(spent, ["Bb_UserPK", "CourseSectionOrigID", "TimeSpent"])
+    survey = _read(pre, ["opdata_username", "opdata_CourseID", *ITEMS])
+    for column in ("FinalGradeCEMS", "Points_Possible", "Points_Earned"):
+        _numbers(grades, column, data)
+    _numbers(minutes, "TimeSpent", spent)
+    grades = _sections(grades, "CourseSectionOrigID", data).assign(
+        learner_id=_user_ids(grades, "Bb_UserPK", data))
+    minutes = _sections(minutes, "CourseSectionOrigID", spent).assign(
+        learner_id=_user_ids(minutes, "Bb_UserPK", spent))
+    user = survey["opdata_username"].str.extract(_USER)[0]
+    survey["learner_id"] = user.map(lambda v: str(int(v)), na_action="ignore")
     sections = survey["opdata_CourseID"].str.match(_SECTION.pattern, na=False)
     survey = survey[survey["learner_id"].notna() & sections]
-    survey = _sections(survey, "opdata_CourseID", src / "pre_survey.csv")
+    survey = _sections(survey, "opdata_CourseID", pre)
+    scale = _scale()
+    for item in ITEMS:
+        _numbers(survey, item, pre, scale)
+    if grades.empty:
+        raise InputError(f"no enrolments: {data.name} has a header but no rows (enrolments are "
+                         "its CourseSectionOrigID × Bb_UserPK)")
     step("read and checked")
 
     keys = ["learner_id", "course_id", "run_id"]
@@ -80,15 +179,31 @@ def convert(src: Path, stage: Path, step: Callable[[str], None]) -> dict[str, in
     end = enrolments.set_index(keys)["course_end"] - pd.Timedelta(days=1)
     surveys = _surveys(survey, grades, keys)
     events = _events(grades, minutes, keys, end)
+    if events.empty:
+        raise InputError(_no_events(grades, minutes, data, spent))
     outcomes = _outcomes(grades, keys)
     step("tables built")
     tables = {"enrolments": enrolments, "surveys": surveys[surveys.set_index(keys).index.isin(end.index)],
               "events": events, "outcomes": outcomes}
     for name, table in tables.items():
         write_table(table.reset_index(drop=True), stage / f"{name}.parquet")
-    copy_instrument(stage, "dataedu_science_motivation")
+    copy_instrument(stage, INSTRUMENT)
     step("written")
     return {name: len(table) for name, table in tables.items()}
+
+
+def _no_events(grades: pd.DataFrame, minutes: pd.DataFrame, data: Path, spent: Path) -> str:
+    def runs(frame: pd.DataFrame) -> str:
+        found = sorted(set(frame["course_id"] + "-" + frame["run_id"]))
+        return ", ".join(found[:6]) + (f" and {len(found) - 6} more" if len(found) > 6 else "")
+
+    scores = (f"none of the {len(grades):,} {data.name} rows has a score (Points_Earned and "
+              "Points_Possible > 0)")
+    if minutes.empty:
+        return f"no events: {scores}, and {spent.name} has no rows"
+    return (f"no events: {scores}, and none of the {len(minutes):,} {spent.name} rows is for an "
+            f"enrolment in {data.name} ({spent.name} has {runs(minutes)}; {data.name} has "
+            f"{runs(grades)})")
 
 
 def _surveys(survey: pd.DataFrame, grades: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

@@ -96,6 +96,17 @@ def require_columns(con: duckdb.DuckDBPyConnection, relation: str, source: str,
                          f"found {', '.join(map(repr, found))}")
 
 
+def found_columns(found: list[str], wanted: list[str]) -> str:
+    """The header's names, unless none is one the import expects: then the first line is
+    probably data (maybe personal), and only its size is told."""
+    if not found:
+        return "found no columns"
+    if not set(found) & set(wanted):
+        return (f"the first line ({len(found)} fields) names none of them: a header line must "
+                "come first")
+    return f"found {', '.join(map(repr, found))}"
+
+
 def duckdb_connection() -> duckdb.DuckDBPyConnection:
     """A DuckDB connection for importers: UTC, and no progress bar on the user's terminal."""
     con = duckdb.connect()
