@@ -23,6 +23,7 @@ from pathlib import Path
 
 from mooc_risk.features.sources.documents import MAX_LINE, compression, json_text
 from mooc_risk.features.sources.staging import quoted
+from mooc_risk.features.sources.timestamps import TIME_OF_DAY
 from mooc_risk.features.sources.timestamps import ZONE as _ZONE
 
 PLATFORM = "openedx"
@@ -35,7 +36,12 @@ _PAYLOAD = ('{"user_id":"VARCHAR","course_id":"VARCHAR","id":"VARCHAR","problem_
 _CONTEXT = ('{"user_id":"VARCHAR","course_id":"VARCHAR","path":"VARCHAR",'
             '"module":{"usage_key":"VARCHAR"}}')
 # a course key inside a URL: /courses/course-v1:ORG+COURSE+RUN/… or /courses/ORG/COURSE/RUN/…
-_KEY_IN_URL = r"/courses/((?:course|ccx)-v1:[^/?#\s]+|[^/?#\s]+/[^/?#\s]+/[^/?#\s]+)"
+# a course key inside a URL: course-v1:/ccx-v1: anywhere; an old-style ORG/COURSE/RUN only right
+# after the LMS's /courses/ (an API path such as /api/courses/v1/courses/… holds no old key)
+_V1_IN_URL = r"((?:course|ccx)-v1:[^/?#\s]+)"
+_OLD_IN_URL = r"^(?:[a-z]+://[^/]+)?/courses/([^/?#\s]+/[^/?#\s]+/[^/?#\s]+)"
+# URL path segments after these name a user (a profile, an account): replaced by {user}
+USER_ROUTES = ("u", "users", "accounts", "profile", "profiles")
 _UTC = "time without a zone read as UTC (edX documents UTC)"
 
 
@@ -68,24 +74,29 @@ def fields_sql(records: str) -> str:
     """The shared fields. The course is ``context.course_id``, else the payload's, else the
     course key in the event's URL (an implicit event's name), ``page`` or ``context.path``
     (each named in ``fallback``). A ``time`` without an offset is UTC, as edX documents."""
-    url = ", ".join(f"{{'k': nullif(regexp_extract({c}, '{_KEY_IN_URL}', 1), ''), 'what': '{what}'}}"
+    url = ", ".join(f"{{'k': coalesce(nullif(regexp_extract({c}, '{_V1_IN_URL}', 1), ''), "
+                    f"nullif(regexp_extract({c}, '{_OLD_IN_URL}', 1), '')), 'what': '{what}'}}"
                     for c, what in (
         ("name", "course from the event URL"), ("page", "course from the page URL"),
         ("c.path", "course from context.path")))
+    routes = ", ".join(f"'{r}'" for r in USER_ROUTES)
     return f"""
     SELECT line, blank, ok, user_raw,
            coalesce(key, url.k) AS course_raw,
-           CASE WHEN zoned OR NOT regexp_matches(ts_text, '[0-9]T?[0-9]{{2}}:[0-9]{{2}}') THEN ts_text
+           CASE WHEN zoned OR NOT regexp_matches(ts_text, '{TIME_OF_DAY}') THEN ts_text
                 ELSE ts_text || '+00:00' END AS ts_raw,
            CASE WHEN starts_with(name, '/')  -- a URL path: no username or user id in it
-                THEN array_to_string(list_transform(string_split(name, '/'), part ->
-                         CASE WHEN part IN (username, user_raw) THEN '{{user}}' ELSE part END), '/')
+                THEN array_to_string(list_transform(string_split(name, '/'), lambda part, i:
+                         CASE WHEN part IN (username, user_raw)
+                                   OR (i > 1 AND string_split(name, '/')[i - 1] IN ({routes}))
+                              THEN '{{user}}' ELSE part END), '/')
                 ELSE name END AS event_name,
            CASE WHEN name LIKE 'edx.course.enrollment.%' THEN p.mode
                 ELSE coalesce(p.id, p.problem_id, c.module.usage_key, p.block_id) END AS object_id,
            CASE WHEN p.max_grade > 0 THEN 100 * p.grade / p.max_grade END AS score,
            NULL::VARCHAR AS event_id,
-           nullif(concat_ws('; ', CASE WHEN key IS NULL THEN url.what END,
+           nullif(concat_ws('; ', CASE WHEN key IS NULL THEN url.what
+                                       WHEN from_payload THEN 'course from the payload''s course_id' END,
                             CASE WHEN ts_text IS NOT NULL AND NOT zoned THEN '{_UTC}' END), '') AS fallback,
            NULL::VARCHAR AS voids,
            CASE WHEN user_raw IS NULL AND nullif(trim(username), '') IS NOT NULL
@@ -99,7 +110,8 @@ def fields_sql(records: str) -> str:
                   ELSE regexp_matches(coalesce(time, timestamp, ''), '{_ZONE}') END AS zoned
       FROM (
         SELECT *, coalesce(nullif(trim(p.user_id), ''), nullif(trim(c.user_id), '')) AS user_raw,
-               coalesce(nullif(trim(c.course_id), ''), nullif(trim(p.course_id), '')) AS key
+               coalesce(nullif(trim(c.course_id), ''), nullif(trim(p.course_id), '')) AS key,
+               coalesce(c.course_id, '') = '' AND nullif(trim(p.course_id), '') IS NOT NULL AS from_payload
         FROM (
           SELECT line, blank, ok, time, timestamp, username, page,
                  coalesce(nullif(name, ''), event_type) AS name,

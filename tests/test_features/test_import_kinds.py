@@ -165,6 +165,31 @@ def test_edx_course_from_the_url_and_the_fallback_named(tmp_path):
     assert set(listed.reason) >= {"fallback: course from the event URL", "fallback: course from the page URL"}
 
 
+def test_edx_course_keys_in_api_paths_and_old_style_urls(tmp_path):
+    api = edx("/api/courses/v1/courses/course-v1:OrgX+C1+2024_T1", "2024-03-02T11:00:00+00:00", course="")
+    other = edx("/api/courses/v1/courses/course-v1:OrgY+C9+2024_T1", "2024-03-02T11:01:00+00:00", course="")
+    old = edx("/courses/OrgZ/C2/2013_Spring/courseware/", "2024-03-02T11:02:00+00:00", course="")
+    payload = edx("edx.grades.problem.submitted", "2024-03-02T11:03:00+00:00", course="",
+                  source="server", data={"course_id": COURSE, "user_id": 7})
+    _, problems = run("edx", [write_lines(tmp_path / "t.log", [*edx_events(), api, other, old, payload])],
+                      tmp_path / "out")
+    runs = set(zip(*[events_of(tmp_path / "out")[c] for c in ("course_id", "run_id")], strict=True))
+    assert runs == {("UniX+DS101", "2024_T1"), ("OrgX+C1", "2024_T1"), ("OrgY+C9", "2024_T1"),
+                    ("OrgZ/C2", "2013_Spring")}
+    assert problems.files[0].fallbacks == {"course from the event URL": 3,
+                                           "course from the payload's course_id": 1}
+
+
+def test_other_users_in_url_paths_are_masked(tmp_path):
+    profile = edx("/u/bob.builder", "2024-03-02T11:00:00+00:00")
+    forum = edx(f"/courses/{COURSE}/discussion/forum/users/123", "2024-03-02T11:01:00+00:00")
+    _, problems = run("edx", [write_lines(tmp_path / "t.log", [*edx_events(), profile, forum])], tmp_path / "out")
+    names = set(events_of(tmp_path / "out").event_name)
+    assert {"/u/{user}", f"/courses/{COURSE}/discussion/forum/users/{{user}}"} <= names
+    text = problems.summary() + (tmp_path / "out" / "import_problems.csv").read_text()
+    assert "bob.builder" not in text and "/123" not in text
+
+
 def test_caliper_course_from_the_object_iri_is_a_named_fallback(tmp_path):
     click = {"id": "n1", "type": "NavigationEvent", "action": "NavigatedTo", "eventTime": "2024-03-02T09:00:00Z",
              "actor": {"id": "http://lms/user/u-1", "type": "Person"},
@@ -282,10 +307,11 @@ def test_an_unreadable_json_document_names_the_file_not_the_record(tmp_path, cap
 def test_documented_time_formats_are_accepted(tmp_path):
     docs = edx_events()
     docs[1]["time"] = "2024-03-02T10:15:00.123456"  # edX documents `time` as UTC, no offset
+    docs[3]["time"] = "2024-03-03 08:00:00"  # with a space, as some exports write it
     _, problems = run("edx", [write_lines(tmp_path / "t.log", docs)], tmp_path / "out")
     ev = events_of(tmp_path / "out")
-    assert pd.Timestamp("2024-03-02 10:15:00.123456") in set(ev.ts)
-    assert problems.files[0].fallbacks == {"time without a zone read as UTC (edX documents UTC)": 1}
+    assert {pd.Timestamp("2024-03-02 10:15:00.123456"), pd.Timestamp("2024-03-03 08:00")} <= set(ev.ts)
+    assert problems.files[0].fallbacks == {"time without a zone read as UTC (edX documents UTC)": 2}
 
     event = {"id": "k1", "type": "MediaEvent", "action": "Started", "eventTime": "2024-03-02T09:00:00.000",
              "actor": {"id": "http://lms/user/u-1"},
