@@ -142,11 +142,14 @@ def test_the_learner_of_a_grading_event_is_the_one_graded(tmp_path):
              "object": {"id": "http://lms/attempt/1", "type": "Attempt",
                         "assignee": {"id": "http://lms/user/learner-5", "type": "Person"},
                         "assignable": {"id": "http://lms/quiz/1"},
-                        "isPartOf": {"id": f"http://lms/course/{COURSE}"}},
+                        "isPartOf": {"id": f"http://lms/course/{COURSE}", "type": "CourseOffering"}},
              "generated": {"scoreGiven": 3, "maxScore": 4}}
-    run("caliper", [write_lines(tmp_path / "c.jsonl", [grade])], tmp_path / "c")
+    autograded = {**grade, "id": "g2", "actor": {"id": "http://lms/autograder", "type": "SoftwareApplication"},
+                  "object": {k: v for k, v in grade["object"].items() if k != "assignee"}}
+    _, problems = run("caliper", [write_lines(tmp_path / "c.jsonl", [grade, autograded])], tmp_path / "c")
     ev = events_of(tmp_path / "c")
-    assert ev.learner_id.tolist() == [pseudonym(SECRET, "http://lms/user/learner-5")]
+    assert ev.learner_id.tolist() == [pseudonym(SECRET, "http://lms/user/learner-5")]  # not the grader
+    assert problems.counts["event without a user"] == 1
     assert ev[["event_type", "value", "object_id"]].values.tolist() == [["assessment", 75.0, "http://lms/quiz/1"]]
 
 
@@ -197,6 +200,20 @@ def test_caliper_course_from_the_object_iri_is_a_named_fallback(tmp_path):
     _, problems = run("caliper", [write_lines(tmp_path / "c.jsonl", [click])], tmp_path / "out")
     assert events_of(tmp_path / "out")[["course_id", "run_id"]].values.tolist() == [["UniX+DS101", "2024_T1"]]
     assert problems.files[0].fallbacks == {"course from the Open edX course key in the object's IRI": 1}
+
+
+def test_caliper_is_part_of_is_a_course_only_when_it_is_one(tmp_path):
+    section = "https://example.edu/terms/201601/courses/7/sections/1"
+    def item(eid, part_of):
+        return {"id": eid, "type": "AssessmentItemEvent", "action": "Completed",
+                "eventTime": "2024-03-02T09:00:00Z", "actor": {"id": "https://example.edu/users/554433"},
+                "group": {"id": section, "type": "CourseSection"},
+                "object": {"id": f"{section}/assess/1/items/{eid}", "type": "AssessmentItem", "isPartOf": part_of}}
+    events = [item("i1", {"id": f"{section}/assess/1", "type": "Assessment"}),
+              item("i2", {"id": section, "type": "CourseSection"})]
+    run("caliper", [write_lines(tmp_path / "c.jsonl", events)], tmp_path / "out")
+    assert set(events_of(tmp_path / "out").course_id) == {"example.edu/terms/201601/courses/7/sections/1"}
+    assert len(pd.read_parquet(tmp_path / "out" / "enrolments.parquet")) == 1
 
 
 def test_an_lrs_page_of_statements_is_read(tmp_path):
@@ -315,7 +332,7 @@ def test_documented_time_formats_are_accepted(tmp_path):
 
     event = {"id": "k1", "type": "MediaEvent", "action": "Started", "eventTime": "2024-03-02T09:00:00.000",
              "actor": {"id": "http://lms/user/u-1"},
-             "object": {"id": "http://lms/v/1", "type": "VideoObject", "isPartOf": {"id": f"http://lms/course/{COURSE}"}}}
+             "object": {"id": "http://lms/v/1", "type": "VideoObject", "isPartOf": {"id": f"http://lms/course/{COURSE}", "type": "CourseOffering"}}}
     run("caliper", [write_lines(tmp_path / "c.jsonl", [event])], tmp_path / "c")
     assert events_of(tmp_path / "c").ts.tolist() == [pd.Timestamp("2024-03-02 09:00")]
 

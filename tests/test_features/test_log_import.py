@@ -329,11 +329,12 @@ def test_caliper_envelopes_and_bare_events(tmp_path):
         return {"id": eid, "type": kind, "action": action, "eventTime": time,
                 "actor": {"id": "http://lms/user/u-1", "type": "Person"},
                 "object": {"id": "http://lms/xblock/v9", "type": obj_type,
-                           "extensions": {"isPartOf": {"id": f"http://lms/course/{COURSE}"}}}, **extra}
+                           "extensions": {"isPartOf": {"id": f"http://lms/course/{COURSE}"},
+                                          "assignee": {"id": "http://lms/user/u-1"}}}, **extra}
     envelope = {"sensor": "http://lms", "sendTime": "2024-03-02T09:00:00Z", "dataVersion": "v1p2",
                 "data": [event("c1", "MediaEvent", "Started", "VideoObject", "2024-03-02T09:00:00.000Z"),
                          event("c2", "GradeEvent", "Graded", "Attempt", "2024-03-02T09:10:00Z",
-                               generated={"scoreGiven": 3, "maxScore": 4})]}
+                               generated={"score": {"scoreGiven": 3, "maxScore": 4}})]}  # Open edX
     write_lines(tmp_path / "envelopes.jsonl", [envelope])
     write_lines(tmp_path / "bare.jsonl", [event("c3", "NavigationEvent", "NavigatedTo", "WebPage",
                                                 "2024-03-03T09:00:00Z")])
