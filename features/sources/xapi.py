@@ -9,10 +9,12 @@ specification's own rules.
   (a statement about that agent, e.g. a tutor grading a learner): then the object. A Group actor
   is not a learner (skipped, said in the report).
 - **Course**: a context activity (parent, grouping, category, other; an array or a single
-  object) whose ``definition.type`` is the course activity type, else the object when it is
-  the course; as fallbacks (named in the report) a parent/grouping IRI with ``/course/`` or
-  ``/courses/`` in its path, then the course key of an Open edX block IRI. Courses keep their
-  full IRI (``course_keys``).
+  object) whose ``definition.type`` is a course type (ADL's ``…/activities/course``, or
+  ``http://id.tincanapi.com/activitytype/lms/course`` as Moodle's logstore_xapi sends), else
+  the object when it is the course; as fallbacks (named in the report) the first context
+  activity IRI, then the object's IRI, with ``/course/`` or ``/courses/`` in its path, then the
+  course key of an Open edX block IRI (a CCX block gives its CCX run). Courses keep their full
+  IRI (``course_keys``).
 - **When**: ``timestamp``, else ``stored`` (the LRS sets it; a fallback). A timestamp must carry
   its zone.
 - **Voiding**: a statement with verb ``…/verbs/voided`` and a ``StatementRef`` object voids the
@@ -31,6 +33,8 @@ EXPANDS = True  # a line may hold a JSON array of statements
 ENVELOPE = "$.statements[*]"  # an LRS's paged result carries its statements in statements
 
 COURSE_TYPE = "http://adlnet.gov/expapi/activities/course"
+# the activity types that mean "a course": ADL's, and the one Moodle's logstore_xapi sends
+COURSE_TYPES = (COURSE_TYPE, "http://id.tincanapi.com/activitytype/lms/course")
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 _CONTEXTS = ("parent", "grouping", "category", "other")
 _AGENT_PATHS = ("mbox", "mbox_sha1sum", "openid", "account.homePage", "account.name", "objectType")
@@ -67,20 +71,21 @@ def _activities(doc: str) -> str:
 
 def fields_sql(docs: str) -> str:
     paths = ", ".join(f"'{p}'" for p in _PATHS)
+    course_types = ", ".join(f"'{t}'" for t in COURSE_TYPES)
     learner_is_object = "f[11] = 'Agent'"
     return f"""
     SELECT line, blank, ok, user_raw,
            coalesce(course.typed, course.url, course.block) AS course_raw,
            coalesce(f[3], f[4]) AS ts_raw,
            f[5] || ' ' || coalesce(f[2], '') AS event_name,
-           CASE WHEN f[2] = '{COURSE_TYPE}' THEN f[10] ELSE f[1] END AS object_id,  -- mode
+           CASE WHEN f[2] IN ({course_types}) THEN f[10] ELSE f[1] END AS object_id,  -- mode
            coalesce(100 * TRY_CAST(f[6] AS DOUBLE),
                     CASE WHEN TRY_CAST(f[8] AS DOUBLE) > 0
                          THEN 100 * TRY_CAST(f[7] AS DOUBLE) / TRY_CAST(f[8] AS DOUBLE) END) AS score,
            lower(coalesce(f[9], md5(doc))) AS event_id,
            nullif(concat_ws('; ',
                CASE WHEN course.typed IS NULL AND course.url IS NOT NULL
-                    THEN 'course from a context activity IRI (no activity of the course type)'
+                    THEN 'course from an activity IRI with /course/ in it (no activity of a course type)'
                     WHEN course.typed IS NULL AND course.block IS NOT NULL
                     THEN 'course from the object''s Open edX block IRI' END,
                CASE WHEN f[3] IS NULL AND f[4] IS NOT NULL THEN 'time from stored (no timestamp)' END),
@@ -94,12 +99,16 @@ def fields_sql(docs: str) -> str:
                       WHEN f[{_ACTOR + 5}] = 'Group' THEN NULL ELSE {_ifi(_ACTOR)} END AS user_raw,
                  {{'typed': coalesce(
                       json_extract_string(list_filter(acts, lambda a: json_extract_string(
-                          a, '$.definition.type') = '{COURSE_TYPE}')[1], '$.id'),
-                      CASE WHEN f[2] = '{COURSE_TYPE}' THEN f[1] END),
-                   'url': list_filter(list_transform(acts, lambda a: json_extract_string(a, '$.id')),
+                          a, '$.definition.type') IN ({course_types}))[1], '$.id'),
+                      CASE WHEN f[2] IN ({course_types}) THEN f[1] END),
+                   'url': list_filter(list_append(
+                              list_transform(acts, lambda a: json_extract_string(a, '$.id')), f[1]),
                                       lambda x: x LIKE '%/course/%' OR x LIKE '%/courses/%')[1],
-                   'block': 'course-v1:' || nullif(regexp_extract(
-                       f[1], 'block-v1:([^+]+[+][^+]+[+][^+]+)[+]type@', 1), '')}} AS course
+                   'block': CASE WHEN f[1] LIKE '%ccx-block-v1:%'
+                                 THEN 'ccx-v1:' || nullif(regexp_extract(
+                                     f[1], 'ccx-block-v1:([^+]+[+][^+]+[+][^+]+[+]ccx@[^+]+)[+]type@', 1), '')
+                                 ELSE 'course-v1:' || nullif(regexp_extract(
+                                     f[1], 'block-v1:([^+]+[+][^+]+[+][^+]+)[+]type@', 1), '') END}} AS course
           FROM (SELECT *, f IS NOT NULL AS ok, {_activities("doc")} AS acts
                 FROM (SELECT line, blank, doc, try(json_extract_string(doc, [{paths}])) AS f
                       FROM (SELECT line, text IS NULL OR trim(text) = '' AS blank, text AS doc

@@ -65,6 +65,26 @@ def test_moodle_course_iris_stay_two_courses(tmp_path):
         ("lms.example.org/course/view.php?id=45", "default")]
 
 
+def test_moodle_logstore_xapi_statements_keep_their_course(tmp_path):
+    """The shape Moodle's logstore_xapi sends: the course typed as tincan's lms/course, in the
+    grouping beside the site, or as the object of a course view."""
+    site = {"id": "https://lms.example.org", "definition": {"type": "http://id.tincanapi.com/activitytype/lms"}}
+    def course(n):
+        return {"id": f"https://lms.example.org/course/view.php?id={n}",
+                "definition": {"type": "http://id.tincanapi.com/activitytype/lms/course"}}
+    viewed = {"id": "m1", "actor": {"account": {"homePage": "https://lms.example.org", "name": "7"}},
+              "verb": {"id": "http://id.tincanapi.com/verb/viewed"}, "timestamp": "2024-03-02T09:00:00Z",
+              "object": course(12), "context": {"contextActivities": {"grouping": [site]}}}
+    page = {**viewed, "id": "m2", "object": {"id": "https://lms.example.org/mod/page/view.php?id=3",
+                                             "definition": {"type": "http://id.tincanapi.com/activitytype/lms/module"}},
+            "context": {"contextActivities": {"grouping": [site, course(45)]}}}
+    _, problems = run("xapi", [write_lines(tmp_path / "s.jsonl", [viewed, page])], tmp_path / "out")
+    ev = events_of(tmp_path / "out").set_index("event_id")
+    assert ev.loc["m1", "course_id"] == "lms.example.org/course/view.php?id=12"
+    assert ev.loc["m2", "course_id"] == "lms.example.org/course/view.php?id=45"
+    assert not problems.files[0].fallbacks
+
+
 def test_an_edx_course_key_with_blanks_is_the_same_run(tmp_path):
     docs = edx_events()
     docs[1]["context"]["course_id"] = COURSE + "\n"
