@@ -132,29 +132,45 @@ def find_problems(con: duckdb.DuckDBPyConnection, files: list[Path], numbered: l
     return problems
 
 
-def check_usable(con: duckdb.DuckDBPyConnection, max_bad_share: float) -> None:
+# well-formed records that are nobody's course activity (site pages, logins, anonymous rows):
+# skipped and reported, but not "broken" — they do not count towards --max-bad-share
+NOT_ATTRIBUTED_SQL = ("bad IN ('event without a user', 'event without a course') "
+                      "OR starts_with(bad, 'anonymous') OR starts_with(bad, 'not attributed')")
+
+
+def check_usable(con: duckdb.DuckDBPyConnection, max_bad_share: float, appending: bool = False) -> None:
     """Fail an import that would keep no event, or where more than ``max_bad_share`` of the
-    records cannot be used; the message says what the records held instead.
+    records are broken (malformed, not UTF-8, no usable time; records that name no learner or
+    course are skipped but not broken); the message says what the records held instead.
+    Voided statements are not kept; a batch of voiding statements alone is an import only onto
+    a folder (``--append``) whose events they void.
 
     Raises:
         InputError: with the counts by reason and, where the source says, what was found
             in place of the missing field ("10 had only a username (no user_id)").
     """
-    read, bad, usable = con.execute("""
-        SELECT count(*), count(*) FILTER (WHERE bad IS NOT NULL),
-               count(*) FILTER (WHERE bad IS NULL AND voids IS NULL)
-        FROM parsed""").fetchone()
-    if usable and bad <= max_bad_share * read:
+    read, broken, usable, voiding, voided = con.execute(f"""
+        SELECT count(*), count(*) FILTER (WHERE bad IS NOT NULL AND NOT ({NOT_ATTRIBUTED_SQL})),
+               count(*) FILTER (WHERE bad IS NULL AND voids IS NULL AND NOT is_voided),
+               count(*) FILTER (WHERE bad IS NULL AND voids IS NOT NULL),
+               count(*) FILTER (WHERE bad IS NULL AND voids IS NULL AND is_voided)
+        FROM (SELECT *, coalesce(event_id IN (SELECT event_id FROM voided), false) AS is_voided
+              FROM parsed)""").fetchone()
+    if (usable or (voiding and appending)) and broken <= max_bad_share * read:
         return
     reasons = con.execute("""SELECT bad, count(*) FROM parsed WHERE bad IS NOT NULL
                              GROUP BY bad ORDER BY count(*) DESC, bad""").fetchall()
     hints = con.execute("""SELECT hint, count(*) FROM parsed WHERE bad IS NOT NULL AND hint IS NOT NULL
                            GROUP BY hint ORDER BY count(*) DESC, hint""").fetchall()
     found = "; ".join(f"{n:,} {reason}" for reason, n in reasons)
+    if voiding:
+        found += ("; " if found else "") + f"{voiding:,} voiding statements"
+    if voided:
+        found += ("; " if found else "") + f"{voided:,} statements voided by them"
     if hints:
         found += " — of those, " + "; ".join(f"{n:,} had {hint}" for hint, n in hints)
     head = (f"nothing to import: 0 of {read:,} records could be used" if not usable else
-            f"{bad:,} of {read:,} records could not be used, more than the "
+            f"{broken:,} of {read:,} records are broken, more than the "
             f"{max_bad_share:.0%} allowed (--max-bad-share)")
     raise InputError(f"{head}: {found or 'the files hold no records'}. Is --source right for "
                      "these files? --strict names the first bad record's file and line.")

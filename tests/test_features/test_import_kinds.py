@@ -141,6 +141,12 @@ def test_a_voided_pass_certifies_nobody_even_when_voided_in_a_later_import(tmp_p
     assert pd.read_parquet(later / "outcomes.parquet").certified.isna().all()
     run("xapi", [write_lines(tmp_path / "day1.jsonl", [registered, passed])], later, append_to=later)
     assert set(events_of(later).event_id) == {"c1", "c4"}  # re-sent, still voided
+    # a batch that is only a late voiding is an import onto a folder, and nothing on its own
+    late = {**voiding, "id": "c5", "object": {"objectType": "StatementRef", "id": "c4"}}
+    run("xapi", [write_lines(tmp_path / "day3.jsonl", [late])], later, append_to=later)
+    assert set(events_of(later).event_id) == {"c1"}
+    with pytest.raises(InputError, match="0 of 2 records could be used.*1 voiding statements; 1 statements voided"):
+        run("xapi", [write_lines(tmp_path / "alone.jsonl", [passed, voiding])], tmp_path / "alone")
 
 
 def test_the_learner_of_a_grading_event_is_the_one_graded(tmp_path):
@@ -259,11 +265,16 @@ def test_an_import_of_nothing_usable_exits_2_and_says_what_was_found(tmp_path, c
     assert "0 of 10 records could be used" in result.err and "10 had only a username" in result.err
     assert PERSONAL[0] not in result.err and not (tmp_path / "out").exists()
 
-    mostly_bad = [*names_only[:6], *edx_events()[:3]]
-    with pytest.raises(InputError, match="6 of 9 records could not be used, more than the 50%"):
+    mostly_bad = [*(edx("play_video", f"yesterday {i}") for i in range(6)), *edx_events()[:3]]
+    with pytest.raises(InputError, match="6 of 9 records are broken, more than the 50%"):
         run("edx", [write_lines(tmp_path / "m.log", mostly_bad)], tmp_path / "m")
     counts, _ = run("edx", [tmp_path / "m.log"], tmp_path / "m", max_bad_share=0.7)
     assert counts["events"] == 3
+    # well-formed records of nobody's course activity are skipped, but are not "broken"
+    site_pages = [*(edx("/dashboard", f"2024-03-02T10:0{i}:00+00:00", course="") for i in range(6)),
+                  *edx_events()[:3]]
+    counts, problems = run("edx", [write_lines(tmp_path / "s.log", site_pages)], tmp_path / "s")
+    assert counts["events"] == 3 and problems.counts["event without a course"] == 6
 
 
 def test_features_of_empty_tables_exit_2(tmp_path, capsys, monkeypatch, small_synthetic):
