@@ -145,7 +145,7 @@ def test_a_voided_pass_certifies_nobody_even_when_voided_in_a_later_import(tmp_p
     late = {**voiding, "id": "c5", "object": {"objectType": "StatementRef", "id": "c4"}}
     run("xapi", [write_lines(tmp_path / "day3.jsonl", [late])], later, append_to=later)
     assert set(events_of(later).event_id) == {"c1"}
-    with pytest.raises(InputError, match="0 of 2 records could be used.*1 voiding statements; 1 statements voided"):
+    with pytest.raises(InputError, match=r"0 of 2 records could be used.*1 voiding statements; 1 statements voided"):
         run("xapi", [write_lines(tmp_path / "alone.jsonl", [passed, voiding])], tmp_path / "alone")
 
 
