@@ -164,7 +164,8 @@ def _learners_sql(life: str) -> str:
         CREATE TABLE learners AS
         SELECT learner_id, course_id, run_id, min(ts) AS first_at, max(ts) AS last_at,
                min(ts) FILTER (WHERE lc = 'enrol') AS enrolled_event_at,
-               arg_max(object_id, ts) FILTER (WHERE lc = 'enrol' AND object_id IS NOT NULL)
+               -- the mode at enrolment: a later upgrade (mode_changed) is not known at day 0
+               arg_min(object_id, ts) FILTER (WHERE lc = 'enrol' AND object_id IS NOT NULL)
                    AS credential_type,
                arg_max(lc, ts) FILTER (WHERE lc IN ('pass', 'fail')) AS graded,
                arg_max(lc, ts) FILTER (WHERE lc IN ('enrol', 'unenrol')) AS enrolment,

@@ -179,6 +179,16 @@ def test_the_learner_of_a_grading_event_is_the_one_graded(tmp_path):
     assert ev[["event_type", "value", "object_id"]].values.tolist() == [["assessment", 75.0, "http://lms/quiz/1"]]
 
 
+def test_the_credential_type_is_the_mode_at_enrolment_not_a_later_upgrade(tmp_path):
+    upgrade = edx("edx.course.enrollment.mode_changed", "2024-03-20T09:00:00+00:00", user=8,
+                  source="server", data={"mode": "verified"})
+    docs = edx_events()
+    docs[6]["data"] = {"mode": "audit"}
+    run("edx", [write_lines(tmp_path / "t.log", [*docs, upgrade])], tmp_path / "out")
+    enrolments = pd.read_parquet(tmp_path / "out" / "enrolments.parquet").set_index("learner_id")
+    assert enrolments.loc[pseudonym(SECRET, "8"), "credential_type"] == "audit"  # known at day 0
+
+
 # 3. documented fallback locations --------------------------------------------------------------
 
 def test_edx_course_from_the_url_and_the_fallback_named(tmp_path):
