@@ -32,20 +32,38 @@ MANIFEST = "import_manifest.json"  # how the folder's ids were made, checked by 
 IDENTITY_RULES = 2
 
 
-def write_manifest(stage: Path, source: str) -> None:
-    """Record the identity rules the folder's ids were made with (``--append`` checks them)."""
+def write_manifest(stage: Path, platform: str) -> None:
+    """Record the platform and the identity rules the folder's ids were made with
+    (``--append`` checks them)."""
     import json
 
-    (stage / MANIFEST).write_text(json.dumps({"identity_rules": IDENTITY_RULES, "source": source}) + "\n")
+    (stage / MANIFEST).write_text(json.dumps({"identity_rules": IDENTITY_RULES,
+                                              "platform": platform}) + "\n")
 
 
-def _identity_rules(folder: Path) -> int:
+def check_append(folder: Path, platform: str) -> None:
+    """Refuse ``--append`` onto a folder whose ids were made by older rules (new events would
+    split its learners and courses) or from another source (a platform's user 5 is not
+    another platform's user 5, but their keyed hashes are equal).
+
+    Raises:
+        InputError: naming the folder and what to do instead.
+    """
     import json
 
     try:
-        return int(json.loads((folder / MANIFEST).read_text()).get("identity_rules", 0))
+        manifest = json.loads((folder / MANIFEST).read_text())
+        rules, made_from = int(manifest.get("identity_rules", 0)), manifest.get("platform")
     except (OSError, ValueError, AttributeError):
-        return 0
+        rules, made_from = 0, None
+    if rules < IDENTITY_RULES and (folder / "events.parquet").exists():
+        raise InputError(f"{folder}: its events were imported by an older mooc-risk that "
+                         "identified learners, courses or events differently (so new events would "
+                         "split them); import all the logs again without --append")
+    if made_from is not None and made_from != platform:
+        raise InputError(f"{folder}: holds {made_from} events; --append of {platform} events would "
+                         f"mix two platforms' user ids (user 5 of one is not user 5 of the other). "
+                         "Import them into a folder of their own")
 
 
 def voided_statements(con: duckdb.DuckDBPyConnection, append_to: Path | None) -> None:
@@ -62,7 +80,7 @@ def voided_statements(con: duckdb.DuckDBPyConnection, append_to: Path | None) ->
 def write_tables(con: duckdb.DuckDBPyConnection, stage: Path, append_to: Path | None,
                  lifecycle: list[tuple[str, str]], platform: str, final: bool) -> dict[str, int]:
     events = stage / "events.parquet"
-    counts = {"events": copy_to_parquet(con, _events_sql(con, append_to), events)}
+    counts = {"events": copy_to_parquet(con, _events_sql(con, append_to, platform), events)}
     if con.execute("SELECT count(*) FROM voided").fetchone()[0]:
         copy_to_parquet(con, "SELECT DISTINCT event_id FROM voided ORDER BY ALL", stage / VOIDED_FILE)
     con.execute(f"CREATE VIEW all_events AS SELECT * FROM read_parquet({quoted(events)})")
@@ -86,7 +104,7 @@ def _identity(stored: tuple[str, ...], table: str = "") -> list[str]:
     return [f"{t}event_id", *(f"CASE WHEN {t}event_id IS NULL THEN {t}{c} END" for c in stored)]
 
 
-def _events_sql(con: duckdb.DuckDBPyConnection, append_to: Path | None) -> str:
+def _events_sql(con: duckdb.DuckDBPyConnection, append_to: Path | None, platform: str) -> str:
     _repeated_rows(con)
     _courses(con)
     scored = "p.score IS NOT NULL AND n.kind IN ('problem', 'assessment')"
@@ -106,7 +124,8 @@ def _events_sql(con: duckdb.DuckDBPyConnection, append_to: Path | None) -> str:
     if not existing.exists() or not _written_by_a_log_import(con, existing):
         raise InputError(f"{append_to}: --append needs a folder written by a log import "
                          "(events.parquet with event names and ids)")
-    if _has_edx_hashes(con, existing) or _identity_rules(append_to) < IDENTITY_RULES:
+    check_append(append_to, platform)
+    if _has_edx_hashes(con, existing):
         raise InputError(f"{append_to}: its events were imported by an older mooc-risk that "
                          "identified learners, courses or events differently (so new events would "
                          "split them); import all the logs again without --append")

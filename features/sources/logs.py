@@ -142,7 +142,7 @@ def convert_logs(job: LogImport, stage: Path, step: Callable[[str], None]) -> tu
                     FROM (SELECT DISTINCT user_raw FROM parsed WHERE bad IS NULL), hmac_keys""")
     counts = log_tables.write_tables(con, stage, job.append_to, vocabulary.lifecycle,
                                      module.PLATFORM, job.final)
-    log_tables.write_manifest(stage, job.source)
+    log_tables.write_manifest(stage, module.PLATFORM)
     problems = problems.with_files(file_reports(con))
     problems.write_csv(con, stage / "import_problems.csv")
     con.close()

@@ -393,3 +393,10 @@ def test_append_refuses_a_folder_whose_ids_were_made_by_older_rules(tmp_path):
     with pytest.raises(InputError, match=r"older mooc-risk.*import all the logs again"):
         run("xapi", [write_lines(tmp_path / "day3.jsonl", [statement("f3")])], out, append_to=out)
     assert len(events_of(out)) == 2
+
+
+def test_append_refuses_events_of_another_platform(tmp_path):
+    out = tmp_path / "out"
+    run("edx", [write_lines(tmp_path / "t.log", edx_events())], out)
+    with pytest.raises(InputError, match=r"holds openedx events; --append of xapi events would mix"):
+        run("xapi", [write_lines(tmp_path / "s.jsonl", [statement("h1")])], out, append_to=out)
