@@ -21,6 +21,7 @@ VOIDED = "voided by a later statement (removed)"
 FALLBACK = "fallback: "  # + where the field was found
 READ, IMPORTED, FILE_SKIPPED = "records read", "records imported", "file skipped: "
 REPEATED = "repeated (the same event earlier in the input, kept once)"
+ALREADY = "already in the folder (--append)"
 VOIDING = "voiding statements (not events)"
 ROW_BITS = 40  # parsed.row = file << ROW_BITS | position of the row in the file's part
 EXAMPLES = 5
@@ -178,15 +179,22 @@ def check_usable(con: duckdb.DuckDBPyConnection, max_bad_share: float, appending
 
 def file_reports(con: duckdb.DuckDBPyConnection) -> list[FileReport]:
     """Per file: records read and imported, skipped by reason, fallbacks (``problems``,
-    ``parsed``, ``repeated`` and ``voided`` must exist); the counts are added to ``problems``."""
+    ``parsed``, ``repeated`` and ``voided`` must exist, and ``appended`` after an ``--append``);
+    the counts are added to ``problems``."""
+    kept = ("bad IS NULL AND voids IS NULL AND row NOT IN (SELECT row FROM repeated) "
+            "AND (event_id IS NULL OR event_id NOT IN (SELECT event_id FROM voided))")
+    appending = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'appended'").fetchone()[0]
+    imported = f"{kept} AND row IN (SELECT row FROM appended)" if appending else kept
     con.execute(f"""
         INSERT INTO problems
         SELECT file, NULL, NULL, '{READ}', NULL, count(*) FROM parsed GROUP BY file
         UNION ALL
-        SELECT file, NULL, NULL, '{IMPORTED}', NULL, count(*) FILTER (
-                   WHERE bad IS NULL AND voids IS NULL AND row NOT IN (SELECT row FROM repeated)
-                         AND (event_id IS NULL OR event_id NOT IN (SELECT event_id FROM voided)))
+        SELECT file, NULL, NULL, '{IMPORTED}', NULL, count(*) FILTER ({imported})
         FROM parsed GROUP BY file
+        UNION ALL
+        SELECT file, NULL, NULL, '{ALREADY}', NULL, count(*) FILTER (WHERE {kept} AND NOT ({imported}))
+        FROM parsed GROUP BY file HAVING count(*) FILTER (WHERE {kept} AND NOT ({imported})) > 0
         UNION ALL
         SELECT file, NULL, NULL, '{REPEATED}', NULL, count(*) FROM parsed
         WHERE row IN (SELECT row FROM repeated) GROUP BY file

@@ -109,7 +109,7 @@ def _events_sql(con: duckdb.DuckDBPyConnection, append_to: Path | None, platform
     _courses(con)
     scored = "p.score IS NOT NULL AND n.kind IN ('problem', 'assessment')"
     new = f"""
-        SELECT i.learner_id, c.course_id, c.run_id,
+        SELECT {"p.row, " if append_to is not None else ""}i.learner_id, c.course_id, c.run_id,
                CAST(p.ts AS TIMESTAMP) AS ts,
                CASE WHEN {scored} THEN 'assessment' ELSE n.kind END AS event_type,
                p.object_id, CASE WHEN {scored} THEN greatest(p.score, 0) END AS value,
@@ -133,8 +133,9 @@ def _events_sql(con: duckdb.DuckDBPyConnection, append_to: Path | None, platform
                 ANTI JOIN voided v ON lower(o.event_id) = v.event_id)"""
     same = " AND ".join(f"{n} IS NOT DISTINCT FROM {o}"
                         for n, o in zip(_identity(STORED, "new"), _identity(STORED, "old"), strict=True))
-    return f"""SELECT * FROM ({new}) new ANTI JOIN {old} old ON {same}
-               UNION ALL BY NAME SELECT * FROM {old}"""
+    # the new events not in the folder yet, kept with their rows for the per-file report
+    con.execute(f"CREATE TABLE appended AS SELECT new.* FROM ({new}) new ANTI JOIN {old} old ON {same}")
+    return f"""SELECT * EXCLUDE (row) FROM appended UNION ALL BY NAME SELECT * FROM {old}"""
 
 
 def _repeated_rows(con: duckdb.DuckDBPyConnection) -> None:

@@ -322,6 +322,16 @@ def test_rotated_logs_are_read_and_other_files_listed_as_skipped(tmp_path, capsy
     assert len(read) == 6 and read.events.sum() == 10
 
 
+def test_the_report_of_an_append_counts_only_new_events(tmp_path):
+    out = tmp_path / "out"
+    docs = edx_events()
+    run("edx", [write_lines(tmp_path / "day1.log", docs[:5])], out)
+    _, problems = run("edx", [write_lines(tmp_path / "day2.log", docs[3:])], out, append_to=out)
+    report = problems.files[0]
+    assert (report.read, report.imported, report.skipped) == (6, 4, {"already in the folder (--append)": 2})
+    assert len(events_of(out)) == 9
+
+
 def test_in_takes_several_paths_after_one_flag(tmp_path, capsys, monkeypatch):
     docs = edx_events()
     a, b = write_lines(tmp_path / "a.log", docs[:5]), write_lines(tmp_path / "b.log", docs[5:])
