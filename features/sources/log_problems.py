@@ -20,6 +20,7 @@ UNKNOWN = "unknown event name (kept as other)"
 VOIDED = "voided by a later statement (removed)"
 FALLBACK = "fallback: "  # + where the field was found
 READ, IMPORTED, FILE_SKIPPED = "records read", "records imported", "file skipped: "
+NO_EVENTS = "file read, no events: "  # + what it gave (a course export: run dates)
 REPEATED = "repeated (the same event earlier in the input, kept once)"
 ALREADY = "already in the folder (--append)"
 VOIDING = "voiding statements (not events)"
@@ -38,10 +39,13 @@ class FileReport:
     skipped: dict[str, int] = field(default_factory=dict)  # reason → records not imported
     fallbacks: dict[str, int] = field(default_factory=dict)  # where a field was found → records
     not_read: str | None = None  # why the file itself was skipped
+    no_events: str | None = None  # what a file read for something else than events gave
 
     def line(self) -> str:
         if self.not_read:
             return f"{self.path}: not read ({self.not_read})"
+        if self.no_events:
+            return f"{self.path}: read, no events ({self.no_events})"
         text = f"{self.path}: {self.read:,} records, {self.imported:,} imported"
         if self.skipped:
             text += "; " + ", ".join(f"{n:,} {reason}" for reason, n in self.skipped.items())
@@ -82,9 +86,11 @@ class Problems:
 
 
 def find_problems(con: duckdb.DuckDBPyConnection, files: list[Path], numbered: list[bool],
-                  strict: bool, work: Path, skipped: list[tuple[Path, str]] = ()) -> Problems:
+                  strict: bool, work: Path, skipped: list[tuple[Path, str]] = (),
+                  without_events: list[tuple[Path, str]] = ()) -> Problems:
     """Build the ``problems`` table from ``parsed``, ``names`` and ``voided``; with ``strict``
-    the first problem (by file and line) is an error. Skipped files are listed too."""
+    the first problem (by file and line) is an error. Skipped files are listed too, and files
+    read that hold no events (with what they gave)."""
     con.execute(f"""
         CREATE TABLE problems AS
         SELECT file, line, row, bad AS reason, NULL::VARCHAR AS event_name, 1 AS events
@@ -103,7 +109,7 @@ def find_problems(con: duckdb.DuckDBPyConnection, files: list[Path], numbered: l
         FROM (SELECT file, line, row, unnest(string_split(fallback, '; ')) AS used
               FROM parsed WHERE bad IS NULL AND fallback IS NOT NULL)
         GROUP BY file, used""")
-    listed = [*files, *(p for p, _ in skipped)]
+    listed = [*files, *(p for p, _ in skipped), *(p for p, _ in without_events)]
     paths = ", ".join(f"({i}, {quoted(path)})" for i, path in enumerate(listed))
     con.execute(f"CREATE TABLE files AS SELECT * FROM (VALUES {paths}) t(file, path)")
     for number, path in enumerate(files):
@@ -125,9 +131,10 @@ def find_problems(con: duckdb.DuckDBPyConnection, files: list[Path], numbered: l
         file, line, reason = first
         raise InputError(f"{files[file]}:{line}: {reason} (--strict stops at the first problem; "
                          f"{sum(n for r, n in problems.counts.items() if r != VOIDED):,} in all)")
-    if skipped:
-        listed_skips = ", ".join(f"({len(files) + i}, {quoted(FILE_SKIPPED + why)})"
-                                 for i, (_, why) in enumerate(skipped))
+    if skipped or without_events:
+        reasons = [*(FILE_SKIPPED + why for _, why in skipped),
+                   *(NO_EVENTS + what for _, what in without_events)]
+        listed_skips = ", ".join(f"({len(files) + i}, {quoted(reason)})" for i, reason in enumerate(reasons))
         con.execute(f"""INSERT INTO problems SELECT file, NULL, NULL, reason, NULL, 0
                         FROM (VALUES {listed_skips}) t(file, reason)""")
     return problems
@@ -161,7 +168,8 @@ def check_usable(con: duckdb.DuckDBPyConnection, max_bad_share: float, appending
         return
     reasons = con.execute("""SELECT bad, count(*) FROM parsed WHERE bad IS NOT NULL
                              GROUP BY bad ORDER BY count(*) DESC, bad""").fetchall()
-    hints = con.execute("""SELECT hint, count(*) FROM parsed WHERE bad IS NOT NULL AND hint IS NOT NULL
+    hints = con.execute("""SELECT hint, count(*) FROM parsed
+                           WHERE bad IS NOT NULL AND hint IS NOT NULL AND hint <> bad
                            GROUP BY hint ORDER BY count(*) DESC, hint""").fetchall()
     found = "; ".join(f"{n:,} {reason}" for reason, n in reasons)
     if voiding:
@@ -214,6 +222,8 @@ def file_reports(con: duckdb.DuckDBPyConnection) -> list[FileReport]:
             report["imported"] = n
         elif reason and reason.startswith(FILE_SKIPPED):
             report["not_read"] = reason.removeprefix(FILE_SKIPPED)
+        elif reason and reason.startswith(NO_EVENTS):
+            report["no_events"] = reason.removeprefix(NO_EVENTS)
         elif reason and reason.startswith(FALLBACK):
             report["fallbacks"][reason.removeprefix(FALLBACK)] = n
         elif reason:

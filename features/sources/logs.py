@@ -17,9 +17,11 @@ of ``FIELDS`` per record, and may give:
 - ``file_rows(path) -> SQL``: the fields of one file, for sources that are not JSON documents
   (exported tables); otherwise ``EXPANDS`` and ``fields_sql``/``records_lines`` over the
   file's documents;
-- ``prepare(con, files) -> files``: runs first on the connection; it may create the table
-  ``run_dates(course_raw, course_start, course_end)`` from files that hold no events (a
-  course export) and returns the files that hold events.
+- ``prepare(con, files) -> (files, skipped, without_events)``: runs first on the connection;
+  it may create the table ``run_dates(course_raw, course_start, course_end)`` from files that
+  hold no events (a course export). It returns the files that hold events, the files it skipped
+  and the files it read that hold no events, each of the last two with a reason (``(path,
+  why)``: listed in the report, as files skipped by name are).
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ FIELDS = {
     "event_id": "the platform's event id, if any",
     "fallback": "which documented fallback gave a field (NULL: none; several joined by \"; \")",
     "voids": "the event id this record voids (xAPI voiding statements)",
-    "hint": "what the record held instead of a missing field (for the error message)",
+    "hint": ("what the record held instead of a missing field (for the error message); the "
+             "reason itself when the record is not ok or starts with 'not attributed: '"),
 }
 
 
@@ -86,8 +89,9 @@ BAD = f"""CASE
     WHEN ok AND user_raw IS NOT NULL AND course_raw IS NOT NULL AND ts IS NOT NULL
          AND ts_raw[14] = ':' AND (ends_with(ts_raw, '+00:00') OR ends_with(ts_raw, 'Z'))
          THEN NULL  -- the common case, without the regular expressions below
-    WHEN NOT ok THEN 'malformed JSON'
+    WHEN NOT ok THEN coalesce(hint, 'malformed JSON')
     WHEN user_raw IS NULL AND hint = 'anonymous event (not attributed)' THEN hint
+    WHEN user_raw IS NULL AND starts_with(hint, 'not attributed: ') THEN hint
     WHEN user_raw IS NULL THEN 'event without a user'
     WHEN course_raw IS NULL THEN 'event without a course'
     WHEN ts_raw IS NULL THEN 'event without a timestamp'
@@ -117,9 +121,10 @@ def convert_logs(job: LogImport, stage: Path, step: Callable[[str], None]) -> tu
     con.execute(f"SET memory_limit = '{job.memory_limit}'; SET temp_directory = {quoted(work)};"
                 "SET preserve_insertion_order = true")
     found = input_files(job.inputs, getattr(module, "SUFFIXES", LOG_SUFFIXES))
-    files = found.read
+    files, skipped, without_events = found.read, list(found.skipped), []
     if hasattr(module, "prepare"):
-        files = module.prepare(con, files)
+        files, more_skipped, without_events = module.prepare(con, files)
+        skipped += more_skipped
     numbered = []  # per file: are its lines numbered (else its records are)
     for number, path in enumerate(files):
         try:
@@ -135,7 +140,7 @@ def convert_logs(job: LogImport, stage: Path, step: Callable[[str], None]) -> tu
                     SELECT event_name, {case_sql("event_name", vocabulary.types, "'other'")} AS kind
                     FROM (SELECT DISTINCT event_name FROM parsed)""")
     log_tables.voided_statements(con, job.append_to)
-    problems = find_problems(con, files, numbered, job.strict, work, found.skipped)
+    problems = find_problems(con, files, numbered, job.strict, work, skipped, without_events)
     check_usable(con, job.max_bad_share, appending=job.append_to is not None)
     create_keys_table(con, job.secret)
     con.execute(f"""CREATE TABLE ids AS SELECT user_raw, {pseudonym_sql("user_raw")} AS learner_id

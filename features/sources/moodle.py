@@ -13,22 +13,36 @@ quotes where needed, quotes doubled; maybe gzipped) or Parquet, told apart by th
 - a grade-item export (``grade_items``, has ``grademax``): no events; the items' ranges turn
   grades into scores.
 
-Who the learner is follows Moodle's meaning of ``userid`` (who acted) and ``relateduserid``
-(the user acted on): the learner is ``relateduserid`` for enrolment, grade and completion
-events (``SUBJECT_EVENTS``), for an event whose ``target`` is a user and that names one in
-``relateduserid``, for teaching-level events (``edulevel`` 1: staff acting on a learner) and
-for events run by a script (``origin`` cli: cron, enrolment sync); otherwise it is ``userid``
-(``origin`` web and ws, the mobile app). Not attributed to anyone: anonymous events, events
-done while another user was logged in as the learner (``realuserid``), and copies restored
-from a course backup (``origin`` restore). User 0 (not logged in) and -1 (system) are no user;
-course 0 and 1 (the site) are no course (a course context's ``contextinstanceid`` is the
-fallback for an empty ``courseid``). Moodle has no runs: every course has the run ``default``.
-The object is the course module (``cm-<contextinstanceid>``) of events in a module's context.
+Any other file (``mdl_user.csv``, a ``user_enrolments`` table without ``courseid``, a
+``*_history`` table) is skipped and listed with its reason; so is a CSV row that cannot be
+read (more or fewer fields than the header, not UTF-8): it is reported by its line, and the
+rest of the file is imported.
+
+Whose event it is: ``userid`` is who acted, ``relateduserid`` the user acted on. An event is a
+learner's activity only when the learner did it (``userid``). When someone else acts on a
+learner (``userid`` ≠ ``relateduserid``: a teacher, an admin, cron) the event is kept, for the
+learner in ``relateduserid``, only when it records a fact about the learner (``FACT_EVENTS``:
+enrolment, unenrolment, grade, course completion, role) or a module completion made by the
+learner or by the system (``origin`` cli, user 0 or -1, not a teacher ticking it off); any other
+such event is skipped with its own reason, as are teaching-level events (``edulevel`` 1) that
+name no learner and script events (``origin`` cli) that are not facts. Users given a staff role
+in a course (``STAFF_ROLE_IDS``, from ``\\core\\event\\role_assigned``, whose ``objectid`` is the
+role; at the site or a category level: in every course) are not learners there: their events in
+that course are skipped. Not attributed to anyone either: anonymous events, events done while
+another user was logged in as the learner (``realuserid``), and copies restored from a course
+backup (``origin`` restore). User 0 (not logged in) and -1 (system) are no user; course 0 and 1
+(the site) are no course (a course context's ``contextinstanceid`` is the fallback for an empty
+``courseid``). Moodle has no runs: every course has the run ``default``. The object is the
+course module (``cm-<contextinstanceid>``) of events in a module's context.
 
 A grade (``\\core\\event\\user_graded``) has a score when ``other`` is JSON with a
 ``finalgrade`` and the item's range is known (``grademax``/``grademin`` in ``other``, else from
 a grade-item export): 100 · (finalgrade − min) / (max − min). ``other`` in PHP's serialised form
-(older Moodle) gives no score. ``other`` is read for that and nothing else; ``ip`` is never read.
+(older Moodle) gives no score. ``other`` is read for that and nothing else; ``ip`` is never used
+(the CSV reader only checks that each row's fields are text).
+
+``prepare`` reads every file once (role assignments, course dates, grade ranges, and the rows
+a CSV reader rejects) into tables on the import's connection, which ``file_rows`` then uses.
 """
 
 from __future__ import annotations
@@ -50,13 +64,27 @@ SUFFIXES = TABLE_SUFFIXES
 
 ENROLLED = r"\core\event\user_enrolment_created"
 GRADED = r"\core\event\user_graded"
-# events about the user in relateduserid, whoever triggered them (a teacher, an admin, cron)
-SUBJECT_EVENTS = (ENROLLED, r"\core\event\user_enrolment_deleted", r"\core\event\user_enrolment_updated",
-                  GRADED, r"\core\event\grade_deleted", r"\core\event\course_completed",
-                  r"\core\event\course_module_completion_updated")
+ROLE_ASSIGNED = r"\core\event\role_assigned"
+COMPLETION = r"\core\event\course_module_completion_updated"
+# facts about the user in relateduserid, whoever recorded them (a teacher, an admin, cron)
+FACT_EVENTS = (ENROLLED, r"\core\event\user_enrolment_deleted", r"\core\event\user_enrolment_updated",
+               GRADED, r"\core\event\grade_deleted", r"\core\event\course_completed",
+               ROLE_ASSIGNED, r"\core\event\role_unassigned")
+# Moodle's default staff roles: manager, course creator, editing teacher, teacher (student: 5)
+STAFF_ROLE_IDS = (1, 2, 3, 4)
 NO_USER = ("0", "-1")  # not logged in, system
 SITE = ("0", "1")  # no course, the site's front page
-GRADE_ITEMS = "moodle_grade_items"  # made by ``prepare``, read by the log's rows
+# why an event is no one's: hints that start with NOT_ATTRIBUTED are the shared report's reason
+NOT_ATTRIBUTED = "not attributed: "
+STAFF_ACTION = f"{NOT_ATTRIBUTED}a user acting on another (staff on a learner: not the learner's activity)"
+SCRIPT_ACTION = f"{NOT_ATTRIBUTED}a script acting on a learner (origin cli: not the learner's activity)"
+SCRIPT_ALONE = f"{NOT_ATTRIBUTED}a script (origin cli) acting on no learner"
+TEACHING_ALONE = f"{NOT_ATTRIBUTED}a teaching-level event (edulevel 1) acting on no learner"
+LOGGED_IN_AS = f"{NOT_ATTRIBUTED}done while another user was logged in as this one (realuserid)"
+RESTORED = f"{NOT_ATTRIBUTED}a copy from a course backup (origin restore)"
+IN_STAFF = f"{NOT_ATTRIBUTED}staff in this course (role "  # + the role id + ")"
+# tables ``prepare`` makes on the connection, read by ``file_rows``
+GRADE_ITEMS, STAFF, REJECTED = "moodle_grade_items", "moodle_staff", "moodle_rejected"
 # a timecreated that is not Unix seconds becomes this text, which no timestamp parser accepts
 # (so the shared code reports it as an unparseable timestamp)
 _NOT_A_TIME = "0000-00-00T00:00:00+00:00"
@@ -64,7 +92,7 @@ _NOT_A_TIME = "0000-00-00T00:00:00+00:00"
 # the columns each kind of file must have, and the ones read when present
 COLUMNS = {
     "log": (("id", "eventname", "userid", "courseid", "relateduserid", "anonymous", "timecreated"),
-            ("target", "edulevel", "contextlevel", "contextinstanceid", "origin", "realuserid",
+            ("edulevel", "contextlevel", "contextinstanceid", "objectid", "origin", "realuserid",
              "other")),
     "enrolment": (("userid", "courseid", "timestart", "timecreated"), ()),
     "course": (("id", "startdate"), ("enddate",)),
@@ -83,47 +111,98 @@ class _File:
     delimiter: str | None  # None: Parquet
 
 
-def prepare(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[Path]:
-    """Check every file, make ``run_dates`` from course exports and the grade-item table, and
-    return the files that hold events (logs and enrolment exports), in order."""
-    found = [_open(path) for path in files]
-    courses = [f for f in found if f.kind == "course"]
-    items = [f for f in found if f.kind == "grade item"]
-    if courses:
+class _NotMoodle(InputError):
+    """A file that is not one of the files this source reads (it is skipped, with this reason)."""
+
+
+def prepare(con: duckdb.DuckDBPyConnection, files: list[Path]
+            ) -> tuple[list[Path], list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """Read every file once: make ``run_dates`` from course exports, the grade-item table, the
+    staff table (role assignments in the logs) and the table of CSV rows that cannot be read.
+
+    Returns:
+        The files that hold events (logs and enrolment exports), in order; the files skipped,
+        with why; the files read that hold no events (course and grade-item exports), with what
+        they gave.
+
+    Raises:
+        InputError: a file cannot be read at all, a log lacks a column it needs, or no file
+            holds events (the message says what each file was).
+    """
+    found, skipped = [], []
+    for path in map(Path, files):
+        try:
+            found.append(_open(path))
+        except _NotMoodle as exc:
+            skipped.append((path, str(exc)))
+    con.execute(f"CREATE TEMP TABLE {REJECTED} (path VARCHAR, line BIGINT, reason VARCHAR)")
+    roles, courses, items = [], [], []
+    for number, file in enumerate(found):
+        rejects = f"moodle_rejects_{number}" if file.delimiter else None
+        if file.kind == "log":
+            roles.append(_table(con, f"moodle_roles_{number}", _roles_sql(file, rejects), file))
+        elif file.kind == "course":
+            courses.append(_table(con, f"moodle_courses_{number}", _course_sql(file, rejects), file))
+        elif file.kind == "grade item":
+            items.append(_table(con, f"moodle_items_{number}", _grade_items_sql(file, rejects), file))
+        else:  # an enrolment export: read now only for its unreadable rows
+            _table(con, f"moodle_scan_{number}", f"SELECT count(*) FROM ({_scan(file, rejects)})", file)
+        if rejects:
+            _collect_rejects(con, file, rejects)
+    if courses:  # else no run_dates: the runs have no dates (self-paced)
         _create(con, "run_dates", f"""
             SELECT course_raw, course_start,
                    CASE WHEN course_end > course_start THEN course_end END AS course_end
-            FROM ({" UNION ALL ".join(_course_sql(f) for f in courses)})
-            WHERE course_raw IS NOT NULL AND course_raw NOT IN {SITE} AND course_start IS NOT NULL""",
-                courses)
-    none = "SELECT NULL::VARCHAR AS itemid, NULL::DOUBLE AS grademax, NULL::DOUBLE AS grademin WHERE false"
+            FROM ({_union(courses, "")})
+            WHERE course_raw IS NOT NULL AND course_raw NOT IN {SITE} AND course_start IS NOT NULL""")
     _create(con, GRADE_ITEMS, f"""
         SELECT itemid, max(grademax) AS grademax, min(grademin) AS grademin
-        FROM ({" UNION ALL ".join(_grade_items_sql(f) for f in items) or none})
-        WHERE itemid IS NOT NULL GROUP BY itemid""", items)
+        FROM ({_union(items, "NULL::VARCHAR AS itemid, NULL::DOUBLE AS grademax, NULL::DOUBLE AS grademin")})
+        WHERE itemid IS NOT NULL GROUP BY itemid""")
+    staff = ", ".join(map(str, STAFF_ROLE_IDS))
+    _create(con, STAFF, f"""
+        SELECT user_raw, course_raw, min(role) AS role  -- course_raw NULL: the site or a category
+        FROM ({_union(roles, "NULL::VARCHAR AS user_raw, NULL::VARCHAR AS course_raw, NULL::INT AS role")})
+        WHERE role IN ({staff}) AND user_raw IS NOT NULL AND user_raw NOT IN {NO_USER}
+        GROUP BY user_raw, course_raw""")
+    no_events = [(f.path, _what_it_gave(con, f, table)) for f, table in (*courses, *items)]
     events = [f.path for f in found if f.kind in ("log", "enrolment")]
     if not events:
+        what = [*(f"{p}: {why}" for p, why in skipped), *(f"{p}: {gave}" for p, gave in no_events)]
         raise InputError(f"no Moodle log or enrolment export among {', '.join(map(str, files))} "
-                         "(course and grade-item exports hold no events)")
-    return events
+                         f"({'; '.join(what)})")
+    return events, skipped, no_events
 
 
 def file_rows(path: Path) -> str:
-    """The fields of a log or an enrolment export, one row per data row."""
+    """The fields of a log or an enrolment export, one row per data row (a row the CSV reader
+    rejected, recorded by ``prepare``, is a record that is not ``ok``, with its reason as hint)."""
     file = _open(path)
     if file.kind == "log":
-        return _log_rows(file)
-    if file.kind == "enrolment":
-        return _enrolment_rows(file)
-    raise InputError(f"{path}: a Moodle {file.kind} export holds no events")
+        rows = _log_rows(file)
+    elif file.kind == "enrolment":
+        rows = _enrolment_rows(file)
+    else:
+        raise InputError(f"{path}: a Moodle {file.kind} export holds no events")
+    if file.delimiter is None:
+        return f"{rows} ORDER BY line"
+    return f"""
+    SELECT * FROM ({rows})
+    UNION ALL BY NAME
+    SELECT line, false AS blank, false AS ok, NULL::VARCHAR AS user_raw, NULL::VARCHAR AS course_raw,
+           NULL::VARCHAR AS ts_raw, NULL::VARCHAR AS event_name, NULL::VARCHAR AS object_id,
+           NULL::DOUBLE AS score, NULL::VARCHAR AS event_id, NULL::VARCHAR AS fallback,
+           NULL::VARCHAR AS voids, reason AS hint
+    FROM {REJECTED} WHERE path = {quoted(file.path)}
+    ORDER BY line"""  # the file's order, which the joins do not keep
 
 
 def _log_rows(file: _File) -> str:
-    subjects = ", ".join(map(quoted, SUBJECT_EVENTS))
+    facts = ", ".join(map(quoted, FACT_EVENTS))
     graded = quoted(GRADED)
     return f"""
     SELECT line, false AS blank, true AS ok,
-           CASE WHEN skip IS NULL AND learner NOT IN {NO_USER} THEN learner END AS user_raw,
+           CASE WHEN skip IS NULL AND role IS NULL AND learner NOT IN {NO_USER} THEN learner END AS user_raw,
            CASE WHEN course NOT IN {SITE} THEN course END AS course_raw,
            ts_raw, eventname AS event_name,
            CASE WHEN contextlevel = '70' THEN 'cm-' || contextinstanceid END AS object_id,  -- module
@@ -134,43 +213,67 @@ def _log_rows(file: _File) -> str:
            NULL::VARCHAR AS voids,
            CASE WHEN skip IS NOT NULL THEN skip
                 WHEN learner IS NULL AND subject
-                     THEN 'no relateduserid (staff or a script acting on no learner)'
+                     THEN 'no relateduserid (a grade, enrolment, completion or role for no one)'
                 WHEN learner IS NULL THEN 'no userid'
                 WHEN learner = '0' THEN who || ' 0 (not logged in)'
                 WHEN learner = '-1' THEN who || ' -1 (system)'
+                WHEN role IS NOT NULL THEN {quoted(IN_STAFF)} || role || ')'
                 WHEN course IS NULL THEN 'no courseid'
                 WHEN course IN {SITE} THEN 'courseid 0 or 1 (a site-level event)'
                 WHEN ts_raw IS NULL THEN 'no timecreated'
                 WHEN ts_raw = '{_NOT_A_TIME}' THEN 'a timecreated that is not Unix seconds'
            END AS hint
     FROM (
-      SELECT *, CASE WHEN subject THEN relateduserid ELSE userid END AS learner,
-             CASE WHEN subject THEN 'relateduserid' ELSE 'userid' END AS who,
-             coalesce(courseid, CASE WHEN contextlevel = '50' THEN contextinstanceid END) AS course,
+      SELECT n.*, least(s.role, a.role) AS role,
              CASE WHEN g[3] IS NOT NULL THEN {_score("g[2]", "g[3]", "coalesce(g[4], '0')")}
                   ELSE {_score("g[2]", "i.grademax", "coalesce(i.grademin, 0)")} END AS score
       FROM (
-        SELECT *,
-               coalesce(eventname IN ({subjects}) OR edulevel = '1' OR origin = 'cli'
-                        OR (target = 'user' AND relateduserid IS NOT NULL), false) AS subject,
+        SELECT *, CASE WHEN subject THEN relateduserid ELSE userid END AS learner,
+               CASE WHEN subject THEN 'relateduserid' ELSE 'userid' END AS who,
                CASE WHEN lower(anonymous) IN ('1', 'true') THEN 'anonymous event (not attributed)'
-                    WHEN realuserid NOT IN {NO_USER}
-                    THEN 'realuserid set (another user logged in as this one)'
-                    WHEN origin = 'restore' THEN 'origin restore (a copy from a course backup)'
-               END AS skip,
-               {_iso("timecreated")} AS ts_raw,
-               CASE WHEN eventname = {graded} THEN try(json_extract_string(other,
-                    ['$.itemid', '$.finalgrade', '$.grademax', '$.grademin'])) END AS g
-        FROM ({_normalised(file)})) n
-        LEFT JOIN {GRADE_ITEMS} i ON n.g[1] = i.itemid)
-    ORDER BY line"""  # the file's order, which the join does not keep
+                    WHEN {_a_user("realuserid")} THEN {quoted(LOGGED_IN_AS)}
+                    WHEN origin = 'restore' THEN {quoted(RESTORED)}
+                    WHEN subject THEN NULL
+                    WHEN origin = 'cli' AND related THEN {quoted(SCRIPT_ACTION)}
+                    WHEN origin = 'cli' THEN {quoted(SCRIPT_ALONE)}
+                    WHEN on_other THEN {quoted(STAFF_ACTION)}
+                    WHEN edulevel = '1' AND NOT related THEN {quoted(TEACHING_ALONE)}
+               END AS skip
+        FROM (
+          SELECT *,
+                 -- relateduserid's: a fact, or a module completion by the learner or the system
+                 eventname IN ({facts}) OR (eventname = {quoted(COMPLETION)}
+                                            AND (NOT on_other OR coalesce(origin = 'cli', false)))
+                     AS subject
+          FROM (
+            SELECT *, {_a_user("relateduserid")} AS related,
+                   {_a_user("userid")} AND {_a_user("relateduserid")} AND userid <> relateduserid
+                       AS on_other,
+                   coalesce(courseid, CASE WHEN contextlevel = '50' THEN contextinstanceid END) AS course,
+                   {_iso("timecreated")} AS ts_raw,
+                   CASE WHEN eventname = {graded} THEN try(json_extract_string(other,
+                        ['$.itemid', '$.finalgrade', '$.grademax', '$.grademin'])) END AS g
+            FROM ({_normalised(file)})))) n
+        LEFT JOIN {GRADE_ITEMS} i ON n.g[1] = i.itemid
+        {_staff_joins("n.learner", "n.course")})"""
+
+
+def _a_user(column: str) -> str:
+    """Whether ``column`` names a user (not empty, not 0 or -1)."""
+    return f"coalesce({column} NOT IN {NO_USER}, false)"
+
+
+def _staff_joins(user: str, course: str) -> str:
+    """``s.role``: the user's staff role in the course; ``a.role``: at the site or a category."""
+    return f"""LEFT JOIN {STAFF} s ON s.user_raw = {user} AND s.course_raw = {course}
+               LEFT JOIN {STAFF} a ON a.user_raw = {user} AND a.course_raw IS NULL"""
 
 
 def _enrolment_rows(file: _File) -> str:
     start = "TRY_CAST(timestart AS DOUBLE) > 0"
     return f"""
     SELECT line, false AS blank, true AS ok,
-           CASE WHEN userid NOT IN {NO_USER} THEN userid END AS user_raw,
+           CASE WHEN userid NOT IN {NO_USER} AND role IS NULL THEN userid END AS user_raw,
            CASE WHEN courseid NOT IN {SITE} THEN courseid END AS course_raw,
            ts_raw, {quoted(ENROLLED)} AS event_name, NULL::VARCHAR AS object_id,
            NULL::DOUBLE AS score,
@@ -182,25 +285,58 @@ def _enrolment_rows(file: _File) -> str:
            CASE WHEN userid IS NULL THEN 'no userid'
                 WHEN userid = '0' THEN 'userid 0 (not logged in)'
                 WHEN userid = '-1' THEN 'userid -1 (system)'
+                WHEN role IS NOT NULL THEN {quoted(IN_STAFF)} || role || ')'
                 WHEN courseid IS NULL THEN 'no courseid'
                 WHEN courseid IN {SITE} THEN 'courseid 0 or 1 (the site)'
                 WHEN ts_raw IS NULL THEN 'no timestart or timecreated'
                 WHEN ts_raw = '{_NOT_A_TIME}' THEN 'a timestart/timecreated that is not Unix seconds'
            END AS hint
-    FROM (SELECT *, CASE WHEN {start} THEN {_iso("timestart")} ELSE {_iso("timecreated")} END AS ts_raw
-          FROM ({_normalised(file)}))"""
+    FROM (SELECT n.*, least(s.role, a.role) AS role
+          FROM (SELECT *, CASE WHEN {start} THEN {_iso("timestart")} ELSE {_iso("timecreated")} END AS ts_raw
+                FROM ({_normalised(file)})) n
+          {_staff_joins("n.userid", "n.courseid")})"""
 
 
-def _course_sql(file: _File) -> str:
+def _roles_sql(file: _File, rejects: str | None) -> str:
+    """The roles assigned in a log: user, course (NULL: the site or a category) and role. A role
+    in one activity or block (context level 70, 80: a student moderating a forum) is not one in
+    the course."""
+    return f"""SELECT relateduserid AS user_raw, CASE WHEN course NOT IN {SITE} THEN course END AS course_raw,
+                      TRY_CAST(objectid AS INTEGER) AS role
+               FROM (SELECT *, coalesce(courseid, CASE WHEN contextlevel = '50' THEN contextinstanceid END)
+                                   AS course
+                     FROM ({_scan(file, rejects)}))
+               WHERE eventname = {quoted(ROLE_ASSIGNED)}
+                     AND coalesce(contextlevel NOT IN ('70', '80'), true)"""
+
+
+def _course_sql(file: _File, rejects: str | None) -> str:
     return f"""SELECT id AS course_raw, {_timestamp("startdate")} AS course_start,
                       {_timestamp("enddate")} AS course_end
-               FROM ({_normalised(file)})"""
+               FROM ({_scan(file, rejects)})"""
 
 
-def _grade_items_sql(file: _File) -> str:
+def _grade_items_sql(file: _File, rejects: str | None) -> str:
     return f"""SELECT id AS itemid, TRY_CAST(grademax AS DOUBLE) AS grademax,
                       TRY_CAST(grademin AS DOUBLE) AS grademin
-               FROM ({_normalised(file)})"""
+               FROM ({_scan(file, rejects)})"""
+
+
+def _what_it_gave(con: duckdb.DuckDBPyConnection, file: _File, table: str) -> str:
+    """What a course or grade-item export gave, for the per-file report."""
+    if file.kind == "course":
+        n = con.execute(f"""SELECT count(DISTINCT course_raw) FROM {table}
+                            WHERE course_raw NOT IN {SITE} AND course_start IS NOT NULL""").fetchone()[0]
+        text = f"a course export: the dates of {n:,} course{'s' * (n != 1)}"
+    else:
+        n = con.execute(f"SELECT count(DISTINCT itemid) FROM {table} WHERE grademax IS NOT NULL"
+                        ).fetchone()[0]
+        text = f"a grade-item export: the ranges of {n:,} grade item{'s' * (n != 1)}"
+    bad = con.execute(f"""SELECT count(*), arg_min(line, line), arg_min(reason, line) FROM {REJECTED}
+                          WHERE path = {quoted(file.path)}""").fetchone()
+    if bad[0]:
+        text += f"; {bad[0]:,} unreadable row{'s' * (bad[0] != 1)} skipped (first: line {bad[1]}: {bad[2]})"
+    return text
 
 
 # -- reading the files -------------------------------------------------------------------------
@@ -209,8 +345,11 @@ def _open(path: Path) -> _File:
     """What ``path`` is, from its columns (a CSV file's first line, a Parquet file's schema).
 
     Raises:
-        InputError: a column its kind needs is missing (the message names the columns, not
-            what the first line held: in a file without a header that would be a record).
+        _NotMoodle: the file is none of the files this source reads, or an export that lacks a
+            column it needs (the file is skipped).
+        InputError: the file cannot be read, or a log lacks a column it needs (the message
+            names the columns, not what the first line held: in a file without a header that
+            would be a record).
     """
     path = Path(path)
     delimiter = None
@@ -226,13 +365,21 @@ def _open(path: Path) -> _File:
     else:
         names, delimiter = _csv_header(path)
     lower = {name.strip().lower(): name for name in names}
-    kind = next((k for column, k in _MARKS if column in lower), "log")
-    missing = [c for c in COLUMNS[kind][0] if c not in lower]
-    if missing:
-        what = (f"a Moodle {kind} export" if kind != "log" else "a Moodle standard log "
-                "(logstore_standard_log) or a course, enrolment or grade-item export")
-        raise InputError(f"{path}: missing column(s) {', '.join(map(repr, missing))}: not {what} "
+    kind = next((k for column, k in _MARKS if column in lower), None)
+    if kind is None:
+        raise _NotMoodle(f"not a Moodle log or export: no column {', '.join(c for c, _ in _MARKS)} "
                          f"({len(names)} columns; the first line must name them)")
+    if "oldid" in lower:
+        raise _NotMoodle("a Moodle history table (column oldid), not a log or export")
+    missing = [c for c in COLUMNS[kind][0] if c not in lower]
+    if missing and kind != "log":
+        mark = next(c for c, k in _MARKS if k == kind)
+        raise _NotMoodle(f"not a Moodle {kind} export: it has {mark} but no column(s) "
+                         f"{', '.join(map(repr, missing))}")
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(map(repr, missing))}: not a Moodle "
+                         f"standard log (logstore_standard_log) ({len(names)} columns; the first "
+                         "line must name them)")
     return _File(path, kind, lower, delimiter)
 
 
@@ -259,35 +406,120 @@ def _csv_header(path: Path) -> tuple[list[str], str]:
     return [name.strip() for name in names], delimiter
 
 
-def _reader(file: _File) -> str:
+def _reader(file: _File, rejects: str | None = None) -> str:
     """The file as a DuckDB relation: every column as text (CSV: a quoted dialect, quotes
-    doubled inside a field) or as stored (Parquet)."""
+    doubled inside a field; a row that cannot be read is left out, and recorded in the table
+    ``rejects`` when it is named) or as stored (Parquet).
+
+    Rows are left out with ``store_rejects`` even where none is to be recorded (then at most one
+    is, in a table no one reads): with ``ignore_errors`` instead, DuckDB 1.5 drops every row after
+    a misplaced quote without a word."""
     if file.delimiter is None:
         return f"read_parquet({quoted(file.path)}, file_row_number = true)"
     columns = ", ".join(f"{quoted(name)}: 'VARCHAR'" for name in file.names.values())
+    table, limit = (rejects, 0) if rejects else ("moodle_unread", 1)
+    errors = (f"store_rejects = true, rejects_table = '{table}', rejects_scan = '{table}_scan', "
+              f"rejects_limit = {limit}")
     return f"""read_csv({quoted(file.path)}, header = true, auto_detect = false, all_varchar = true,
                         columns = {{{columns}}}, delim = {quoted(file.delimiter)}, quote = '"',
                         escape = '"', compression = '{compression(file.path)}',
-                        max_line_size = {MAX_LINE})"""
+                        max_line_size = {MAX_LINE}, {errors})"""
 
 
-_AS_TEXT = ("eventname", "target", "origin", "anonymous", "other")  # the rest are numbers
+_AS_TEXT = ("eventname", "origin", "anonymous", "other")  # the rest are numbers
 
 
-def _normalised(file: _File) -> str:
-    """``line`` (CSV: the line in the file, the header being line 1; Parquet: the row, from 1)
-    and the columns of the file's kind by their Moodle names as trimmed text (empty, NULL and
-    \\N are NULL; a number loses a trailing ``.0``, as a float column writes it)."""
+def _scan(file: _File, rejects: str | None = None) -> str:
+    """The columns of the file's kind by their Moodle names as trimmed text (empty, NULL and
+    \\N are NULL; a number loses a trailing ``.0``, as a float column writes it).
+
+    A CSV file's every column is read (the filter on their hash keeps the engine from reading
+    only the ones used): which rows it rejects (not UTF-8) then does not depend on the query,
+    so ``prepare``'s scan and ``file_rows``' agree, and DuckDB's rejects table is not used with
+    a partial projection (that failed with an internal error in DuckDB 1.5)."""
     required, optional = COLUMNS[file.kind]
     values = []
     for column in (*required, *optional):
         name = file.names.get(column)
-        value = "NULL::VARCHAR" if name is None else _text('"' + name.replace('"', '""') + '"')
+        value = "NULL::VARCHAR" if name is None else _text(_identifier(name))
         if column not in _AS_TEXT:
             value = f"regexp_replace({value}, '\\.0+$', '')"
         values.append(f"{value} AS {column}")
-    line = "file_row_number + 1" if file.delimiter is None else "row_number() OVER () + 1"
-    return f"SELECT {line} AS line, {', '.join(values)} FROM {_reader(file)}"
+    if file.delimiter is None:
+        return f"SELECT file_row_number + 1 AS line, {', '.join(values)} FROM {_reader(file)}"
+    every = ", ".join(map(_identifier, file.names.values()))
+    return f"SELECT {', '.join(values)} FROM {_reader(file, rejects)} WHERE hash({every}) IS NOT NULL"
+
+
+def _normalised(file: _File) -> str:
+    """``_scan`` with ``line``: CSV, the line in the file (the header being line 1), counting
+    the rows the reader rejected (``REJECTED``, made by ``prepare``); Parquet, the row, from 1."""
+    if file.delimiter is None:
+        return _scan(file)
+    # the i-th rejected row (at line r) has r - i - 1 rows kept before it
+    shifts = f"""(SELECT kept_before, max(i) AS before
+                  FROM (SELECT line - i - 1 AS kept_before, i
+                        FROM (SELECT line, row_number() OVER (ORDER BY line) AS i
+                              FROM {REJECTED} WHERE path = {quoted(file.path)}))
+                  GROUP BY kept_before)"""
+    return f"""SELECT k + 1 + coalesce(r.before, 0) AS line, kept.* EXCLUDE (k)
+               FROM (SELECT row_number() OVER () AS k, * FROM ({_scan(file)})) kept
+                    ASOF LEFT JOIN {shifts} r ON kept.k > r.kept_before"""
+
+
+def _collect_rejects(con: duckdb.DuckDBPyConnection, file: _File, rejects: str) -> None:
+    """The rows of ``file`` the reader rejected, one per line with its reason, into ``REJECTED``;
+    the rejects tables (which hold the rows' text) are dropped first. A row whose fields do not
+    match the header has them counted here, as Python's CSV reader splits the line (the engine's
+    count stops at the first misplaced quote, as in JSON written without quotes)."""
+    rows = con.execute(f"""
+        SELECT line, bool_or(error_type IN ('UNQUOTED VALUE', 'TOO MANY COLUMNS', 'MISSING COLUMNS')),
+               bool_or(error_type LIKE 'INVALID%'), bool_or(error_type LIKE 'LINE SIZE%')
+        FROM {rejects} GROUP BY line ORDER BY line""").fetchall()
+    con.execute(f"DROP TABLE {rejects}; DROP TABLE {rejects}_scan")
+    if not rows:
+        return
+    header = len(file.names)
+    counts = _field_counts(file, {line for line, fields, _, _ in rows if fields})
+    reasons = []
+    for line, fields, encoding, size in rows:
+        n = counts.get(line)
+        if fields and n is not None and n != header:
+            reason = f"row with {n} fields where the header has {header}" + (
+                " (a value holding the delimiter, not in double quotes?)" if n > header else "")
+        elif fields:
+            reason = ("row with a misplaced double quote (a value holding one must be in double "
+                      "quotes, its quotes doubled)")
+        elif encoding:
+            reason = "not valid UTF-8 (a line cut inside a character?)"
+        elif size:
+            reason = "line longer than the 4 MiB limit"
+        else:
+            reason = "unreadable row"
+        reasons.append(f"({quoted(file.path)}, {line}, {quoted(reason)})")
+    for first in range(0, len(reasons), 10_000):  # literals: bound parameters make DuckDB import pandas
+        con.execute(f"INSERT INTO {REJECTED} VALUES {', '.join(reasons[first:first + 10_000])}")
+
+
+def _field_counts(file: _File, lines: set[int]) -> dict[int, int]:
+    """How many fields Python's CSV reader finds on each of ``lines`` (the text is not kept)."""
+    counts: dict[int, int] = {}
+    if not lines:
+        return counts
+    last = max(lines)
+    opener = gzip.open if is_gzip(file.path) else open
+    with opener(file.path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number in lines:
+                text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                counts[number] = len(next(csv.reader([text], delimiter=file.delimiter), []))
+            if number >= last:
+                break
+    return counts
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _text(column: str) -> str:
@@ -315,9 +547,19 @@ def _iso(column: str) -> str:
                     ELSE '{_NOT_A_TIME}' END"""
 
 
-def _create(con: duckdb.DuckDBPyConnection, table: str, sql: str, files: list[_File]) -> None:
+def _table(con: duckdb.DuckDBPyConnection, table: str, sql: str, file: _File) -> tuple[_File, str]:
+    """``sql`` (a scan of ``file``) as the temporary table ``table``."""
     try:
-        con.execute(f"CREATE TABLE {table} AS {sql}")
+        con.execute(f"CREATE TEMP TABLE {table} AS {sql}")
     except duckdb.Error as exc:
-        names = ", ".join(str(f.path) for f in files)
-        raise InputError(f"{names}: cannot read: {engine_words(exc)}") from None
+        raise InputError(f"{file.path}: cannot read: {engine_words(exc)}") from None
+    return file, table
+
+
+def _union(tables: list[tuple[_File, str]], empty: str) -> str:
+    """The rows of ``tables``, or none (with the columns of ``empty``)."""
+    return " UNION ALL ".join(f"SELECT * FROM {t}" for _, t in tables) or f"SELECT {empty} WHERE false"
+
+
+def _create(con: duckdb.DuckDBPyConnection, table: str, sql: str) -> None:
+    con.execute(f"CREATE TABLE {table} AS {sql}")

@@ -10,6 +10,7 @@ import pytest
 from cli_helpers import run_cli
 
 from mooc_risk.errors import InputError
+from mooc_risk.features.sources import moodle
 from mooc_risk.features.sources.logs import LogImport, convert_logs
 from mooc_risk.features.sources.staging import staged_output
 
@@ -108,7 +109,6 @@ def tables(out: Path) -> dict[str, pd.DataFrame]:
 def parsed_rows(path: Path) -> pd.DataFrame:
     """The source's own fields for one file (``prepare`` then ``file_rows``), before the shared
     checks."""
-    from mooc_risk.features.sources import moodle
     from mooc_risk.features.sources.staging import duckdb_connection
 
     con = duckdb_connection()
@@ -142,8 +142,9 @@ def test_vocabulary_lifecycle_and_who_the_learner_is(tmp_path):
     assert o.loc[bob, "dropped_out"] and o.loc[bob, "dropped_at"] == at(90000)
     assert problems.examples["unknown event name (kept as other)"] == [
         rf"'\mod_choice\event\answer_created' at {log}:13"]
-    # anonymous (line 10), not logged in (11), staff with no learner (14); site level (12)
-    assert problems.examples["event without a user"] == [f"{log}:11", f"{log}:14"]
+    # anonymous (line 10), not logged in (11), a teacher's edit (14); site level (12)
+    assert problems.examples["event without a user"] == [f"{log}:11"]
+    assert problems.examples[moodle.TEACHING_ALONE] == [f"{log}:14"]
     assert problems.examples["anonymous event (not attributed)"] == [f"{log}:10"]
     assert problems.examples["event without a course"] == [f"{log}:12"]
 
@@ -193,19 +194,194 @@ def test_anonymous_guest_and_unattributable_rows_are_skipped_with_what_they_held
     log = write_csv(tmp_path / "log.csv", rows)
     hints = parsed_rows(log).hint.dropna().to_dict()
     assert hints == {3: "anonymous event (not attributed)", 4: "userid 0 (not logged in)",
-                     5: "userid -1 (system)", 6: "realuserid set (another user logged in as this one)",
-                     7: "origin restore (a copy from a course backup)",
+                     5: "userid -1 (system)", 6: moodle.LOGGED_IN_AS, 7: moodle.RESTORED,
                      8: "courseid 0 or 1 (a site-level event)"}
     counts, problems = run([log], tmp_path / "out")
     assert counts["events"] == 8
     listed = pd.read_csv(tmp_path / "out" / "import_problems.csv").dropna(subset=["line"])
     reasons = dict(zip(listed.line.astype(int), listed.reason, strict=True))
-    # the shared report names the missing field; an anonymous row has its own reason
+    # the shared report names the missing field; a row not attributed has its own reason
     assert reasons.pop(3) == "anonymous event (not attributed)"
     assert reasons == {4: "event without a user", 5: "event without a user",
-                       6: "event without a user", 7: "event without a user",
-                       8: "event without a course"}
+                       6: moodle.LOGGED_IN_AS, 7: moodle.RESTORED, 8: "event without a course"}
     assert sum(problems.counts.values()) == 6
+
+
+ROLE_ASSIGNED = r"\core\event\role_assigned"
+COMPLETION = r"\core\event\course_module_completion_updated"
+REPORT_VIEWED = r"\gradereport_user\event\grade_report_viewed"
+MANAGER, STUDENT_ROLE, TEACHER_ROLE, EDITING_TEACHER_ROLE, MANAGER_ROLE = 9, 5, 4, 3, 1
+DAY = 86400
+
+
+def role(log_id, user, role_id, seconds, *, course=COURSE, by=ADMIN) -> dict:
+    """A role assignment as Moodle logs it: the role id in objectid, the user in relateduserid
+    (at the site: course 0, system context)."""
+    assigned = row(log_id, ROLE_ASSIGNED, by, seconds, related=user, course=course, edulevel=0)
+    assigned.update(objecttable="role", objectid=role_id)
+    if course == 0:
+        assigned.update(contextlevel=10, contextinstanceid=0)
+    return assigned
+
+
+def staff_log() -> list[dict]:
+    """Ada (student role) goes quiet after day 1 while Bob stays; the teacher (editing teacher)
+    and a site manager act in the course and on Ada."""
+    return [
+        role(1, ADA, STUDENT_ROLE, 0),
+        role(2, TEACHER, EDITING_TEACHER_ROLE, 0),
+        role(3, MANAGER, MANAGER_ROLE, 0, course=0),  # at the site: staff in every course
+        row(4, ENROLLED, ADMIN, 0, related=ADA, edulevel=0),
+        row(5, ENROLLED, ADMIN, 0, related=TEACHER, edulevel=0),
+        row(6, ENROLLED, BOB, 10, related=BOB, edulevel=0),
+        row(7, r"\core\event\course_viewed", ADA, 100),
+        row(8, REPORT_VIEWED, ADA, 200, related=ADA, edulevel=1),  # Ada views her own grades
+        row(9, GRADED, TEACHER, DAY, related=ADA, edulevel=1, other={"itemid": 9, "finalgrade": 5,
+                                                                       "grademax": 10}),
+        row(10, COMPLETION, ADMIN, DAY + 60, related=ADA, module=12, origin="cli"),  # by cron
+        row(11, r"\core\event\course_viewed", TEACHER, 2 * DAY),
+        row(12, REPORT_VIEWED, TEACHER, 30 * DAY, related=ADA, edulevel=1),  # the teacher on Ada
+        row(13, COMPLETION, TEACHER, 30 * DAY, related=ADA, module=12),  # ticked off by the teacher
+        row(14, r"\core\event\message_sent", BOB, 30 * DAY, related=ADA, edulevel=0),
+        row(15, r"\mod_quiz\event\attempt_submitted", ADMIN, 30 * DAY, related=ADA, module=12,
+            origin="cli"),  # cron closing an overdue attempt
+        row(16, r"\core\event\course_viewed", MANAGER, 30 * DAY),
+        row(17, r"\core\event\course_module_created", TEACHER, 30 * DAY, module=15, edulevel=1),
+        row(18, r"\core\event\course_viewed", BOB, 30 * DAY),
+    ]
+
+
+def test_staff_and_their_actions_on_learners_are_not_learner_activity(tmp_path):
+    log = write_csv(tmp_path / "log.csv", staff_log())
+    _, problems = run([log], tmp_path / "out", final=True)
+    t = tables(tmp_path / "out")
+    ada, bob = pseudonym(SECRET, str(ADA)), pseudonym(SECRET, str(BOB))
+    assert set(t["enrolments"].learner_id) == set(t["events"].learner_id) == {ada, bob}
+    ev = t["events"].set_index("event_id")
+    assert sorted(ev.index, key=lambda i: int(i.rsplit("-", 1)[1])) == [
+        f"moodle-log-{n}" for n in (1, 4, 6, 7, 8, 9, 10, 18)]
+    assert ev.loc["moodle-log-1", ["learner_id", "event_type"]].tolist() == [ada, "enrolment"]  # not the admin's
+    assert ev.loc["moodle-log-9", ["learner_id", "value"]].tolist() == [ada, 50.0]  # the teacher's grade
+    assert ev.loc["moodle-log-10", ["learner_id", "event_type"]].tolist() == [ada, "progress"]  # by cron
+    o = t["outcomes"].set_index("learner_id")
+    # the teacher looking at Ada's grades on day 30 is not Ada's activity: she went quiet
+    assert o.loc[ada, "last_active_at"] == at(DAY + 60) and o.loc[ada, "dropped_out"]
+    assert o.loc[bob, "last_active_at"] == at(30 * DAY) and not o.loc[bob, "dropped_out"]
+    listed = pd.read_csv(tmp_path / "out" / "import_problems.csv").dropna(subset=["line"])
+    reasons = dict(zip(listed.line.astype(int) - 1, listed.reason, strict=True))  # by log id
+    staff = moodle.IN_STAFF + "{})"
+    assert reasons == {2: staff.format(3), 3: staff.format(1), 5: staff.format(3),
+                       11: staff.format(3), 12: moodle.STAFF_ACTION, 13: moodle.STAFF_ACTION,
+                       14: moodle.STAFF_ACTION, 15: moodle.SCRIPT_ACTION, 16: staff.format(1),
+                       17: moodle.TEACHING_ALONE}
+    assert reasons[12] == ("not attributed: a user acting on another (staff on a learner: not the "
+                           "learner's activity)")
+    assert problems.files[0].skipped[staff.format(3)] == 3 and problems.files[0].imported == 8
+
+
+def test_staff_roles_apply_across_log_files_parquet_and_the_enrolment_export(tmp_path):
+    roles = write_csv(tmp_path / "a.csv", [role(1, TEACHER, TEACHER_ROLE, 0),
+                                           role(2, TEACHER, STUDENT_ROLE, 0, course=43)])
+    activity = write_parquet(tmp_path / "b.parquet", [
+        row(3, r"\core\event\course_viewed", TEACHER, 60),  # a teacher in course 42
+        row(4, r"\core\event\course_viewed", TEACHER, 60, course=43),  # a student in course 43
+        row(5, r"\core\event\course_viewed", ADA, 60)])
+    enrolled = tmp_path / "user_enrolments.csv"
+    pd.DataFrame([{"userid": u, "courseid": c, "timestart": T0, "timecreated": T0}
+                  for u, c in ((TEACHER, COURSE), (TEACHER, 43), (ADA, COURSE))]).to_csv(enrolled, index=False)
+    counts, problems = run([roles, activity, enrolled], tmp_path / "out")
+    assert counts == {"events": 2 + 1 + 2, "enrolments": 2, "outcomes": 2}
+    e = tables(tmp_path / "out")["enrolments"]
+    teacher = pseudonym(SECRET, str(TEACHER))
+    assert sorted(zip(e.learner_id == teacher, e.course_id, strict=True)) == [(False, "42"), (True, "43")]
+    staff = moodle.IN_STAFF + "4)"
+    assert problems.examples[staff] == [f"{roles}:2", f"{activity}:1", f"{enrolled}:2"]
+
+
+def malformed_log(path: Path, compressed: bool = False) -> Path:
+    """A CSV log of rows 1-10 (line = id + 1) where line 4 holds `other` as JSON with commas and
+    no quotes, line 6 has too few fields, line 7 a byte that is not UTF-8 in a column never
+    used (component), and line 11 is a site-level row."""
+    rows = [row(n, r"\core\event\course_viewed", ADA, 60 * n, course=1 if n == 10 else COURSE)
+            for n in range(1, 11)]
+    lines = [line.encode() for line in pd.DataFrame(rows, columns=LOG_COLUMNS).to_csv(index=False).splitlines()]
+    unquoted = row(3, r"\core\event\course_viewed", ADA, 180, other={"note": NOTE, "a": 1, "b": 2})
+    lines[3] = ",".join("" if v is None else str(v) for v in unquoted.values()).encode()
+    lines[5] = rb"5,\core\event\course_viewed," + NOTE.encode()
+    lines[6] = lines[6].replace(b",core,", b",c\xffre,")
+    data = b"\n".join(lines) + b"\n"
+    if compressed:
+        import gzip
+
+        data = gzip.compress(data)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_malformed_csv_row_is_reported_by_line_and_the_rest_imported(tmp_path, compressed, capsys,
+                                                                         monkeypatch):
+    log = malformed_log(tmp_path / ("log.csv.gz" if compressed else "log.csv"), compressed)
+    counts, problems = run([log], tmp_path / "out")
+    assert counts["events"] == 6
+    listed = pd.read_csv(tmp_path / "out" / "import_problems.csv").dropna(subset=["line"])
+    assert dict(zip(listed.line.astype(int), listed.reason, strict=True)) == {
+        4: "row with 23 fields where the header has 21 (a value holding the delimiter, not in double quotes?)",
+        6: "row with 3 fields where the header has 21",
+        7: "not valid UTF-8 (a line cut inside a character?)",
+        11: "event without a course"}  # the site-level row: the lines after the bad ones stay true
+    events = pd.read_parquet(tmp_path / "out" / "events.parquet")
+    assert sorted(events.event_id) == sorted(f"moodle-log-{n}" for n in (1, 2, 4, 7, 8, 9))
+    assert problems.files[0].read == 10 and problems.files[0].imported == 6
+    with pytest.raises(InputError, match=r"log\.csv(\.gz)?:4: row with 23 fields where the header has 21"):
+        run([log], tmp_path / "strict", strict=True)
+    monkeypatch.setenv("MOOC_RISK_ID_SECRET", "x")
+    result = run_cli(["import", "--source", "moodle", "--in", log, "--out", tmp_path / "cli"], capsys, monkeypatch)
+    assert result.code == 0, result.err
+    for text in (result.out + result.err, *(p.read_bytes().decode("latin-1") for p in tmp_path.rglob("*")
+                                            if p.is_file() and p != log)):
+        assert NOTE not in text and IP not in text
+
+
+def test_other_files_in_a_moodle_folder_are_listed_with_what_became_of_them(tmp_path, capsys, monkeypatch):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_csv(folder / "mdl_logstore_standard_log.csv", course_log())
+    pd.DataFrame([{"id": ADA, "username": "invented", "firstaccess": T0, "timecreated": T0}]).to_csv(
+        folder / "mdl_user.csv", index=False)
+    pd.DataFrame([{"id": 1, "enrolid": 3, "userid": ADA, "timestart": T0, "timecreated": T0}]).to_csv(
+        folder / "mdl_user_enrolments.csv", index=False)  # not joined with enrol: no courseid
+    pd.DataFrame([{"id": 1, "oldid": 9, "action": 2, "courseid": COURSE, "grademin": 0, "grademax": 10}]).to_csv(
+        folder / "mdl_grade_items_history.csv", index=False)
+    grade_items(folder / "mdl_grade_items.csv", {9: 10.0, 10: 20.0})
+    (folder / "mdl_course.csv").write_text(f"id,startdate,enddate\n{COURSE},{T0},0\n43,{T0},0,extra\n")
+    (folder / "notes.txt").write_text("not a table\n")
+    monkeypatch.setenv("MOOC_RISK_ID_SECRET", "x")
+    result = run_cli(["import", "--source", "moodle", "--in", folder, "--out", tmp_path / "out"],
+                     capsys, monkeypatch)
+    assert result.code == 0, result.err
+    assert "11 events, 2 enrolments, 2 outcomes" in result.out
+    report = {line.split(": ", 1)[0]: line.split(": ", 1)[1] for line in result.out.splitlines()
+              if line.startswith(str(folder))}
+    assert report[str(folder / "mdl_user.csv")] == (
+        "not read (not a Moodle log or export: no column eventname, grademax, startdate, timestart "
+        "(4 columns; the first line must name them))")
+    assert report[str(folder / "mdl_user_enrolments.csv")] == (
+        "not read (not a Moodle enrolment export: it has timestart but no column(s) 'courseid')")
+    assert report[str(folder / "mdl_grade_items_history.csv")] == (
+        "not read (a Moodle history table (column oldid), not a log or export)")
+    assert report[str(folder / "notes.txt")].startswith("not read (not a file name this source reads")
+    assert report[str(folder / "mdl_grade_items.csv")] == (
+        "read, no events (a grade-item export: the ranges of 2 grade items)")
+    assert report[str(folder / "mdl_course.csv")] == (
+        "read, no events (a course export: the dates of 1 course; 1 unreadable row skipped "
+        "(first: line 3: row with 4 fields where the header has 3 (a value holding the delimiter, not in "
+        "double quotes?)))")
+    listed = pd.read_csv(tmp_path / "out" / "import_problems.csv")
+    assert listed[listed.file == str(folder / "mdl_course.csv")].reason.tolist() == [
+        "file read, no events: a course export: the dates of 1 course; 1 unreadable row skipped "
+        "(first: line 3: row with 4 fields where the header has 3 (a value holding the delimiter, not "
+        "in double quotes?))"]
 
 
 def test_other_and_ip_never_reach_any_output_file(tmp_path, capsys, monkeypatch):
@@ -271,7 +447,8 @@ def test_course_export_dates_and_enrolment_export(tmp_path):
     report = {f.path: f for f in problems.files}
     assert report[str(enrolments_file)].fallbacks == {"timecreated (timestart is 0)": 1}
     assert report[str(log)].fallbacks == {"contextinstanceid (course context)": 1}
-    assert str(export) not in report and str(log) in report  # the course export holds no events
+    # the course export holds no events: listed with what it gave (courses 42 and 43, not the site)
+    assert report[str(export)].line() == f"{export}: read, no events (a course export: the dates of 2 courses)"
 
 
 def test_missing_columns_name_the_file_and_never_a_record(tmp_path):
@@ -281,7 +458,8 @@ def test_missing_columns_name_the_file_and_never_a_record(tmp_path):
         run([no_user], tmp_path / "out")
     headerless = tmp_path / "headerless.csv"
     pd.DataFrame(rows, columns=LOG_COLUMNS).to_csv(headerless, index=False, header=False)
-    with pytest.raises(InputError, match=r"headerless\.csv: missing column") as raised:
+    with pytest.raises(InputError, match=r"no Moodle log .*headerless\.csv: not a Moodle log or export: "
+                                         r"no column eventname.*21 columns; the first line must name them") as raised:
         run([headerless], tmp_path / "out")
     assert not any(s in str(raised.value) for s in (IP, NOTE, "course_viewed"))
     course_only = tmp_path / "only" / "course.csv"
