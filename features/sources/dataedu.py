@@ -11,20 +11,20 @@
   timestamps, so before the run ends only the survey and the enrolment are known.
 - ``certified`` = final grade ≥ 60; there is no dropout label.
 
-Reading. The three CSV files are read as text (UTF-8, comma-separated, a header line). Every
-cell loses surrounding blanks and ``\\r`` (files saved on Windows); an empty cell and R's or
-pandas' missing markers (``NA``, ``NaN``, ``NULL``…) are missing. Section ids must look like
-``FrScA-S116-01`` with a known term; user ids are whole numbers (``80624`` = ``80624.0`` =
-``_80624_1`` in the survey; survey rows with template junk instead of a user or section are
-skipped). Grades, points, minutes and Likert answers (the instrument's 1–5 scale) must be
-numbers. Anything else stops the import with an InputError naming the file, the line (the
-header being line 1) and the column; a cell's value is shown only for sections and numbers. An
-import that yields no enrolments or no events stops, saying what the files hold instead.
+Reading. The three CSV files are read as text (UTF-8, comma-separated, a header line; the rules
+of ``csv_input``). Every cell loses surrounding blanks and ``\\r`` (files saved on Windows);
+an empty cell and R's or pandas' missing markers (``NA``, ``NaN``, ``NULL``…) are missing.
+Section ids must look like ``FrScA-S116-01`` with a known term; user ids are whole numbers
+(``80624`` = ``80624.0`` = ``_80624_1`` in the survey; survey rows with template junk instead
+of a user or section are skipped). Grades, points, minutes and Likert answers (the
+instrument's 1–5 scale) must be numbers. Anything else stops the import with an InputError
+naming the file, the line (the header being line 1) and the column; a cell's value is shown
+only for sections and numbers. An import that yields no enrolments or no events stops, saying
+what the files hold instead.
 """
 
 from __future__ import annotations
 
-import csv
 import importlib.resources
 import re
 from collections.abc import Callable
@@ -35,7 +35,16 @@ import pandas as pd
 
 from mooc_risk.errors import InputError
 from mooc_risk.features.constructs import load_construct_map
-from mooc_risk.features.sources.staging import copy_instrument, found_columns, require
+from mooc_risk.features.sources.csv_input import (
+    blank_row,
+    cell,
+    csv_records,
+    header_names,
+    require_columns,
+    require_utf8,
+    unique_names,
+)
+from mooc_risk.features.sources.staging import copy_instrument, require
 from mooc_risk.files import write_table
 
 TERM_STARTS = {"S116": "2015-09-01", "T116": "2015-09-01", "S216": "2016-01-15"}
@@ -53,46 +62,18 @@ _WHOLE = r"\d+(\.0*)?"
 
 
 def _read(path: Path, columns: list[str]) -> pd.DataFrame:
-    """The file's rows as text (stripped; missing → None) with the line each starts on."""
+    """The file's rows as text (trimmed; missing → None) with the line each starts on."""
     require(path, "dataedu file")
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, 1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise InputError(f"{path.name} line {number}: not UTF-8 text (save the file as "
-                                 "UTF-8)") from None
+    require_utf8(path, path.name)
+    records = csv_records(path, path.name, skip=blank_row, width="at most")
+    _, header = next(records)
     rows, lines = [], []
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle, strict=True)
-        try:
-            header = next((row for row in reader if any(c.strip() for c in row)), None)
-            if header is None:
-                raise InputError(f"{path.name}: empty file (no header line)")
-            end = reader.line_num
-            for row in reader:
-                start, end = end + 1, reader.line_num
-                if not any(cell.strip() for cell in row):
-                    continue  # a blank line
-                if len(row) > len(header):
-                    raise InputError(f"{path.name} line {start}: {len(row)} fields where the "
-                                     f"header has {len(header)}")
-                rows.append([None if c.strip() in MISSING else c.strip() for c in row]
-                            + [None] * (len(header) - len(row)))
-                lines.append(start)
-        except csv.Error:
-            raise InputError(f"{path.name} line {reader.line_num}: a quoted field is not closed "
-                             "properly") from None
-    names = [name.strip() for name in header]
-    twice = sorted({n for n in names if names.count(n) > 1 and n in columns})
-    if twice:
-        raise InputError(f"{path.name}: column(s) {', '.join(map(repr, twice))} appear more than once")
-    missing = [c for c in columns if c not in names]
-    if missing:
-        raise InputError(f"{path.name}: missing column(s) {', '.join(map(repr, missing))}; "
-                         f"{found_columns(names, columns)}")
-    names = [n if names.index(n) == i else f"{n}.{i}" for i, n in enumerate(names)]  # unused
-    frame = pd.DataFrame(rows, columns=names, dtype=object)
+    for line, row in records:
+        rows.append([cell(c, MISSING) for c in row] + [None] * (len(header) - len(row)))
+        lines.append(line)
+    names = header_names(path.name, header, columns)
+    require_columns(path.name, names, columns)
+    frame = pd.DataFrame(rows, columns=unique_names(names), dtype=object)  # unused repeats: NAME.i
     frame[LINE] = lines
     return frame
 

@@ -31,10 +31,7 @@ import duckdb
 
 from mooc_risk.errors import InputError
 from mooc_risk.features.sources import kddcup_raw
-from mooc_risk.features.sources.kddcup_raw import (
-    KINDS,
-    TRUTH,
-    WINDOW_DAYS,
+from mooc_risk.features.sources.csv_input import (
     Check,
     CsvFile,
     Findings,
@@ -44,6 +41,7 @@ from mooc_risk.features.sources.kddcup_raw import (
     shown_value,
     with_header,
 )
+from mooc_risk.features.sources.kddcup_raw import KINDS, TRUTH, WINDOW_DAYS, is_truth_header
 from mooc_risk.features.sources.staging import copy_to_parquet, duckdb_connection, quoted, require
 
 __all__ = ["COLUMNS", "KINDS", "NEEDS_ID_SECRET", "STEPS", "WINDOW_DAYS", "convert", "needs_id_secret"]
@@ -95,12 +93,12 @@ def _convert_daily(src: Path, daily: list[Path], stage: Path,
     truth_path = require(src / TRUTH_FILE, f"{TRUTH_FILE} (enrollment_id, label)")
     files: list[CsvFile] = []
     for number, path in enumerate(daily, 1):
-        made = with_header(path, number, COLUMNS, known=set(COLUMNS))
+        made = with_header(path, number, COLUMNS)
         if made is None:
             findings.add(path, None, None, "empty file")
         else:
             files.append(made)
-    truth = headerless(truth_path, 0, TRUTH, _is_header)
+    truth = headerless(truth_path, 0, TRUTH, is_truth_header)  # the copy's header, if any
     if truth is None:
         raise InputError(f"{truth_path}: empty file (expected enrollment_id,label rows, "
                          "label 1 = dropped out)")
@@ -167,11 +165,6 @@ def _convert_daily(src: Path, daily: list[Path], stage: Path,
                      f"no label in {TRUTH_FILE} (dropped_out left empty)", None, unlabelled[0])
     step("outcomes")
     return findings.write(stage, counts)
-
-
-def _is_header(fields: list[str]) -> bool:
-    """The copy's ``enrollment_id,label`` header (the release has none)."""
-    return len(fields) >= 2 and not fields[0].isdigit() and not fields[1].isdigit()
 
 
 def _check(con: duckdb.DuckDBPyConnection, files: list[CsvFile], truth: CsvFile) -> None:

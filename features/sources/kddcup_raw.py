@@ -26,34 +26,42 @@ an unparseable or empty time, an empty event, a log row of no enrolment, repeate
 or labels, a label other than 0/1, a course without a window. What is imported anyway, or
 left out harmlessly, is listed in ``import_problems.csv`` (``file, line, field, reason,
 value, rows``): unknown events or sources, events outside their window, enrolments without a
-label, labels of no enrolment, object.csv's bad rows, empty and skipped files.
+label, labels of no enrolment, object.csv's bad rows, empty and skipped files. The files are
+read line by line, and problems checked and listed, with ``csv_input`` (shared with the daily
+copy, ``kddcup``).
 """
 
 from __future__ import annotations
 
-import csv
 import itertools
 import re
 import shutil
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from mooc_risk.errors import InputError
-from mooc_risk.features.sources.documents import MAX_LINE
+from mooc_risk.features.sources.csv_input import (
+    Check,
+    CsvFile,
+    Findings,
+    at_line,
+    headerless,
+    raise_for,
+    run_reading,
+    shown_value,
+    with_header,
+)
 from mooc_risk.features.sources.identity import create_keys_table, pseudonym_sql
-from mooc_risk.features.sources.staging import copy_to_parquet, duckdb_connection, engine_words, quoted
+from mooc_risk.features.sources.staging import copy_to_parquet, duckdb_connection, quoted
 
 KINDS = ["access", "discussion", "navigate", "page_close", "problem", "video", "wiki"]
 SPELLINGS = {"nagivate": "navigate"}  # the release's spelling → the event kind
 SOURCES = ("browser", "server")
 WINDOW_DAYS = 30
 PLATFORM = "xuetangx"
-PROBLEMS_FILE = "import_problems.csv"
-PROBLEM_COLUMNS = ["file", "line", "field", "reason", "value", "rows"]
-SHOWN = 3  # offending rows shown per kind of problem
 MEMORY_LIMIT = "1GB"  # DuckDB spills to the work folder beyond this
 TIME_FORMATS = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 DATE_FORMATS = ["%Y-%m-%d", *TIME_FORMATS]
@@ -68,171 +76,6 @@ OBJECTS = ["course_id", "module_id", "category", "children", "start"]
 KNOWN_COLUMNS = {*LOG, *LOG_CHECKED, *ENROLMENT, *TRUTH, *DATES, *OBJECTS}
 
 _PART_FILE = re.compile(r"(log|enrollment|truth)_([A-Za-z0-9]+)\.csv", re.IGNORECASE)
-_BLANKS = " \"\t\r\ufeff"  # trimmed around every field: blanks, quotes, CR, a byte-order mark
-
-
-# --- CSV files as numbered lines ----------------------------------------------------------
-@dataclass(frozen=True)
-class CsvFile:
-    """A comma-separated file read line by line (so every row keeps its line number): the
-    1-based position of each column, and the line of the header (0: no header)."""
-
-    path: Path
-    number: int
-    positions: dict[str, int]
-    header_line: int
-    width: int
-
-    def lines_sql(self) -> str:
-        """``line, text``: every line in file order, numbered (a blank line's text is NULL)."""
-        return f"""
-            SELECT row_number() OVER () AS line, text
-            FROM read_csv({quoted(self.path)}, columns={{'text': 'VARCHAR'}}, header=false,
-                          delim=E'\\x1f', quote='', escape='', auto_detect=false, strict_mode=false,
-                          max_line_size={MAX_LINE})"""
-
-    def rows_sql(self, columns: Iterable[str], extra: str = "",
-                 names: dict[str, str] | None = None, lines: str | None = None) -> str:
-        """``file, line, width`` and each column trimmed (NULL when empty; renamed as ``names``
-        says), one row per non-blank line after the header, then ``extra`` columns; from
-        ``lines`` (a relation of ``line, text``) if given, else from the file."""
-        names = names or {}
-        fields = ", ".join(f"nullif(f[{self.positions[c]}], '') AS \"{names.get(c, c)}\"" for c in columns)
-        split = (f"CASE WHEN regexp_matches(text, '[{_BLANKS}]') "  # trimming only where needed
-                 f"THEN list_transform(string_split(text, ','), x -> trim(x, '{_BLANKS}')) "
-                 "ELSE string_split(text, ',') END")
-        return f"""
-            SELECT {self.number} AS file, line, len(f) AS width, {fields}{extra}
-            FROM (SELECT line, {split} AS f FROM ({lines or self.lines_sql()})
-                  WHERE line > {self.header_line} AND text IS NOT NULL)
-            WHERE len(f) > 1 OR f[1] <> ''"""  # not a blank line
-
-
-def first_line(path: Path) -> tuple[list[str], int] | None:
-    """The fields of the first non-blank line (trimmed) and its number; None when the file has
-    no such line."""
-    try:
-        with path.open("rb") as handle:
-            for number, raw in enumerate(handle, 1):
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8", errors="replace")
-                if text.strip(" \t\r\n\ufeff"):
-                    return [f.strip(" \t\r\n\"\ufeff") for f in text.split(",")], number
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    return None
-
-
-def with_header(path: Path, number: int, columns: list[str], optional: Iterable[str] = (),
-                known: set[str] = KNOWN_COLUMNS) -> CsvFile | None:
-    """The file with its header checked (None when it has no line at all). A missing column
-    stops with the columns expected; fields of the first line that are not column names are
-    not shown (they may be a record)."""
-    found = first_line(path)
-    if found is None:
-        return None
-    names, line = found
-    lowered = [n.lower() for n in names]
-    missing = [c for c in columns if c not in lowered]
-    if missing:
-        shown = [repr(n) for n in lowered if n in known]
-        others = len(lowered) - len(shown)
-        what = ", ".join(shown + ([f"{others} other field(s) (not shown)"] if others else []))
-        raise InputError(f"{path}:{line}: the header lacks column(s) {', '.join(map(repr, missing))}; "
-                         f"expected {','.join(columns)}; found {what}")
-    wanted = [*columns, *(c for c in optional if c in lowered)]
-    return CsvFile(path, number, {c: lowered.index(c) + 1 for c in wanted}, line, len(names))
-
-
-def headerless(path: Path, number: int, columns: list[str], is_header: Callable[[list[str]], bool]
-               ) -> CsvFile | None:
-    """A file whose columns are ``columns`` in order, as released without a header; a first
-    line that ``is_header`` recognises is skipped (a copy that added one)."""
-    found = first_line(path)
-    if found is None:
-        return None
-    names, line = found
-    header_line = line if is_header(names) else 0
-    return CsvFile(path, number, {c: i + 1 for i, c in enumerate(columns)}, header_line, len(columns))
-
-
-# --- problems: fatal ones stop the import, the others are listed ----------------------------
-@dataclass(frozen=True)
-class Check:
-    """Rows of ``table`` matching ``where`` cannot be imported: ``field``: ``reason``, with
-    ``note`` (SQL, may be NULL) shown per row."""
-
-    table: str
-    where: str
-    field: str | None
-    reason: str
-    note: str = "NULL"
-
-
-@dataclass
-class Findings:
-    """What was imported with a problem, one row each: ``file, line, field, reason, value,
-    rows`` (``line`` of the first row, ``rows`` how many)."""
-
-    rows: list[tuple] = field(default_factory=list)
-    skipped: int = 0
-
-    def add(self, path: Path | str, line: int | None, field_name: str | None, reason: str,
-            value: str | None = None, rows: int | None = None) -> None:
-        self.rows.append((str(path), line, field_name, reason, value, rows))
-
-    def skip(self, path: Path, reason: str) -> None:
-        self.add(path, None, None, f"skipped: {reason}")
-        self.skipped += 1
-
-    def write(self, stage: Path, counts: dict[str, int]) -> dict[str, int]:
-        """Write ``import_problems.csv`` when there is something to list; ``counts`` gains
-        how many files were skipped and how many problems were listed."""
-        if not self.rows:
-            return counts
-        with (stage / PROBLEMS_FILE).open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(PROBLEM_COLUMNS)
-            writer.writerows(self.rows)
-        if self.skipped:
-            counts[f"skipped files (in {PROBLEMS_FILE})"] = self.skipped
-        if len(self.rows) > self.skipped:
-            counts[f"problems (in {PROBLEMS_FILE})"] = len(self.rows) - self.skipped
-        return counts
-
-
-def raise_for(con: duckdb.DuckDBPyConnection, checks: list[Check], paths: dict[int, Path],
-              describe: Callable[[Path, int, Check, str | None], str], what: str) -> None:
-    """Stop with every check that some row fails: how many rows, and the first few as
-    ``describe`` words them."""
-    failed = []
-    for table in dict.fromkeys(c.table for c in checks):
-        mine = [c for c in checks if c.table == table]
-        totals = con.execute("SELECT " + ", ".join(f"count_if({c.where})" for c in mine)
-                             + f" FROM {table}").fetchone()
-        for check, total in zip(mine, totals, strict=True):
-            if not total:
-                continue
-            rows = con.execute(f"SELECT file, line, {check.note} FROM {table} WHERE {check.where} "
-                               f"ORDER BY file, line LIMIT {SHOWN}").fetchall()
-            shown = "; ".join(describe(paths[f], line, check, note) for f, line, note in rows)
-            more = f" (and {total - len(rows):,} more like it)" if total > len(rows) else ""
-            failed.append((total, shown + more))
-    if failed:
-        rows = sum(n for n, _ in failed)
-        raise InputError(f"{what}: {rows:,} row(s) cannot be imported: "
-                         + "; ".join(text for _, text in failed))
-
-
-def at_line(path: Path, line: int, check: Check, note: str | None) -> str:
-    """``FILE:LINE: FIELD: REASON (NOTE)``."""
-    where = f"{path}:{line}: " + (f"{check.field}: " if check.field else "")
-    return where + check.reason + (f" ({note})" if note is not None else "")
-
-
-def shown_value(column: str, width: int = 40) -> str:
-    """SQL: a field's value quoted and cut short, for messages (never used on usernames)."""
-    cut = f"CASE WHEN length({column}) > {width} THEN '…' ELSE '' END"
-    return f"'''' || left({column}, {width}) || {cut} || ''''"
 
 
 # --- the release's files ------------------------------------------------------------------
@@ -332,9 +175,9 @@ def _read(con: duckdb.DuckDBPyConnection, release: Release, findings: Findings,
     def read(key: str, path: Path, columns: list[str], optional: Iterable[str] = ()) -> CsvFile | None:
         number = next(numbers)
         if key.startswith("truth:"):
-            made = headerless(path, number, columns, _truth_header)
+            made = headerless(path, number, columns, is_truth_header)
         else:
-            made = with_header(path, number, columns, optional)
+            made = with_header(path, number, columns, optional, KNOWN_COLUMNS)
         if made is None:
             findings.add(path, None, None, "empty file")
         else:
@@ -400,16 +243,7 @@ def _read(con: duckdb.DuckDBPyConnection, release: Release, findings: Findings,
     return files
 
 
-def run_reading(con: duckdb.DuckDBPyConnection, sql: str, *paths: Path) -> None:
-    """Run ``sql``, which reads ``paths``; a file DuckDB cannot read (not UTF-8, a line over
-    the limit) is named, in the project's words."""
-    try:
-        con.execute(sql)
-    except duckdb.Error as exc:
-        raise InputError(f"{', '.join(map(str, paths))}: cannot be read: {engine_words(exc)}") from None
-
-
-def _truth_header(fields: list[str]) -> bool:
+def is_truth_header(fields: list[str]) -> bool:
     """A first line that is a header rather than ``enrollment_id,label``: its label is not a
     number and neither is its id (``enrollment_id,label`` or ``enrollment_id,dropout``)."""
     return len(fields) >= 2 and not fields[1].isdigit() and not fields[0].isdigit()

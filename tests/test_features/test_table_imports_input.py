@@ -370,3 +370,27 @@ def test_repeated_unused_columns_are_fine(tmp_path):
     (src / "studentInfo.csv").write_text(text)
     assert import_error(oulad, src, tmp_path / "b") == (
         "studentInfo.csv: column(s) 'code_module' appear more than once in the header")
+
+
+def test_repeated_columns_and_long_rows_are_told_alike_in_both_imports(tmp_path):
+    """The words of csv_input: a used column named twice, and a row of too many fields named by
+    the line it starts on (a quoted field may span lines)."""
+    src = dataedu_files(tmp_path / "dataedu")
+    text = (src / "course_minutes.csv").read_text().replace("TimeSpent", "Bb_UserPK", 1)
+    (src / "course_minutes.csv").write_text(text)
+    assert import_error(dataedu, src, tmp_path / "out") == (
+        "course_minutes.csv: column(s) 'Bb_UserPK' appear more than once in the header")
+    src = oulad_csv(tmp_path / "oulad")
+    with (src / "studentInfo.csv").open("a") as handle:  # starts on line 4, ends on line 5
+        handle.write('"AAA","2013J","33","F","Wales","A\nLevel","","0-35","0","60","N","Pass","x"\n')
+    assert import_error(oulad, src, tmp_path / "out") == (
+        "studentInfo.csv line 4: 13 fields where the header has 12")
+
+
+def test_vertical_tabs_and_form_feeds_are_blanks_too(tmp_path):
+    clean = oulad_csv(tmp_path / "clean")
+    padded = oulad_csv(tmp_path / "padded")
+    text = (padded / "studentInfo.csv").read_text().replace('"11"', '"\x0b11\x0c"')
+    (padded / "studentInfo.csv").write_text(text)
+    assert convert(oulad, padded, tmp_path / "b") == convert(oulad, clean, tmp_path / "a")
+    assert_same_tables(tmp_path / "a", tmp_path / "b")
