@@ -59,6 +59,7 @@ from mooc_risk.features.sources.oulad_tables import (
     check_enrolments,
     check_unique,
     create_runs,
+    left_out,
     no_events,
 )
 from mooc_risk.features.sources.oulad_values import FIELDS, check_values, create_view, find_source
@@ -78,7 +79,7 @@ def convert(src: Path, stage: Path, step: Callable[[str], None]) -> dict[str, in
             check_values(con, source, FIELDS[name])
     check_unique(con, sources)
     create_runs(con)
-    check_clicks(con, sources)  # one pass over the 10 million rows
+    unplaced_clicks = check_clicks(con, sources)  # one pass over the 10 million rows
     check_enrolments(con, sources)
     step("read and checked")
     try:
@@ -92,6 +93,7 @@ def convert(src: Path, stage: Path, step: Callable[[str], None]) -> dict[str, in
         con.execute("CREATE TEMP VIEW events AS SELECT * FROM "
                     f"read_parquet({quoted(stage / 'events.parquet')})")
         counts["outcomes"] = copy_to_parquet(con, OUTCOMES, stage / "outcomes.parquet")
+        counts.update(left_out(con, unplaced_clicks))
     except duckdb.Error as exc:  # the checks above should leave nothing for DuckDB to refuse
         raise InputError(f"{src}: OULAD import stopped on a value the checks did not catch "
                          f"({type(exc).__name__}); please report it") from None

@@ -55,16 +55,18 @@ def create_runs(con: duckdb.DuckDBPyConnection) -> None:
         FROM courses""")
 
 
-def check_clicks(con: duckdb.DuckDBPyConnection, sources: dict[str, Source]) -> None:
+def check_clicks(con: duckdb.DuckDBPyConnection, sources: dict[str, Source]) -> int:
     """studentVle's values, and that every click of a known presentation belongs to a learner
-    enrolled in it (else the events would name an enrolment the enrolments table lacks)."""
+    enrolled in it (else the events would name an enrolment the enrolments table lacks).
+    Returns how many rows belong to no presentation in courses (left out, and said so)."""
     source = sources["studentVle"]
     stray = "c.__problem IS NULL AND r.run_id IS NOT NULL AND i.id_student IS NULL"
     try:
-        bad, count, key = con.execute(f"""
+        bad, count, key, unknown = con.execute(f"""
             SELECT count(*) FILTER (WHERE c.__problem IS NOT NULL), count(*) FILTER (WHERE {stray}),
                    min({{'m': c.code_module, 'p': c.code_presentation, 's': c.id_student}})
-                       FILTER (WHERE {stray})
+                       FILTER (WHERE {stray}),
+                   count(*) FILTER (WHERE c.__problem IS NULL AND r.run_id IS NULL)
             FROM clicks c
             LEFT JOIN runs r ON r.course_id = c.code_module AND r.run_id = c.code_presentation
             LEFT JOIN (SELECT DISTINCT code_module, code_presentation, id_student FROM studentInfo) i
@@ -80,6 +82,30 @@ def check_clicks(con: duckdb.DuckDBPyConnection, sources: dict[str, Source]) -> 
         raise InputError(f"{where}, column id_student: the learner is not in "
                          f"{sources['studentInfo'].label} for {key['m']} {key['p']} "
                          f"({count:,} {source.label} row(s) of learners not enrolled)")
+    return unknown
+
+
+def left_out(con: duckdb.DuckDBPyConnection, clicks_without_presentation: int) -> dict[str, int]:
+    """What the import leaves out, by the dataset's rules, to be said in its summary (never in
+    silence): clicks of presentations not in courses, submissions without a date (the
+    documented "no event"), submissions of an unknown assessment or of a learner not enrolled
+    in the assessment's presentation."""
+    undated, unknown, not_enrolled = con.execute("""
+        SELECT count(*) FILTER (WHERE s.date_submitted IS NULL),
+               count(*) FILTER (WHERE s.date_submitted IS NOT NULL AND a.id_assessment IS NULL),
+               count(*) FILTER (WHERE s.date_submitted IS NOT NULL AND a.id_assessment IS NOT NULL
+                                      AND (r.run_id IS NULL OR i.id_student IS NULL))
+        FROM studentAssessment s
+        LEFT JOIN assessments a USING (id_assessment)
+        LEFT JOIN runs r ON r.course_id = a.code_module AND r.run_id = a.code_presentation
+        LEFT JOIN (SELECT DISTINCT code_module, code_presentation, id_student FROM studentInfo) i
+          ON i.id_student = s.id_student AND i.code_module = a.code_module
+         AND i.code_presentation = a.code_presentation""").fetchone()
+    found = {"clicks of a presentation not in courses (left out)": clicks_without_presentation,
+             "submissions without date_submitted (no event, as documented)": undated,
+             "submissions of an assessment not in assessments (left out)": unknown,
+             "submissions of a learner not enrolled in that presentation (left out)": not_enrolled}
+    return {what: int(n) for what, n in found.items() if n}
 
 
 def _presentations(con: duckdb.DuckDBPyConnection, view: str, shown: int = 6) -> str:

@@ -394,3 +394,17 @@ def test_vertical_tabs_and_form_feeds_are_blanks_too(tmp_path):
     (padded / "studentInfo.csv").write_text(text)
     assert convert(oulad, padded, tmp_path / "b") == convert(oulad, clean, tmp_path / "a")
     assert_same_tables(tmp_path / "a", tmp_path / "b")
+
+
+def test_oulad_says_what_it_leaves_out(tmp_path):
+    src = oulad_files(tmp_path / "src")
+    pd.DataFrame([{"id_assessment": 7.0, "id_student": 11.0, "date_submitted": 19.0, "is_banked": 0.0, "score": 78.0},
+                  {"id_assessment": 7.0, "id_student": 22.0, "date_submitted": None, "is_banked": 0.0, "score": None},
+                  {"id_assessment": 9.0, "id_student": 11.0, "date_submitted": 21.0, "is_banked": 0.0, "score": 50.0},
+                  {"id_assessment": 7.0, "id_student": 33.0, "date_submitted": 22.0, "is_banked": 0.0, "score": 40.0}]
+                 ).to_parquet(src / "studentAssessment.parquet")
+    counts = convert(oulad, src, tmp_path / "out")
+    assert counts == {"enrolments": 2, "surveys": 2, "events": 4, "outcomes": 2,
+                      "submissions without date_submitted (no event, as documented)": 1,
+                      "submissions of an assessment not in assessments (left out)": 1,
+                      "submissions of a learner not enrolled in that presentation (left out)": 1}
