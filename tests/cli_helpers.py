@@ -26,3 +26,13 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture, monkeypatch: pytest.
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     captured = capsys.readouterr()
     return Result(code, captured.out, captured.err)
+
+
+def assert_trains(data, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An imported data folder goes through ``train`` (dropout, days 0/7/14) to a registered
+    model; use with the ``private_tracking`` fixture."""
+    trained = run_cli(["train", "--data", data, "--target", "dropout", "--as-of", "0,7,14",
+                       "--set", "compare_horizon_strategies=false", "--set", "gate.ece_ceiling=0.2"],
+                      capsys, monkeypatch)
+    assert trained.code == 0, trained.err
+    assert "mooc-risk-dropout v1" in trained.out

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_helpers import run_cli
+from cli_helpers import assert_trains, run_cli
 
 from mooc_risk.errors import InputError
 from mooc_risk.features.sources.logs import LogImport, convert_logs
@@ -363,11 +363,7 @@ def test_features_and_train_run_unchanged_on_imported_logs(tmp_path, synthetic, 
     assert (imported.event_type == "assessment").sum() == (truth.event_type == "assessment").sum()
     assert run_cli(["features", "--data", data, "--as-of", "0,7", "--out", tmp_path / "f.parquet"],
                    capsys, monkeypatch).code == 0
-    trained = run_cli(["train", "--data", data, "--target", "dropout", "--as-of", "0,7,14",
-                       "--set", "compare_horizon_strategies=false", "--set", "gate.ece_ceiling=0.2"],
-                      capsys, monkeypatch)
-    assert trained.code == 0, trained.err
-    assert "mooc-risk-dropout v1" in trained.out
+    assert_trains(data, capsys, monkeypatch)
 
 
 def test_date_only_timestamps_and_append_onto_a_non_log_folder_are_refused(tmp_path):

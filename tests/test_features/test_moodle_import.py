@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_helpers import run_cli
+from cli_helpers import assert_trains, run_cli
 
 from mooc_risk.errors import InputError
 from mooc_risk.features.sources import moodle
@@ -564,8 +564,4 @@ def test_import_features_and_train_from_a_moodle_log(tmp_path, synthetic, capsys
         pd.read_parquet(source / "enrolments.parquet"))
     assert run_cli(["features", "--data", data, "--as-of", "0,7", "--out", tmp_path / "f.parquet"],
                    capsys, monkeypatch).code == 0
-    trained = run_cli(["train", "--data", data, "--target", "dropout", "--as-of", "0,7,14",
-                       "--set", "compare_horizon_strategies=false", "--set", "gate.ece_ceiling=0.2"],
-                      capsys, monkeypatch)
-    assert trained.code == 0, trained.err
-    assert "mooc-risk-dropout v1" in trained.out
+    assert_trains(data, capsys, monkeypatch)
