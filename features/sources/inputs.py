@@ -63,7 +63,11 @@ def input_files(paths: list[Path], suffixes: tuple[str, ...] = LOG_SUFFIXES) -> 
     if len(unique) < len(found.read):
         found.read = unique
     if not found.read:
-        why = "; ".join(f"{p}: {r}" for p, r in found.skipped[:5]) or "the folders are empty"
+        reasons: dict[str, list[str]] = {}
+        for path, reason in found.skipped:
+            reasons.setdefault(reason, []).append(path.name)
+        why = "; ".join(f"{len(names):,} {reason}: {', '.join(names[:3])}{', …' if len(names) > 3 else ''}"
+                        for reason, names in reasons.items()) or "the folders are empty"
         raise InputError(f"no file to read in {', '.join(map(str, paths))} ({why})")
     return found
 
@@ -75,8 +79,8 @@ def _skip_reason(file: Path, folder: Path, suffixes: tuple[str, ...]) -> str | N
     if file.stat().st_size == 0:
         return "empty file"
     if not readable_name(file.name, suffixes):
-        return (f"not a file name this source reads ({', '.join(suffixes)}, maybe .gz, or a "
-                "rotated copy such as tracking.log.1 or tracking.log-20240311)")
+        return (f"not a file name this source reads ({', '.join(suffixes)}, maybe .gz or "
+                "rotated: .1, -20240311)")
     return None
 
 
