@@ -141,6 +141,8 @@ def convert(src: Path, stage: Path, step: Callable[[str], None]) -> dict[str, in
     user = survey["opdata_username"].str.extract(_USER)[0]
     survey["learner_id"] = user.map(lambda v: str(int(v)), na_action="ignore")
     sections = survey["opdata_CourseID"].str.match(_SECTION.pattern, na=False)
+    left_out = {"survey rows without a user id or a section id (left out)":
+                int((~(survey["learner_id"].notna() & sections)).sum())}
     survey = survey[survey["learner_id"].notna() & sections]
     survey = _sections(survey, "opdata_CourseID", pre)
     scale = _scale()
@@ -164,13 +166,19 @@ def convert(src: Path, stage: Path, step: Callable[[str], None]) -> dict[str, in
         raise InputError(_no_events(grades, minutes, data, spent))
     outcomes = _outcomes(grades, keys)
     step("tables built")
-    tables = {"enrolments": enrolments, "surveys": surveys[surveys.set_index(keys).index.isin(end.index)],
-              "events": events, "outcomes": outcomes}
+    enrolled = surveys.set_index(keys).index.isin(end.index)
+    left_out["survey rows of learners not enrolled in that section (left out)"] = int((~enrolled).sum())
+    left_out["repeated survey rows (the one with the most answers kept)"] = (
+        len(survey) - len(surveys))
+    left_out["minutes rows of learners not enrolled in that section (left out)"] = int(
+        (~minutes.set_index(keys).index.isin(end.index)).sum())
+    tables = {"enrolments": enrolments, "surveys": surveys[enrolled], "events": events, "outcomes": outcomes}
     for name, table in tables.items():
         write_table(table.reset_index(drop=True), stage / f"{name}.parquet")
     copy_instrument(stage, INSTRUMENT)
     step("written")
-    return {name: len(table) for name, table in tables.items()}
+    counts = {name: len(table) for name, table in tables.items()}
+    return counts | {what: n for what, n in left_out.items() if n}  # said, not dropped in silence
 
 
 def _no_events(grades: pd.DataFrame, minutes: pd.DataFrame, data: Path, spent: Path) -> str:

@@ -408,3 +408,18 @@ def test_oulad_says_what_it_leaves_out(tmp_path):
                       "submissions without date_submitted (no event, as documented)": 1,
                       "submissions of an assessment not in assessments (left out)": 1,
                       "submissions of a learner not enrolled in that presentation (left out)": 1}
+
+
+def test_dataedu_says_what_it_leaves_out(tmp_path):
+    src = dataedu_files(tmp_path / "src")
+    with open(src / "course_minutes.csv", "a") as handle:
+        handle.write("99999,FrScA-S116-01,10\n")  # minutes of a learner with no grades there
+    with open(src / "pre_survey.csv", "a") as handle:
+        handle.write("_80624_1,FrScA-S116-01,4,4,4,1,5,4,1,5,5,\n")  # the same learner again
+        handle.write("_77_1,FrScA-S116-01,3,3,3,3,3,3,3,3,3,3\n")  # not enrolled in the section
+    counts = convert(dataedu, src, tmp_path / "out")
+    assert {k: v for k, v in counts.items() if "left out" in k or "repeated" in k} == {
+        "survey rows without a user id or a section id (left out)": 1,
+        "survey rows of learners not enrolled in that section (left out)": 1,
+        "repeated survey rows (the one with the most answers kept)": 1,
+        "minutes rows of learners not enrolled in that section (left out)": 1}
