@@ -34,7 +34,9 @@ _PATHS = ["$.actor.id", "$.object.extensions.isPartOf.id", "$.object.type", "$.o
           "$.generated.attempt.assignee.id", "$.object.actor.id", "$.object.extensions.assignee.id",
           "$.generated.score.scoreGiven", "$.generated.score.maxScore"]
 _COURSE_TYPES = ("CourseOffering", "CourseSection")
-_KEY_IN_OBJECT = r"nullif(regexp_extract(f[4], '/courses?/((course|ccx)-v1:[^/?#]+)', 1), '')"
+NO_ASSIGNEE = "a grade without the graded learner (no Attempt assignee)"
+UNIDENTIFIED = (NO_ASSIGNEE,)  # learner activity whose learner cannot be told: broken records
+_KEY_IN_OBJECT = r"nullif(regexp_extract(f[4], '/courses?/((course|ccx)-v1:[^/?#&=,;]+)', 1), '')"
 
 
 def fields_sql(docs: str) -> str:
@@ -62,7 +64,7 @@ def fields_sql(docs: str) -> str:
                     THEN 'eventTime without a zone read as UTC (Caliper defines UTC)' END), '') AS fallback,
            NULL::VARCHAR AS voids,
            CASE WHEN ok AND user_raw IS NULL AND {graded}
-                THEN 'a grade without the graded learner (no Attempt assignee)' END AS hint
+                THEN '{NO_ASSIGNEE}' END AS hint
     FROM (SELECT *, CASE WHEN {graded} THEN coalesce(f[14], f[21], f[19], f[20])  -- never the grader
                          WHEN f[3] = 'Membership' THEN f[15] ELSE f[1] END AS user_raw
           FROM (SELECT *, f IS NOT NULL AS ok

@@ -23,7 +23,7 @@ import re
 DEFAULT_RUN = "default"
 _V1 = re.compile(r"^(course|ccx)-v1:(?P<parts>[^/?#\s]+)$")
 _IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_IN_PATH = re.compile(r"/courses?/(?P<key>(?:course|ccx)-v1:[^/?#\s]+)")
+_IN_PATH = re.compile(r"/courses?/(?P<key>(?:course|ccx)-v1:[^/?#&=,;\s]+)")
 _VERSION = ("branch@", "version@")
 BLANKS = " \t\r\n\x0b\x0c"
 

@@ -38,10 +38,13 @@ _CONTEXT = ('{"user_id":"VARCHAR","course_id":"VARCHAR","path":"VARCHAR",'
 # a course key inside a URL: /courses/course-v1:ORG+COURSE+RUN/… or /courses/ORG/COURSE/RUN/…
 # a course key inside a URL: course-v1:/ccx-v1: anywhere; an old-style ORG/COURSE/RUN only right
 # after the LMS's /courses/ (an API path such as /api/courses/v1/courses/… holds no old key)
-_V1_IN_URL = r"((?:course|ccx)-v1:[^/?#\s]+)"
+_V1_IN_URL = r"((?:course|ccx)-v1:[^/?#&=,;\s]+)"  # ends where a query parameter would begin
 _OLD_IN_URL = r"^(?:[a-z]+://[^/]+)?/courses/([^/?#\s]+/[^/?#\s]+/[^/?#\s]+)"
-# URL path segments after these name a user (a profile, an account): replaced by {user}
-USER_ROUTES = ("u", "users", "accounts", "profile", "profiles")
+# URL path segments after these name a user (a profile, an account, a learner's progress page,
+# an enrolment "USER,COURSE"): replaced by {user}, unless it is an API version ("v1")
+USER_ROUTES = ("u", "users", "accounts", "profile", "profiles", "progress", "enrollment")
+ONLY_USERNAME = "only a username (no user_id)"
+UNIDENTIFIED = (ONLY_USERNAME,)  # learner activity whose learner cannot be told: broken records
 _UTC = "time without a zone read as UTC (edX documents UTC)"
 
 
@@ -88,7 +91,8 @@ def fields_sql(records: str) -> str:
            CASE WHEN starts_with(name, '/')  -- a URL path: no username or user id in it
                 THEN array_to_string(list_transform(string_split(name, '/'), lambda part, i:
                          CASE WHEN part IN (username, user_raw)
-                                   OR (i > 1 AND string_split(name, '/')[i - 1] IN ({routes}))
+                                   OR (i > 1 AND part <> '' AND NOT regexp_full_match(part, 'v[0-9]+')
+                                       AND string_split(name, '/')[i - 1] IN ({routes}))
                               THEN '{{user}}' ELSE part END), '/')
                 ELSE name END AS event_name,
            CASE WHEN name LIKE 'edx.course.enrollment.%' THEN p.mode
@@ -100,7 +104,7 @@ def fields_sql(records: str) -> str:
                             CASE WHEN ts_text IS NOT NULL AND NOT zoned THEN '{_UTC}' END), '') AS fallback,
            NULL::VARCHAR AS voids,
            CASE WHEN user_raw IS NULL AND nullif(trim(username), '') IS NOT NULL
-                THEN 'only a username (no user_id)' END AS hint
+                THEN '{ONLY_USERNAME}' END AS hint
     FROM (
       SELECT *,
              CASE WHEN key IS NULL  -- the fallbacks, only where needed (regexes are slow)

@@ -146,10 +146,13 @@ NOT_ATTRIBUTED_SQL = ("bad IN ('event without a user', 'event without a course')
                       "OR starts_with(bad, 'anonymous') OR starts_with(bad, 'not attributed')")
 
 
-def check_usable(con: duckdb.DuckDBPyConnection, max_bad_share: float, appending: bool = False) -> None:
+def check_usable(con: duckdb.DuckDBPyConnection, max_bad_share: float, appending: bool = False,
+                 unidentified: tuple[str, ...] = ()) -> None:
     """Fail an import that would keep no event, or where more than ``max_bad_share`` of the
-    records are broken (malformed, not UTF-8, no usable time; records that name no learner or
-    course are skipped but not broken); the message says what the records held instead.
+    records are broken (malformed, not UTF-8, no usable time, or learner activity whose learner
+    the source cannot tell — ``unidentified`` hints, such as an edX username without a user id;
+    records that are nobody's course activity are skipped but not broken); the message says
+    what the records held instead.
     Voided statements are not kept; a batch of voiding statements alone is an import only onto
     a folder (``--append``) whose events they void.
 
@@ -157,8 +160,10 @@ def check_usable(con: duckdb.DuckDBPyConnection, max_bad_share: float, appending
         InputError: with the counts by reason and, where the source says, what was found
             in place of the missing field ("10 had only a username (no user_id)").
     """
+    listed = ", ".join(quoted(h) for h in unidentified) or "NULL"
     read, broken, usable, voiding, voided = con.execute(f"""
-        SELECT count(*), count(*) FILTER (WHERE bad IS NOT NULL AND NOT ({NOT_ATTRIBUTED_SQL})),
+        SELECT count(*), count(*) FILTER (WHERE bad IS NOT NULL AND (NOT ({NOT_ATTRIBUTED_SQL})
+                                                                  OR hint IN ({listed}))),
                count(*) FILTER (WHERE bad IS NULL AND voids IS NULL AND NOT is_voided),
                count(*) FILTER (WHERE bad IS NULL AND voids IS NOT NULL),
                count(*) FILTER (WHERE bad IS NULL AND voids IS NULL AND is_voided)

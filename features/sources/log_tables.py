@@ -29,7 +29,8 @@ QUIET_DAYS = 14
 VOIDED_FILE = "voided_statements.parquet"  # ids of voided xAPI statements, kept for --append
 MANIFEST = "import_manifest.json"  # how the folder's ids were made, checked by --append
 # 2: xAPI agents by IFI, course keys trimmed and parsed by their grammar (course_keys), voiding
-IDENTITY_RULES = 2
+# 3: edX names mask other users' path segments, edX keys in API paths, Caliper isPartOf as course
+IDENTITY_RULES = 3
 
 
 def write_manifest(stage: Path, platform: str) -> None:

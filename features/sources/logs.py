@@ -141,7 +141,8 @@ def convert_logs(job: LogImport, stage: Path, step: Callable[[str], None]) -> tu
                     FROM (SELECT DISTINCT event_name FROM parsed)""")
     log_tables.voided_statements(con, job.append_to)
     problems = find_problems(con, files, numbered, job.strict, work, skipped, without_events)
-    check_usable(con, job.max_bad_share, appending=job.append_to is not None)
+    check_usable(con, job.max_bad_share, appending=job.append_to is not None,
+                 unidentified=getattr(module, "UNIDENTIFIED", ()))
     create_keys_table(con, job.secret)
     con.execute(f"""CREATE TABLE ids AS SELECT user_raw, {pseudonym_sql("user_raw")} AS learner_id
                     FROM (SELECT DISTINCT user_raw FROM parsed WHERE bad IS NULL), hmac_keys""")

@@ -87,23 +87,30 @@ def check_clicks(con: duckdb.DuckDBPyConnection, sources: dict[str, Source]) -> 
 
 def left_out(con: duckdb.DuckDBPyConnection, clicks_without_presentation: int) -> dict[str, int]:
     """What the import leaves out, by the dataset's rules, to be said in its summary (never in
-    silence): clicks of presentations not in courses, submissions without a date (the
+    silence): learners and clicks of presentations not in courses, submissions without a date (the
     documented "no event"), submissions of an unknown assessment or of a learner not enrolled
     in the assessment's presentation."""
-    undated, unknown, not_enrolled = con.execute("""
+    undated, unknown, unplaced, not_enrolled = con.execute("""
         SELECT count(*) FILTER (WHERE s.date_submitted IS NULL),
                count(*) FILTER (WHERE s.date_submitted IS NOT NULL AND a.id_assessment IS NULL),
                count(*) FILTER (WHERE s.date_submitted IS NOT NULL AND a.id_assessment IS NOT NULL
-                                      AND (r.run_id IS NULL OR i.id_student IS NULL))
+                                      AND r.run_id IS NULL),
+               count(*) FILTER (WHERE s.date_submitted IS NOT NULL AND r.run_id IS NOT NULL
+                                      AND i.id_student IS NULL)
         FROM studentAssessment s
         LEFT JOIN assessments a USING (id_assessment)
         LEFT JOIN runs r ON r.course_id = a.code_module AND r.run_id = a.code_presentation
         LEFT JOIN (SELECT DISTINCT code_module, code_presentation, id_student FROM studentInfo) i
           ON i.id_student = s.id_student AND i.code_module = a.code_module
          AND i.code_presentation = a.code_presentation""").fetchone()
-    found = {"clicks of a presentation not in courses (left out)": clicks_without_presentation,
+    learners = con.execute("""SELECT count(*) FROM studentInfo i ANTI JOIN runs r
+                               ON r.course_id = i.code_module AND r.run_id = i.code_presentation
+                            """).fetchone()[0]
+    found = {"studentInfo rows of a presentation not in courses (left out)": learners,
+             "clicks of a presentation not in courses (left out)": clicks_without_presentation,
              "submissions without date_submitted (no event, as documented)": undated,
              "submissions of an assessment not in assessments (left out)": unknown,
+             "submissions of an assessment of a presentation not in courses (left out)": unplaced,
              "submissions of a learner not enrolled in that presentation (left out)": not_enrolled}
     return {what: int(n) for what, n in found.items() if n}
 

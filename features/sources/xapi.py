@@ -11,8 +11,9 @@ specification's own rules.
 - **Course**: a context activity (parent, grouping, category, other; an array or a single
   object) whose ``definition.type`` is a course type (ADL's ``…/activities/course``, or
   ``http://id.tincanapi.com/activitytype/lms/course`` as Moodle's logstore_xapi sends), else
-  the object when it is the course; as fallbacks (named in the report) the first context
-  activity IRI, then the object's IRI, with ``/course/`` or ``/courses/`` in its path, then the
+  the object when it is the course; as fallbacks (named in the report) the first parent or
+  grouping IRI, then the object's IRI, with ``/course/`` or ``/courses/`` in its path (cut after
+  the segment that follows it: ``…/courses/42/pages/intro`` is course ``…/courses/42``), then the
   course key of an Open edX block IRI (a CCX block gives its CCX run). Courses keep their full
   IRI (``course_keys``).
 - **When**: ``timestamp``, else ``stored`` (the LRS sets it; a fallback). A timestamp must carry
@@ -33,6 +34,9 @@ EXPANDS = True  # a line may hold a JSON array of statements
 ENVELOPE = "$.statements[*]"  # an LRS's paged result carries its statements in statements
 
 COURSE_TYPE = "http://adlnet.gov/expapi/activities/course"
+# agents a statement names but that identify no one: broken records, not "nobody's activity"
+UNIDENTIFIED = ("an account name without its homePage",
+                "an agent without mbox, mbox_sha1sum, openid or account")
 # the activity types that mean "a course": ADL's, and the one Moodle's logstore_xapi sends
 COURSE_TYPES = (COURSE_TYPE, "http://id.tincanapi.com/activitytype/lms/course")
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
@@ -56,16 +60,15 @@ def _ifi(first: int) -> str:
 def _no_ifi_hint(first: int) -> str:
     return (f"CASE WHEN f[{first + 5}] = 'Group' THEN 'the actor is a Group, not a learner' "
             f"WHEN f[{first + 4}] IS NOT NULL AND f[{first + 3}] IS NULL "
-            "THEN 'an account name without its homePage' "
-            "ELSE 'an agent without mbox, mbox_sha1sum, openid or account' END")
+            f"THEN '{UNIDENTIFIED[0]}' ELSE '{UNIDENTIFIED[1]}' END")
 
 
-def _activities(doc: str) -> str:
-    """Every context activity as JSON, whether each key holds an array or one object."""
+def _activities(doc: str, keys: tuple[str, ...] = _CONTEXTS) -> str:
+    """The context activities under ``keys`` as JSON, whether each holds an array or one object."""
     parts = [f"""CASE try(json_type({doc}, '$.context.contextActivities.{k}'))
                     WHEN 'ARRAY' THEN json_extract({doc}, '$.context.contextActivities.{k}[*]')
                     WHEN 'OBJECT' THEN [json_extract({doc}, '$.context.contextActivities.{k}')]
-                    ELSE [] END""" for k in _CONTEXTS]
+                    ELSE [] END""" for k in keys]
     return "list_concat(" + ", ".join(parts) + ")"
 
 
@@ -101,15 +104,19 @@ def fields_sql(docs: str) -> str:
                       json_extract_string(list_filter(acts, lambda a: json_extract_string(
                           a, '$.definition.type') IN ({course_types}))[1], '$.id'),
                       CASE WHEN f[2] IN ({course_types}) THEN f[1] END),
-                   'url': list_filter(list_append(
-                              list_transform(acts, lambda a: json_extract_string(a, '$.id')), f[1]),
+                   -- an IRI up to its /course/<id> or /courses/<id> segment: the course, not
+                   -- the activity inside it (…/courses/42/pages/intro is course …/courses/42)
+                   'url': nullif(regexp_extract(list_filter(list_append(
+                              list_transform(parents, lambda a: json_extract_string(a, '$.id')), f[1]),
                                       lambda x: x LIKE '%/course/%' OR x LIKE '%/courses/%')[1],
+                              '^(.*?/courses?/[^/#]+)', 1), ''),
                    'block': CASE WHEN f[1] LIKE '%ccx-block-v1:%'
                                  THEN 'ccx-v1:' || nullif(regexp_extract(
                                      f[1], 'ccx-block-v1:([^+]+[+][^+]+[+][^+]+[+]ccx@[^+]+)[+]type@', 1), '')
                                  ELSE 'course-v1:' || nullif(regexp_extract(
                                      f[1], 'block-v1:([^+]+[+][^+]+[+][^+]+)[+]type@', 1), '') END}} AS course
-          FROM (SELECT *, f IS NOT NULL AS ok, {_activities("doc")} AS acts
+          FROM (SELECT *, f IS NOT NULL AS ok, {_activities("doc")} AS acts,
+                       {_activities("doc", ("parent", "grouping"))} AS parents
                 FROM (SELECT line, blank, doc, try(json_extract_string(doc, [{paths}])) AS f
                       FROM (SELECT line, text IS NULL OR trim(text) = '' AS blank, text AS doc
                             FROM {docs}))))"""

@@ -222,11 +222,31 @@ def test_edx_course_keys_in_api_paths_and_old_style_urls(tmp_path):
 def test_other_users_in_url_paths_are_masked(tmp_path):
     profile = edx("/u/bob.builder", "2024-03-02T11:00:00+00:00")
     forum = edx(f"/courses/{COURSE}/discussion/forum/users/123", "2024-03-02T11:01:00+00:00")
-    _, problems = run("edx", [write_lines(tmp_path / "t.log", [*edx_events(), profile, forum])], tmp_path / "out")
-    names = set(events_of(tmp_path / "out").event_name)
-    assert {"/u/{user}", f"/courses/{COURSE}/discussion/forum/users/{{user}}"} <= names
-    text = problems.summary() + (tmp_path / "out" / "import_problems.csv").read_text()
-    assert "bob.builder" not in text and "/123" not in text
+    progress = edx(f"/courses/{COURSE}/progress/4567/", "2024-03-02T11:02:00+00:00")
+    enrolment = edx(f"/api/enrollment/v1/enrollment/carol.c,{COURSE}", "2024-03-02T11:03:00+00:00")
+    register = edx("/register", "2024-03-02T11:04:00+00:00", course="",
+                   page=f"https://lms/register?course_id={COURSE}&email=dave@example.org")
+    logs = [*edx_events(), profile, forum, progress, enrolment, register]
+    _, problems = run("edx", [write_lines(tmp_path / "t.log", logs)], tmp_path / "out")
+    events = events_of(tmp_path / "out")
+    assert {"/u/{user}", f"/courses/{COURSE}/discussion/forum/users/{{user}}",
+            f"/courses/{COURSE}/progress/{{user}}/", "/api/enrollment/v1/enrollment/{user}"} <= set(events.event_name)
+    assert set(events.run_id) == {"2024_T1"}  # the key ends where the query parameters begin
+    text = problems.summary() + "".join(p.read_text(errors="replace") for p in (tmp_path / "out").glob("*.csv"))
+    text += events.astype(str).to_csv()
+    for secret in ("bob.builder", "/123", "4567", "carol", "dave"):
+        assert secret not in text
+
+
+def test_xapi_course_from_an_object_iri_is_cut_to_the_course(tmp_path):
+    statements = [statement(f"o{i}", obj=f"https://lms.example/courses/42/{part}", course=None)
+                  for i, part in enumerate(("assignments/7", "pages/intro"))]
+    for body in statements:
+        body["context"] = {}
+    _, problems = run("xapi", [write_lines(tmp_path / "s.jsonl", statements)], tmp_path / "out")
+    assert set(events_of(tmp_path / "out").course_id) == {"lms.example/courses/42"}
+    assert problems.files[0].fallbacks == {
+        "course from an activity IRI with /course/ in it (no activity of a course type)": 2}
 
 
 def test_caliper_course_from_the_object_iri_is_a_named_fallback(tmp_path):
@@ -280,6 +300,9 @@ def test_an_import_of_nothing_usable_exits_2_and_says_what_was_found(tmp_path, c
         run("edx", [write_lines(tmp_path / "m.log", mostly_bad)], tmp_path / "m")
     counts, _ = run("edx", [tmp_path / "m.log"], tmp_path / "m", max_bad_share=0.7)
     assert counts["events"] == 3
+    # learner activity whose learner cannot be told is broken: a username without a user id
+    with pytest.raises(InputError, match=r"6 of 9 records are broken.*6 had only a username"):
+        run("edx", [write_lines(tmp_path / "u.log", [*names_only[:6], *edx_events()[:3]])], tmp_path / "u")
     # well-formed records of nobody's course activity are skipped, but are not "broken"
     site_pages = [*(edx("/dashboard", f"2024-03-02T10:0{i}:00+00:00", course="") for i in range(6)),
                   *edx_events()[:3]]

@@ -408,6 +408,12 @@ def test_oulad_says_what_it_leaves_out(tmp_path):
                       "submissions without date_submitted (no event, as documented)": 1,
                       "submissions of an assessment not in assessments (left out)": 1,
                       "submissions of a learner not enrolled in that presentation (left out)": 1}
+    info = pd.read_parquet(src / "studentInfo.parquet")
+    info.loc[len(info)] = {**info.iloc[0].to_dict(), "code_module": "BBB", "code_presentation": "2014B",
+                           "id_student": 44.0}
+    info.to_parquet(src / "studentInfo.parquet")
+    counts = convert(oulad, src, tmp_path / "out2")
+    assert counts["studentInfo rows of a presentation not in courses (left out)"] == 1
 
 
 def test_dataedu_says_what_it_leaves_out(tmp_path):
