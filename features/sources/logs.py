@@ -17,11 +17,14 @@ of ``FIELDS`` per record, and may give:
 - ``file_rows(path) -> SQL``: the fields of one file, for sources that are not JSON documents
   (exported tables); otherwise ``EXPANDS`` and ``fields_sql``/``records_lines`` over the
   file's documents;
-- ``prepare(con, files) -> (files, skipped, without_events)``: runs first on the connection;
-  it may create the table ``run_dates(course_raw, course_start, course_end)`` from files that
-  hold no events (a course export). It returns the files that hold events, the files it skipped
+- ``prepare(con, files, append_to) -> (files, skipped, without_events)``: runs first on the
+  connection, which holds the ``hmac_keys`` table (``append_to``: the ``--append`` folder, or
+  None); it may create the table ``run_dates(course_raw, course_start, course_end)`` from files
+  that hold no events (a course export). It returns the files that hold events, the files it skipped
   and the files it read that hold no events, each of the last two with a reason (``(path,
-  why)``: listed in the report, as files skipped by name are).
+  why)``: listed in the report, as files skipped by name are);
+- ``finish(con, stage)``: runs after the tables are written (it may add a file the source keeps
+  in the folder for a later ``--append``).
 """
 
 from __future__ import annotations
@@ -122,8 +125,9 @@ def convert_logs(job: LogImport, stage: Path, step: Callable[[str], None]) -> tu
                 "SET preserve_insertion_order = true")
     found = input_files(job.inputs, getattr(module, "SUFFIXES", LOG_SUFFIXES))
     files, skipped, without_events = found.read, list(found.skipped), []
+    create_keys_table(con, job.secret)
     if hasattr(module, "prepare"):
-        files, more_skipped, without_events = module.prepare(con, files)
+        files, more_skipped, without_events = module.prepare(con, files, job.append_to)
         skipped += more_skipped
     numbered = []  # per file: are its lines numbered (else its records are)
     for number, path in enumerate(files):
@@ -143,11 +147,12 @@ def convert_logs(job: LogImport, stage: Path, step: Callable[[str], None]) -> tu
     problems = find_problems(con, files, numbered, job.strict, work, skipped, without_events)
     check_usable(con, job.max_bad_share, appending=job.append_to is not None,
                  unidentified=getattr(module, "UNIDENTIFIED", ()))
-    create_keys_table(con, job.secret)
     con.execute(f"""CREATE TABLE ids AS SELECT user_raw, {pseudonym_sql("user_raw")} AS learner_id
                     FROM (SELECT DISTINCT user_raw FROM parsed WHERE bad IS NULL), hmac_keys""")
     counts = log_tables.write_tables(con, stage, job.append_to, vocabulary.lifecycle,
                                      module.PLATFORM, job.final)
+    if hasattr(module, "finish"):
+        module.finish(con, stage)
     log_tables.write_manifest(stage, module.PLATFORM)
     problems = problems.with_files(file_reports(con))
     problems.write_csv(con, stage / "import_problems.csv")

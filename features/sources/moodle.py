@@ -27,13 +27,19 @@ learner or by the system (``origin`` cli, user 0 or -1, not a teacher ticking it
 such event is skipped with its own reason, as are teaching-level events (``edulevel`` 1) that
 name no learner and script events (``origin`` cli) that are not facts. Users given a staff role
 in a course (``STAFF_ROLE_IDS``, from ``\\core\\event\\role_assigned``, whose ``objectid`` is the
-role; at the site or a category level: in every course) are not learners there: their events in
-that course are skipped. Not attributed to anyone either: anonymous events, events done while
-another user was logged in as the learner (``realuserid``), and copies restored from a course
-backup (``origin`` restore). User 0 (not logged in) and -1 (system) are no user; course 0 and 1
-(the site) are no course (a course context's ``contextinstanceid`` is the fallback for an empty
-``courseid``). Moodle has no runs: every course has the run ``default``. The object is the
-course module (``cm-<contextinstanceid>``) of events in a module's context.
+role; at the site or a category level: in every course) are not learners there while they hold
+it: their events in that course from ``STAFF_GRACE`` seconds before the role was given (the
+enrolment it came with is logged just before it) until a later ``role_unassigned`` of the same
+role are skipped; their events before it stay theirs as a learner (a student made a teaching
+assistant on day 60 keeps days 0-59). An event's time for this rule is when it was recorded:
+``timecreated`` (an enrolment export's too, not ``timestart``). The roles are kept in the data
+folder (``STAFF_FILE``, users by their learner-id hash) so that ``--append`` knows them. Not
+attributed to anyone either: anonymous events, events done while another user was logged in as
+the learner (``realuserid``), and copies restored from a course backup (``origin`` restore).
+User 0 (not logged in) and -1 (system) are no user; course 0 and 1 (the site) are no course (a
+course context's ``contextinstanceid`` is the fallback for an empty ``courseid``). Moodle has
+no runs: every course has the run ``default``. The object is the course module
+(``cm-<contextinstanceid>``) of events in a module's context.
 
 A grade (``\\core\\event\\user_graded``) has a score when ``other`` is JSON with a
 ``finalgrade`` and the item's range is known (``grademax``/``grademin`` in ``other``, else from
@@ -41,8 +47,9 @@ a grade-item export): 100 · (finalgrade − min) / (max − min). ``other`` in 
 (older Moodle) gives no score. ``other`` is read for that and nothing else; ``ip`` is never used
 (the CSV reader only checks that each row's fields are text).
 
-``prepare`` reads every file once (role assignments, course dates, grade ranges, and the rows
-a CSV reader rejects) into tables on the import's connection, which ``file_rows`` then uses.
+``prepare`` reads every file once (role changes, course dates, grade ranges, and the rows a
+CSV reader rejects) into tables on the import's connection, which ``file_rows`` then uses;
+``finish`` writes the staff roles into the data folder.
 """
 
 from __future__ import annotations
@@ -56,8 +63,9 @@ import duckdb
 
 from mooc_risk.errors import InputError
 from mooc_risk.features.sources.documents import MAX_LINE, compression
+from mooc_risk.features.sources.identity import pseudonym_sql
 from mooc_risk.features.sources.inputs import TABLE_SUFFIXES, is_gzip
-from mooc_risk.features.sources.staging import duckdb_connection, engine_words, quoted
+from mooc_risk.features.sources.staging import copy_to_parquet, duckdb_connection, engine_words, quoted
 
 PLATFORM = "moodle"
 SUFFIXES = TABLE_SUFFIXES
@@ -65,13 +73,20 @@ SUFFIXES = TABLE_SUFFIXES
 ENROLLED = r"\core\event\user_enrolment_created"
 GRADED = r"\core\event\user_graded"
 ROLE_ASSIGNED = r"\core\event\role_assigned"
+ROLE_UNASSIGNED = r"\core\event\role_unassigned"
 COMPLETION = r"\core\event\course_module_completion_updated"
 # facts about the user in relateduserid, whoever recorded them (a teacher, an admin, cron)
 FACT_EVENTS = (ENROLLED, r"\core\event\user_enrolment_deleted", r"\core\event\user_enrolment_updated",
                GRADED, r"\core\event\grade_deleted", r"\core\event\course_completed",
-               ROLE_ASSIGNED, r"\core\event\role_unassigned")
+               ROLE_ASSIGNED, ROLE_UNASSIGNED)
 # Moodle's default staff roles: manager, course creator, editing teacher, teacher (student: 5)
 STAFF_ROLE_IDS = (1, 2, 3, 4)
+# a staff role counts from this many seconds before it was given: Moodle logs the enrolment a
+# role comes with just before the role (in the same request, maybe a second earlier)
+STAFF_GRACE = 60
+# the staff role changes of every import into a folder (user_id: the learner-id hash; course_raw
+# NULL: the site or a category; changed_at; assigned: false for role_unassigned), kept for --append
+STAFF_FILE = "moodle_staff.parquet"
 NO_USER = ("0", "-1")  # not logged in, system
 SITE = ("0", "1")  # no course, the site's front page
 # why an event is no one's: hints that start with NOT_ATTRIBUTED are the shared report's reason
@@ -83,8 +98,12 @@ TEACHING_ALONE = f"{NOT_ATTRIBUTED}a teaching-level event (edulevel 1) acting on
 LOGGED_IN_AS = f"{NOT_ATTRIBUTED}done while another user was logged in as this one (realuserid)"
 RESTORED = f"{NOT_ATTRIBUTED}a copy from a course backup (origin restore)"
 IN_STAFF = f"{NOT_ATTRIBUTED}staff in this course (role "  # + the role id + ")"
-# tables ``prepare`` makes on the connection, read by ``file_rows``
+# tables ``prepare`` makes on the connection, read by ``file_rows`` (and ``finish``): STAFF holds
+# the spans of time users hold a staff role (``_staff_sql``), ROLES the role changes they are made
+# from, EARLIER the folder's STAFF_FILE (on --append)
 GRADE_ITEMS, STAFF, REJECTED = "moodle_grade_items", "moodle_staff", "moodle_rejected"
+ROLES, EARLIER = "moodle_role_changes", "moodle_staff_earlier"
+_SITE_WIDE = "*"  # STAFF's course_raw of a role at the site or a category level
 # a timecreated that is not Unix seconds becomes this text, which no timestamp parser accepts
 # (so the shared code reports it as an unparseable timestamp)
 _NOT_A_TIME = "0000-00-00T00:00:00+00:00"
@@ -101,6 +120,7 @@ COLUMNS = {
 _MARKS = (("eventname", "log"), ("grademax", "grade item"), ("startdate", "course"),
           ("timestart", "enrolment"))  # the column that tells what a file is, in this order
 _DELIMITERS = (",", ";", "\t", "|")
+_FIELD_LIMIT = MAX_LINE  # the longest field Python's CSV reader splits (a row is at most a line)
 
 
 @dataclass(frozen=True)
@@ -115,10 +135,12 @@ class _NotMoodle(InputError):
     """A file that is not one of the files this source reads (it is skipped, with this reason)."""
 
 
-def prepare(con: duckdb.DuckDBPyConnection, files: list[Path]
+def prepare(con: duckdb.DuckDBPyConnection, files: list[Path], append_to: Path | None = None
             ) -> tuple[list[Path], list[tuple[Path, str]], list[tuple[Path, str]]]:
     """Read every file once: make ``run_dates`` from course exports, the grade-item table, the
-    staff table (role assignments in the logs) and the table of CSV rows that cannot be read.
+    staff table (role changes in the logs, and on ``--append`` those kept in ``append_to``) and
+    the table of CSV rows that cannot be read. The connection holds ``hmac_keys`` when
+    ``append_to`` keeps staff roles (they are matched to this import's users by their hash).
 
     Returns:
         The files that hold events (logs and enrolment exports), in order; the files skipped,
@@ -160,11 +182,13 @@ def prepare(con: duckdb.DuckDBPyConnection, files: list[Path]
         FROM ({_union(items, "NULL::VARCHAR AS itemid, NULL::DOUBLE AS grademax, NULL::DOUBLE AS grademin")})
         WHERE itemid IS NOT NULL GROUP BY itemid""")
     staff = ", ".join(map(str, STAFF_ROLE_IDS))
-    _create(con, STAFF, f"""
-        SELECT user_raw, course_raw, min(role) AS role  -- course_raw NULL: the site or a category
-        FROM ({_union(roles, "NULL::VARCHAR AS user_raw, NULL::VARCHAR AS course_raw, NULL::INT AS role")})
-        WHERE role IN ({staff}) AND user_raw IS NOT NULL AND user_raw NOT IN {NO_USER}
-        GROUP BY user_raw, course_raw""")
+    _create(con, ROLES, f"""
+        SELECT DISTINCT user_raw, course_raw, role, changed_at, assigned
+        FROM ({_union(roles, "NULL::VARCHAR AS user_raw, NULL::VARCHAR AS course_raw, NULL::INT AS role, "
+                             "NULL::TIMESTAMP AS changed_at, NULL::BOOLEAN AS assigned")})
+        WHERE role IN ({staff}) AND user_raw IS NOT NULL AND user_raw NOT IN {NO_USER}""")
+    _earlier_staff(con, append_to, [f for f in found if f.kind in ("log", "enrolment")])
+    _create(con, STAFF, _staff_sql())
     no_events = [(f.path, _what_it_gave(con, f, table)) for f, table in (*courses, *items)]
     events = [f.path for f in found if f.kind in ("log", "enrolment")]
     if not events:
@@ -172,6 +196,21 @@ def prepare(con: duckdb.DuckDBPyConnection, files: list[Path]
         raise InputError(f"no Moodle log or enrolment export among {', '.join(map(str, files))} "
                          f"({'; '.join(what)})")
     return events, skipped, no_events
+
+
+def finish(con: duckdb.DuckDBPyConnection, stage: Path) -> None:
+    """Keep the staff role changes, this import's and (on ``--append``) the folder's, in
+    ``stage`` as ``STAFF_FILE``, for a later ``--append``. Users are kept as the hash that is
+    their learner id (``hmac_keys``), never by their Moodle id; no file when there are none."""
+    kept = sum(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in (ROLES, EARLIER))
+    if kept:
+        copy_to_parquet(con, f"""
+            SELECT DISTINCT * FROM (
+                SELECT {pseudonym_sql("r.user_raw")} AS user_id, r.course_raw, r.role, r.changed_at,
+                       r.assigned
+                FROM {ROLES} r, hmac_keys
+                UNION ALL SELECT * FROM {EARLIER})
+            ORDER BY ALL""", stage / STAFF_FILE)
 
 
 def file_rows(path: Path) -> str:
@@ -251,11 +290,12 @@ def _log_rows(file: _File) -> str:
                        AS on_other,
                    coalesce(courseid, CASE WHEN contextlevel = '50' THEN contextinstanceid END) AS course,
                    {_iso("timecreated")} AS ts_raw,
+                           {_timestamp("timecreated")} AS recorded_at,
                    CASE WHEN eventname = {graded} THEN try(json_extract_string(other,
                         ['$.itemid', '$.finalgrade', '$.grademax', '$.grademin'])) END AS g
             FROM ({_normalised(file)})))) n
         LEFT JOIN {GRADE_ITEMS} i ON n.g[1] = i.itemid
-        {_staff_joins("n.learner", "n.course")})"""
+        {_staff_joins("n.learner", "n.course", "n.recorded_at")})"""
 
 
 def _a_user(column: str) -> str:
@@ -263,10 +303,76 @@ def _a_user(column: str) -> str:
     return f"coalesce({column} NOT IN {NO_USER}, false)"
 
 
-def _staff_joins(user: str, course: str) -> str:
-    """``s.role``: the user's staff role in the course; ``a.role``: at the site or a category."""
-    return f"""LEFT JOIN {STAFF} s ON s.user_raw = {user} AND s.course_raw = {course}
-               LEFT JOIN {STAFF} a ON a.user_raw = {user} AND a.course_raw IS NULL"""
+def _staff_joins(user: str, course: str, at: str) -> str:
+    """``s.role``: the user's staff role in the course at the time ``at``; ``a.role``: at the
+    site or a category. (A user's spans in ``STAFF`` do not overlap: one row joins at most.)"""
+    held = "{t}.user_raw = {user} AND {at} >= {t}.since AND ({t}.until IS NULL OR {at} < {t}.until)"
+    return f"""LEFT JOIN {STAFF} s ON {held.format(t="s", user=user, at=at)} AND s.course_raw = {course}
+               LEFT JOIN {STAFF} a ON {held.format(t="a", user=user, at=at)}
+                                      AND a.course_raw = '{_SITE_WIDE}'"""
+
+
+def _staff_sql() -> str:
+    """``STAFF``: each user's staff role in a course (``_SITE_WIDE``: at the site or a category
+    level) from ``since`` until ``until`` (NULL: on), the least role id among the roles held then;
+    spans without one are left out. A role is held from ``STAFF_GRACE`` seconds before its
+    ``role_assigned`` (always, when that has no time) until the first later ``role_unassigned``
+    of the same role in the same place."""
+    return f"""
+    WITH held AS (
+      SELECT a.user_raw, coalesce(a.course_raw, '{_SITE_WIDE}') AS course_raw, a.role,
+             coalesce(a.changed_at - INTERVAL {STAFF_GRACE} SECOND, TIMESTAMP '0001-01-01') AS since,
+             (SELECT min(u.changed_at) FROM {ROLES} u
+              WHERE NOT u.assigned AND u.user_raw = a.user_raw AND u.role = a.role
+                    AND u.course_raw IS NOT DISTINCT FROM a.course_raw AND u.changed_at > a.changed_at)
+                 AS until
+      FROM {ROLES} a WHERE a.assigned),
+    changes AS (SELECT user_raw, course_raw, since FROM held
+                UNION SELECT user_raw, course_raw, until FROM held WHERE until IS NOT NULL)
+    SELECT * FROM (
+      SELECT *, lead(since) OVER (PARTITION BY user_raw, course_raw ORDER BY since) AS until
+      FROM (SELECT c.user_raw, c.course_raw, c.since, min(h.role) AS role
+            FROM changes c LEFT JOIN held h
+                 ON h.user_raw = c.user_raw AND h.course_raw = c.course_raw AND h.since <= c.since
+                    AND (h.until IS NULL OR c.since < h.until)
+            GROUP BY ALL))
+    WHERE role IS NOT NULL"""
+
+
+def _earlier_staff(con: duckdb.DuckDBPyConnection, append_to: Path | None, files: list[_File]) -> None:
+    """``EARLIER``: the staff role changes kept in ``append_to`` (none without it). Those of the
+    users in ``files`` (this import's logs and enrolment exports) are added to ``ROLES``: the
+    folder keeps users only as their hash, so the ids in the files are hashed to find them."""
+    kept = None if append_to is None else Path(append_to) / STAFF_FILE
+    if kept is None or not kept.exists():
+        _create(con, EARLIER, """SELECT NULL::VARCHAR AS user_id, NULL::VARCHAR AS course_raw,
+                                        NULL::INT AS role, NULL::TIMESTAMP AS changed_at,
+                                        NULL::BOOLEAN AS assigned WHERE false""")
+        return
+    try:
+        _create(con, EARLIER, f"""
+            SELECT CAST(user_id AS VARCHAR) AS user_id, CAST(course_raw AS VARCHAR) AS course_raw,
+                   CAST(role AS INT) AS role, CAST(changed_at AS TIMESTAMP) AS changed_at,
+                   CAST(assigned AS BOOLEAN) AS assigned
+            FROM read_parquet({quoted(kept)})""")
+    except duckdb.Error as exc:
+        raise InputError(f"{kept}: cannot read the staff roles an earlier import kept there "
+                         f"({engine_words(exc)}); import all the logs again without --append") from None
+    if not con.execute(f"SELECT count(*) FROM {EARLIER}").fetchone()[0]:
+        return
+    con.execute("CREATE TEMP TABLE moodle_users (user_raw VARCHAR)")
+    for file in files:  # one file per query: each CSV scan has its own rejects table
+        ids = "unnest([userid, relateduserid])" if file.kind == "log" else "userid"
+        _table(con, "moodle_users", f"SELECT DISTINCT {ids} FROM ({_scan(file)})", file, insert=True)
+    con.execute(f"""
+        INSERT INTO {ROLES}
+        SELECT u.user_raw, e.course_raw, e.role, e.changed_at, e.assigned
+        FROM {EARLIER} e
+             JOIN (SELECT user_raw, {pseudonym_sql("user_raw")} AS user_id
+                   FROM (SELECT DISTINCT user_raw FROM moodle_users
+                         WHERE user_raw IS NOT NULL AND user_raw NOT IN {NO_USER}), hmac_keys) u
+             USING (user_id)
+        EXCEPT SELECT * FROM {ROLES}""")
 
 
 def _enrolment_rows(file: _File) -> str:
@@ -292,21 +398,26 @@ def _enrolment_rows(file: _File) -> str:
                 WHEN ts_raw = '{_NOT_A_TIME}' THEN 'a timestart/timecreated that is not Unix seconds'
            END AS hint
     FROM (SELECT n.*, least(s.role, a.role) AS role
-          FROM (SELECT *, CASE WHEN {start} THEN {_iso("timestart")} ELSE {_iso("timecreated")} END AS ts_raw
+          FROM (SELECT *, CASE WHEN {start} THEN {_iso("timestart")} ELSE {_iso("timecreated")} END AS ts_raw,
+                       -- when the row was recorded (not timestart, which may be set back to the
+                       -- day's or the course's start): for the staff rule
+                       coalesce({_timestamp("timecreated")},
+                                CASE WHEN {start} THEN {_timestamp("timestart")} END) AS recorded_at
                 FROM ({_normalised(file)})) n
-          {_staff_joins("n.userid", "n.courseid")})"""
+          {_staff_joins("n.userid", "n.courseid", "n.recorded_at")})"""
 
 
 def _roles_sql(file: _File, rejects: str | None) -> str:
-    """The roles assigned in a log: user, course (NULL: the site or a category) and role. A role
-    in one activity or block (context level 70, 80: a student moderating a forum) is not one in
-    the course."""
+    """The roles assigned and unassigned in a log: user, course (NULL: the site or a category),
+    role, time and whether it was assigned. A role in one activity or block (context level 70,
+    80: a student moderating a forum) is not one in the course."""
     return f"""SELECT relateduserid AS user_raw, CASE WHEN course NOT IN {SITE} THEN course END AS course_raw,
-                      TRY_CAST(objectid AS INTEGER) AS role
+                      TRY_CAST(objectid AS INTEGER) AS role, {_timestamp("timecreated")} AS changed_at,
+                      eventname = {quoted(ROLE_ASSIGNED)} AS assigned
                FROM (SELECT *, coalesce(courseid, CASE WHEN contextlevel = '50' THEN contextinstanceid END)
                                    AS course
                      FROM ({_scan(file, rejects)}))
-               WHERE eventname = {quoted(ROLE_ASSIGNED)}
+               WHERE eventname IN ({quoted(ROLE_ASSIGNED)}, {quoted(ROLE_UNASSIGNED)})
                      AND coalesce(contextlevel NOT IN ('70', '80'), true)"""
 
 
@@ -502,19 +613,28 @@ def _collect_rejects(con: duckdb.DuckDBPyConnection, file: _File, rejects: str) 
 
 
 def _field_counts(file: _File, lines: set[int]) -> dict[int, int]:
-    """How many fields Python's CSV reader finds on each of ``lines`` (the text is not kept)."""
+    """How many fields Python's CSV reader finds on each of ``lines`` (the text is not kept); a
+    line it cannot split either is left out. Fields up to ``_FIELD_LIMIT`` long are read (the
+    reader's own limit, 128 KiB, is raised for the call and put back)."""
     counts: dict[int, int] = {}
     if not lines:
         return counts
     last = max(lines)
     opener = gzip.open if is_gzip(file.path) else open
-    with opener(file.path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if number in lines:
-                text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                counts[number] = len(next(csv.reader([text], delimiter=file.delimiter), []))
-            if number >= last:
-                break
+    limit = csv.field_size_limit(_FIELD_LIMIT)
+    try:
+        with opener(file.path, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if number in lines:
+                    text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                    try:
+                        counts[number] = len(next(csv.reader([text], delimiter=file.delimiter), []))
+                    except csv.Error:  # its message may quote the row: not kept
+                        pass
+                if number >= last:
+                    break
+    finally:
+        csv.field_size_limit(limit)
     return counts
 
 
@@ -547,10 +667,11 @@ def _iso(column: str) -> str:
                     ELSE '{_NOT_A_TIME}' END"""
 
 
-def _table(con: duckdb.DuckDBPyConnection, table: str, sql: str, file: _File) -> tuple[_File, str]:
-    """``sql`` (a scan of ``file``) as the temporary table ``table``."""
+def _table(con: duckdb.DuckDBPyConnection, table: str, sql: str, file: _File, insert: bool = False
+           ) -> tuple[_File, str]:
+    """``sql`` (a scan of ``file``) as the temporary table ``table`` (``insert``: added to it)."""
     try:
-        con.execute(f"CREATE TEMP TABLE {table} AS {sql}")
+        con.execute(f"INSERT INTO {table} {sql}" if insert else f"CREATE TEMP TABLE {table} AS {sql}")
     except duckdb.Error as exc:
         raise InputError(f"{file.path}: cannot read: {engine_words(exc)}") from None
     return file, table

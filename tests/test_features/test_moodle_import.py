@@ -208,16 +208,17 @@ def test_anonymous_guest_and_unattributable_rows_are_skipped_with_what_they_held
 
 
 ROLE_ASSIGNED = r"\core\event\role_assigned"
+ROLE_UNASSIGNED = r"\core\event\role_unassigned"
 COMPLETION = r"\core\event\course_module_completion_updated"
 REPORT_VIEWED = r"\gradereport_user\event\grade_report_viewed"
 MANAGER, STUDENT_ROLE, TEACHER_ROLE, EDITING_TEACHER_ROLE, MANAGER_ROLE = 9, 5, 4, 3, 1
 DAY = 86400
 
 
-def role(log_id, user, role_id, seconds, *, course=COURSE, by=ADMIN) -> dict:
-    """A role assignment as Moodle logs it: the role id in objectid, the user in relateduserid
-    (at the site: course 0, system context)."""
-    assigned = row(log_id, ROLE_ASSIGNED, by, seconds, related=user, course=course, edulevel=0)
+def role(log_id, user, role_id, seconds, *, course=COURSE, by=ADMIN, event=ROLE_ASSIGNED) -> dict:
+    """A role assignment (or, with ``event``, unassignment) as Moodle logs it: the role id in
+    objectid, the user in relateduserid (at the site: course 0, system context)."""
+    assigned = row(log_id, event, by, seconds, related=user, course=course, edulevel=0)
     assigned.update(objecttable="role", objectid=role_id)
     if course == 0:
         assigned.update(contextlevel=10, contextinstanceid=0)
@@ -296,6 +297,96 @@ def test_staff_roles_apply_across_log_files_parquet_and_the_enrolment_export(tmp
     assert sorted(zip(e.learner_id == teacher, e.course_id, strict=True)) == [(False, "42"), (True, "43")]
     staff = moodle.IN_STAFF + "4)"
     assert problems.examples[staff] == [f"{roles}:2", f"{activity}:1", f"{enrolled}:2"]
+
+
+PAGE_VIEWED = r"\mod_page\event\course_module_viewed"
+
+
+def test_append_keeps_the_staff_roles_of_earlier_imports(tmp_path):
+    day1 = write_csv(tmp_path / "day1.csv", [role(1, TEACHER, EDITING_TEACHER_ROLE, 0),
+                                              row(2, PAGE_VIEWED, ADA, 60, module=11),
+                                              row(3, PAGE_VIEWED, TEACHER, 120, module=11)])
+    day2 = write_csv(tmp_path / "day2.csv", [row(4, PAGE_VIEWED, TEACHER, DAY, module=11),
+                                              row(5, PAGE_VIEWED, ADA, DAY + 60, module=11)])
+    day3 = write_csv(tmp_path / "day3.csv", [row(6, PAGE_VIEWED, TEACHER, 2 * DAY, module=11),
+                                              row(7, PAGE_VIEWED, ADA, 2 * DAY + 60, module=11)])
+    out = tmp_path / "out"
+    run([day1], out)
+    teacher, ada = pseudonym(SECRET, str(TEACHER)), pseudonym(SECRET, str(ADA))
+    kept = pd.read_parquet(out / moodle.STAFF_FILE)  # by the learner-id hash, never the Moodle id
+    assert kept.to_dict("records") == [{"user_id": teacher, "course_raw": str(COURSE), "role": 3,
+                                        "changed_at": at(0), "assigned": True}]
+    staff = moodle.IN_STAFF + "3)"
+    for day, events in ((day2, 2), (day3, 3)):  # day 3: the roles are carried from import to import
+        counts, problems = run([day], out, append_to=out)
+        assert counts == {"events": events, "enrolments": 1, "outcomes": 1}  # Ada's page views
+        assert problems.examples[staff] == [f"{day}:2"]
+        assert pd.read_parquet(out / moodle.STAFF_FILE).equals(kept)
+    t = tables(out)
+    assert set(t["events"].learner_id) == set(t["enrolments"].learner_id) == {ada}
+    assert sorted(t["events"].event_id) == ["moodle-log-2", "moodle-log-5", "moodle-log-7"]
+    # a new import without --append starts again from its own files
+    run([day2], tmp_path / "fresh")
+    assert set(tables(tmp_path / "fresh")["events"].learner_id) == {ada, teacher}
+    assert not (tmp_path / "fresh" / moodle.STAFF_FILE).exists()
+
+
+def test_a_staff_role_applies_from_when_it_was_given_until_it_is_removed(tmp_path):
+    """Ada, made a teaching assistant on day 60, keeps her history before it (no knowledge from
+    after the as-of day removes her from the population); a teacher enrolled with the role is
+    not a learner at all, in the log or in the enrolment export."""
+    log = write_csv(tmp_path / "log.csv", [
+        row(1, ENROLLED, ADMIN, 0, related=ADA, edulevel=0),
+        row(2, r"\core\event\course_viewed", ADA, DAY),
+        role(3, ADA, TEACHER_ROLE, 60 * DAY),
+        row(4, r"\core\event\course_viewed", ADA, 61 * DAY),
+        role(5, ADA, TEACHER_ROLE, 70 * DAY, event=ROLE_UNASSIGNED),
+        row(6, r"\core\event\course_viewed", ADA, 71 * DAY),
+        row(7, ENROLLED, ADMIN, 100 * DAY - 1, related=TEACHER, edulevel=0),  # logged just before its role
+        role(8, TEACHER, EDITING_TEACHER_ROLE, 100 * DAY),
+        row(9, r"\core\event\course_viewed", TEACHER, 100 * DAY + 60),
+        role(10, BOB, TEACHER_ROLE, 100 * DAY),
+        role(11, 103, TEACHER_ROLE, 60 * DAY)])
+    exported = tmp_path / "user_enrolments.csv"  # timestart set back to the course's start
+    pd.DataFrame([{"userid": BOB, "courseid": COURSE, "timestart": T0, "timecreated": T0 + 100 * DAY - 5},
+                  {"userid": 103, "courseid": COURSE, "timestart": T0, "timecreated": T0}]
+                 ).to_csv(exported, index=False)
+    _, problems = run([log, exported], tmp_path / "out")
+    t = tables(tmp_path / "out")
+    ada, student = pseudonym(SECRET, str(ADA)), pseudonym(SECRET, "103")
+    assert set(t["enrolments"].learner_id) == {ada, student}
+    ev = t["events"]
+    assert sorted(ev.event_id.dropna()) == [f"moodle-log-{n}" for n in (1, 2, 5, 6)]
+    assert ev[ev.event_id.isna()].learner_id.tolist() == [student]  # the export's enrolment
+    e = t["enrolments"].set_index("learner_id")
+    assert e.loc[ada, "enrolled_at"] == at(0) and e.loc[student, "enrolled_at"] == at(0)
+    assert problems.examples[moodle.IN_STAFF + "4)"] == [f"{log}:4", f"{log}:5", f"{log}:11", f"{log}:12",
+                                                        f"{exported}:2"]
+    assert problems.examples[moodle.IN_STAFF + "3)"] == [f"{log}:8", f"{log}:9", f"{log}:10"]
+
+
+def test_a_rejected_row_with_a_field_over_128_kib_is_reported_without_its_text(tmp_path, monkeypatch):
+    import csv
+
+    long = "q" * 200_000  # over Python's default CSV field limit (128 KiB)
+    lines = pd.DataFrame([row(n, r"\core\event\course_viewed", ADA, 60 * n) for n in (1, 2, 3)],
+                         columns=LOG_COLUMNS).to_csv(index=False).splitlines()
+    lines[2] += f',"{long}"'  # log id 2, line 3: one field too many
+    log = tmp_path / "log.csv"
+    log.write_text("\n".join(lines) + "\n")
+    limit = csv.field_size_limit()
+    for folder, reason in (
+            ("out", "row with 22 fields where the header has 21 (a value holding the delimiter, not in "
+                    "double quotes?)"),
+            ("small", "row with a misplaced double quote (a value holding one must be in double "
+                      "quotes, its quotes doubled)")):
+        if folder == "small":  # a row Python's reader cannot split either
+            monkeypatch.setattr(moodle, "_FIELD_LIMIT", 1000)
+        counts, _ = run([log], tmp_path / folder)
+        assert counts["events"] == 2 and csv.field_size_limit() == limit  # the limit is put back
+        listed = pd.read_csv(tmp_path / folder / "import_problems.csv").dropna(subset=["line"])
+        assert dict(zip(listed.line.astype(int), listed.reason, strict=True)) == {3: reason}
+        assert long not in (tmp_path / folder / "import_problems.csv").read_text()
 
 
 def malformed_log(path: Path, compressed: bool = False) -> Path:
