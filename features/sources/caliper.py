@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+from mooc_risk.features.sources.course_keys import V1_KEY_IN_URL
 from mooc_risk.features.sources.timestamps import ZONE
 
 PLATFORM = "caliper"
@@ -36,7 +37,7 @@ _PATHS = ["$.actor.id", "$.object.extensions.isPartOf.id", "$.object.type", "$.o
 _COURSE_TYPES = ("CourseOffering", "CourseSection")
 NO_ASSIGNEE = "a grade without the graded learner (no Attempt assignee)"
 UNIDENTIFIED = (NO_ASSIGNEE,)  # learner activity whose learner cannot be told: broken records
-_KEY_IN_OBJECT = r"nullif(regexp_extract(f[4], '/courses?/((course|ccx)-v1:[^/?#&=,;]+)', 1), '')"
+_KEY_IN_OBJECT = f"nullif(regexp_extract(f[4], '/courses?/({V1_KEY_IN_URL})', 1), '')"
 
 
 def fields_sql(docs: str) -> str:

@@ -23,9 +23,12 @@ import re
 DEFAULT_RUN = "default"
 _V1 = re.compile(r"^(course|ccx)-v1:(?P<parts>[^/?#\s]+)$")
 _IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_IN_PATH = re.compile(r"/courses?/(?P<key>(?:course|ccx)-v1:[^/?#&=,;\s]+)")
+# an Open edX course key as it stands inside a URL: it ends where a path segment, a query or a
+# query parameter would begin (…?course_id=course-v1:A+B+C&email=… holds the key A+B+C only)
+V1_KEY_IN_URL = r"(?:course|ccx)-v1:[^/?#&=,;\s]+"
+_IN_PATH = re.compile(rf"/courses?/(?P<key>{V1_KEY_IN_URL})")
 _VERSION = ("branch@", "version@")
-BLANKS = " \t\r\n\x0b\x0c"
+BLANKS = " \t\r\n\x0b\x0c"  # around any identifier or cell: the one blank set of the imports
 
 
 def course_and_run(raw: str) -> tuple[str, str]:

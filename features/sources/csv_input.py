@@ -31,10 +31,10 @@ from typing import Literal
 import duckdb
 
 from mooc_risk.errors import InputError
+from mooc_risk.features.sources.course_keys import BLANKS  # trimmed around every name and cell
 from mooc_risk.features.sources.documents import MAX_LINE
 from mooc_risk.features.sources.staging import engine_words, found_columns, quoted
 
-BLANKS = " \t\r\n\x0b\x0c"  # trimmed around every header name and cell
 BOM = "\ufeff"  # a UTF-8 byte-order mark, dropped at the start of a file
 EMPTY = frozenset({""})  # the missing markers of a source that has none but the empty cell
 PROBLEMS_FILE = "import_problems.csv"

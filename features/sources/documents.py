@@ -35,14 +35,15 @@ def layout(path: Path) -> str:
     return "lines"
 
 
-def documents_sql(path: Path, rejects: str | None = None) -> str:
+def documents_sql(path: Path, rejects: str | None = None, kind: str | None = None) -> str:
     """A relation ``(text VARCHAR)`` in file order: one row per line (blank lines included, so
     they can be numbered), or one per element of a JSON array / the single document.
 
     Lines that are not valid UTF-8 (a log line cut inside a character) or longer than
     ``MAX_LINE`` are left out of a JSON-lines file and recorded, with their line, in the table
-    ``rejects`` (DuckDB's ``reject_errors`` layout) when a name is given."""
-    kind = layout(path)
+    ``rejects`` (DuckDB's ``reject_errors`` layout) when a name is given. ``kind`` is the
+    file's ``layout`` when the caller knows it already."""
+    kind = kind or layout(path)
     if kind == "lines":
         kept = (f", store_rejects=true, rejects_table='{rejects}', rejects_scan='{rejects}_scan'"
                 if rejects else "")

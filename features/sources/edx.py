@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mooc_risk.features.sources.course_keys import V1_KEY_IN_URL
 from mooc_risk.features.sources.documents import MAX_LINE, compression, json_text
 from mooc_risk.features.sources.staging import quoted
 from mooc_risk.features.sources.timestamps import TIME_OF_DAY
@@ -35,10 +36,9 @@ _PAYLOAD = ('{"user_id":"VARCHAR","course_id":"VARCHAR","id":"VARCHAR","problem_
             '"block_id":"VARCHAR","mode":"VARCHAR","grade":"DOUBLE","max_grade":"DOUBLE"}')
 _CONTEXT = ('{"user_id":"VARCHAR","course_id":"VARCHAR","path":"VARCHAR",'
             '"module":{"usage_key":"VARCHAR"}}')
-# a course key inside a URL: /courses/course-v1:ORG+COURSE+RUN/… or /courses/ORG/COURSE/RUN/…
 # a course key inside a URL: course-v1:/ccx-v1: anywhere; an old-style ORG/COURSE/RUN only right
 # after the LMS's /courses/ (an API path such as /api/courses/v1/courses/… holds no old key)
-_V1_IN_URL = r"((?:course|ccx)-v1:[^/?#&=,;\s]+)"  # ends where a query parameter would begin
+_V1_IN_URL = f"({V1_KEY_IN_URL})"
 _OLD_IN_URL = r"^(?:[a-z]+://[^/]+)?/courses/([^/?#\s]+/[^/?#\s]+/[^/?#\s]+)"
 # URL path segments after these name a user (a profile, an account, a learner's progress page,
 # an enrolment "USER,COURSE"): replaced by {user}, unless it is an API version ("v1")
@@ -88,11 +88,11 @@ def fields_sql(records: str) -> str:
            coalesce(key, url.k) AS course_raw,
            CASE WHEN zoned OR NOT regexp_matches(ts_text, '{TIME_OF_DAY}') THEN ts_text
                 ELSE ts_text || '+00:00' END AS ts_raw,
-           CASE WHEN starts_with(name, '/')  -- a URL path: no username or user id in it
-                THEN array_to_string(list_transform(string_split(name, '/'), lambda part, i:
+           CASE WHEN segments IS NOT NULL  -- a URL path: no username or user id in it
+                THEN array_to_string(list_transform(segments, lambda part, i:
                          CASE WHEN part IN (username, user_raw)
                                    OR (i > 1 AND part <> '' AND NOT regexp_full_match(part, 'v[0-9]+')
-                                       AND string_split(name, '/')[i - 1] IN ({routes}))
+                                       AND segments[i - 1] IN ({routes}))
                               THEN '{{user}}' ELSE part END), '/')
                 ELSE name END AS event_name,
            CASE WHEN name LIKE 'edx.course.enrollment.%' THEN p.mode
@@ -110,6 +110,7 @@ def fields_sql(records: str) -> str:
              CASE WHEN key IS NULL  -- the fallbacks, only where needed (regexes are slow)
                   THEN list_filter([{url}], x -> x.k IS NOT NULL)[1] END AS url,
              coalesce(time, timestamp) AS ts_text,
+             CASE WHEN starts_with(name, '/') THEN string_split(name, '/') END AS segments,
              CASE WHEN ends_with(coalesce(time, timestamp), '+00:00') THEN true
                   ELSE regexp_matches(coalesce(time, timestamp, ''), '{_ZONE}') END AS zoned
       FROM (

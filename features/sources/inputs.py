@@ -59,9 +59,7 @@ def input_files(paths: list[Path], suffixes: tuple[str, ...] = LOG_SUFFIXES) -> 
                     found.read.append(file)
         else:
             raise InputError(f"{path}: no such file or folder")
-    unique = list(dict.fromkeys(found.read))  # a file named twice is read once
-    if len(unique) < len(found.read):
-        found.read = unique
+    found.read = list(dict.fromkeys(found.read))  # a file named twice is read once
     if not found.read:
         reasons: dict[str, list[str]] = {}
         for path, reason in found.skipped:

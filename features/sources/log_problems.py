@@ -14,7 +14,7 @@ import duckdb
 
 from mooc_risk.errors import InputError
 from mooc_risk.features.sources.lines import blank_lines
-from mooc_risk.features.sources.staging import quoted
+from mooc_risk.features.sources.staging import has_table, quoted
 
 UNKNOWN = "unknown event name (kept as other)"
 VOIDED = "voided by a later statement (removed)"
@@ -196,9 +196,7 @@ def file_reports(con: duckdb.DuckDBPyConnection) -> list[FileReport]:
     the counts are added to ``problems``."""
     kept = ("bad IS NULL AND voids IS NULL AND row NOT IN (SELECT row FROM repeated) "
             "AND (event_id IS NULL OR event_id NOT IN (SELECT event_id FROM voided))")
-    appending = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'appended'").fetchone()[0]
-    imported = f"{kept} AND row IN (SELECT row FROM appended)" if appending else kept
+    imported = f"{kept} AND row IN (SELECT row FROM appended)" if has_table(con, "appended") else kept
     con.execute(f"""
         INSERT INTO problems
         SELECT file, NULL, NULL, '{READ}', NULL, count(*) FROM parsed GROUP BY file

@@ -20,7 +20,7 @@ import duckdb
 
 from mooc_risk.errors import InputError
 from mooc_risk.features.sources.course_keys import course_and_run
-from mooc_risk.features.sources.staging import copy_to_parquet, quoted
+from mooc_risk.features.sources.staging import copy_to_parquet, has_table, quoted
 from mooc_risk.features.sources.vocabulary import case_sql
 
 QUIET_DAYS = 14
@@ -200,8 +200,7 @@ def _learners_sql(life: str) -> str:
 def _run_dates(con: duckdb.DuckDBPyConnection) -> None:
     """``runs``: course_id, run_id, course_start, course_end — from the source's ``run_dates``
     table (by course key) when its ``prepare`` made one, else none (self-paced runs)."""
-    given = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'run_dates'").fetchone()[0]
-    if not given:
+    if not has_table(con, "run_dates"):
         con.execute("""CREATE TABLE runs (course_id VARCHAR, run_id VARCHAR,
                                           course_start TIMESTAMP, course_end TIMESTAMP)""")
         return

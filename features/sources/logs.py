@@ -173,20 +173,21 @@ def _parse_file(con: duckdb.DuckDBPyConnection, module, path: Path, part: Path, 
     if hasattr(module, "file_rows"):
         _write_part(con, number, module.file_rows(path), part)
         return True
-    if getattr(module, "records_fast", None) and layout(path) == "lines":
+    kind = layout(path)
+    if getattr(module, "records_fast", None) and kind == "lines":
         try:
             _write_part(con, number, module.fields_sql(f"({module.records_fast(path)})"), part)
             return False
         except duckdb.InvalidInputException:
             pass  # read line by line (the part is written again)
     rejects = f"rejects_{number}"
-    lines = f"(SELECT row_number() OVER () AS line, text FROM ({documents_sql(path, rejects)}))"
+    lines = f"(SELECT row_number() OVER () AS line, text FROM ({documents_sql(path, rejects, kind)}))"
     if module.EXPANDS:
         rows = module.fields_sql(f"({_expanded(lines, module.ENVELOPE)})")
     else:
         rows = module.fields_sql(f"({module.records_lines(lines)})")
     _write_part(con, number, rows, part)
-    if layout(path) == "lines":
+    if kind == "lines":
         _restore_rejected_lines(con, number, part, rejects)
     return True
 

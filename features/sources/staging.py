@@ -107,6 +107,12 @@ def found_columns(found: list[str], wanted: list[str]) -> str:
     return f"found {', '.join(map(repr, found))}"
 
 
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the connection holds a table (or temporary table) called ``name``."""
+    return con.execute(f"SELECT count(*) > 0 FROM duckdb_tables() WHERE table_name = {quoted(name)}"
+                       ).fetchone()[0]  # a literal: bound parameters make DuckDB import pandas
+
+
 def duckdb_connection() -> duckdb.DuckDBPyConnection:
     """A DuckDB connection for importers: UTC, and no progress bar on the user's terminal."""
     con = duckdb.connect()
