@@ -7,7 +7,10 @@
   keys, serve);
 - ``ServiceSettings``: ``MOOC_RISK_DATA``, ``MOOC_RISK_NOW`` (serve);
 - ``IdentitySettings``: ``MOOC_RISK_ID_SECRET``, ``MOOC_RISK_ID_SECRET_FILE`` (event-log import);
-- ``EngineSettings``: ``MOOC_RISK_BACKEND`` (train, evaluate, predict, serve).
+- ``EngineSettings``: ``MOOC_RISK_BACKEND`` (train, evaluate, predict, serve);
+- ``DatabaseSettings``: ``MOOC_RISK_DB_URL`` (serve, interventions);
+- ``WebSettings``: ``MOOC_RISK_SESSION_SECRET``, ``MOOC_RISK_SESSION_SECRET_FILE``,
+  ``MOOC_RISK_SESSION_HOURS``, ``MOOC_RISK_COOKIE_SECURE`` (serve: the web app under ``/app``).
 
 An empty variable counts as unset. A value that cannot be read raises ``InputError`` naming the
 variable (the CLI prints it and exits with code 2).
@@ -143,3 +146,24 @@ class EngineSettings(_EnvSettings):
     """The feature engine: DuckDB embedded (default) or PySpark for scale-out."""
 
     backend: Backend = Field(Backend.DUCKDB, validation_alias="MOOC_RISK_BACKEND")
+
+
+class DatabaseSettings(_EnvSettings):
+    """Where the intervention log and the feedback on predictions are kept: a SQLAlchemy URL,
+    a SQLite file by default, PostgreSQL by URL (``postgresql+psycopg://user:pw@host/db``).
+    Not shown in ``repr`` (a URL may hold a password)."""
+
+    db_url: str = Field(f"sqlite:///{STATE_DIR}/journal.db", validation_alias="MOOC_RISK_DB_URL",
+                        repr=False)
+
+
+class WebSettings(_EnvSettings):
+    """The web app's session: the key that signs its cookie (``session_secret``, else read from
+    ``session_secret_file``, created there on first use), how long a sign-in lasts, and whether
+    the cookie is sent over HTTPS only (set ``MOOC_RISK_COOKIE_SECURE=true`` behind TLS)."""
+
+    session_secret: str | None = Field(None, validation_alias="MOOC_RISK_SESSION_SECRET", repr=False)
+    session_secret_file: Path = Field(STATE_DIR / "session_secret",
+                                      validation_alias="MOOC_RISK_SESSION_SECRET_FILE")
+    session_hours: int = Field(8, ge=1, le=24 * 30, validation_alias="MOOC_RISK_SESSION_HOURS")
+    cookie_secure: bool = Field(False, validation_alias="MOOC_RISK_COOKIE_SECURE")

@@ -1,4 +1,4 @@
-"""Commands of the serving stage: serve, predict, keys add, ask."""
+"""Commands of the serving stage: serve, predict, ask (keys: ``key_commands``)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import typer
 from mooc_risk.features.commands import DataDir
 from mooc_risk.models.targets import Target
 from mooc_risk.progress import progress_steps
+from mooc_risk.serving import key_commands
 
-keys_app = typer.Typer(help="Per-course API keys (stored hashed).", no_args_is_help=True)
 SERVICE = "mooc_risk.serving.service:RiskService"
 
 
@@ -107,19 +107,6 @@ def predict(
         typer.echo(f"  {n:>7,} ({n / len(learners):4.0%})  {action}")
 
 
-@keys_app.command("add")
-def add_key(
-    course: Annotated[str, typer.Option("--course", help="Course id the key opens; '*' for all.")],
-) -> None:
-    """Create an API key for a course; it is printed once, as the last word of the output."""
-    from mooc_risk.serving.keys import add_key as create
-    from mooc_risk.settings import PathSettings
-
-    path = PathSettings.from_env().keys_file
-    key = create(path, course)
-    typer.echo(f"new key for course {course} (only its hash is kept, in {path}): {key}")
-
-
 def ask(
     course: Annotated[str, typer.Option("--course", help="Course id.")],
     as_of: Annotated[int, typer.Option("--as-of", min=0, help="As-of day.")],
@@ -169,4 +156,4 @@ def register(app: typer.Typer) -> None:
     app.command()(serve)
     app.command()(predict)
     app.command()(ask)
-    app.add_typer(keys_app, name="keys")
+    app.add_typer(key_commands.keys_app, name="keys")
