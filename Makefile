@@ -13,6 +13,14 @@ SEED ?= 42
 AS_OF ?= 0,7,14,28
 DEMO_PORT ?= 3123
 REAL_DATA ?= ../shared/data
+# the demo service's state, all under data/: keys, feature store, intervention log, session secret
+APP_ENV = MOOC_RISK_KEYS_FILE=data/keys.yaml MOOC_RISK_STORE=data/store \
+  MOOC_RISK_DB_URL=sqlite:///data/journal.db MOOC_RISK_SESSION_SECRET_FILE=data/session_secret \
+  MOOC_RISK_NOW=$(APP_NOW)
+# "today" for the demo app: 14 days into the latest run of C001 (the synthetic runs are in 2024)
+APP_NOW = $(shell test -f $(DATA)/enrolments.parquet && $(BIN)/python -c "import pandas as pd; \
+  e = pd.read_parquet('$(DATA)/enrolments.parquet'); c = e[e.course_id == 'C001']; \
+  print((c.course_start.max() + pd.Timedelta(days=14)).isoformat())")
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,12 +43,25 @@ demo: $(STAMP) ## the main job on synthetic data: data → features → train �
 	$(BIN)/mooc-risk models list
 	$(BIN)/mooc-risk predict --data $(DATA) --all --as-of 21 --out data/predictions.parquet
 	@echo "--- serving on port $(DEMO_PORT); asking for the riskiest learners of C001 with a key"
-	@key=$$(MOOC_RISK_KEYS_FILE=data/keys.yaml $(BIN)/mooc-risk keys add --course C001 | awk '{print $$NF}'); \
-	MOOC_RISK_KEYS_FILE=data/keys.yaml MOOC_RISK_STORE=data/store \
-	  $(BIN)/mooc-risk serve --data $(DATA) --port $(DEMO_PORT) > data/serve.log 2>&1 & pid=$$!; \
-	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; echo "--- service stopped"' EXIT; \
+	@key=$$($(APP_ENV) $(BIN)/mooc-risk keys add --course C001 --label "demo: C001 team" | awk '{print $$NF}'); \
+	echo "$$key" > data/demo-key.txt; chmod 600 data/demo-key.txt; \
+	$(APP_ENV) $(BIN)/mooc-risk serve --data $(DATA) --port $(DEMO_PORT) > data/serve.log 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; echo "--- service stopped"; \
+	  echo "--- the course-team app: run \`make app\`, open http://127.0.0.1:$(DEMO_PORT)/app/courses/C001"; \
+	  echo "    and sign in with the key $$key (kept in data/demo-key.txt)"' EXIT; \
 	$(BIN)/mooc-risk ask --url http://127.0.0.1:$(DEMO_PORT) --key $$key --course C001 \
 	  --as-of 14 --top 5 --wait 120
+
+app: $(STAMP) ## serve the demo (after `make demo`) with the course-team app at /app, until Ctrl-C
+	@test -f data/demo-key.txt || { echo "run \`make demo\` first"; exit 2; }
+	@echo "--- open http://127.0.0.1:$(DEMO_PORT)/app/courses/C001 and sign in with $$(cat data/demo-key.txt)"
+	@echo "    (today is $(APP_NOW) for the demo: day 14 of C001's latest run; Ctrl-C stops)"
+	$(APP_ENV) $(BIN)/mooc-risk serve --data $(DATA) --port $(DEMO_PORT)
+
+screenshots: $(STAMP) ## the README's screenshots of the app, taken by the browser test on the demo data
+	@test -f data/demo-key.txt || { echo "run \`make demo\` first"; exit 2; }
+	MOOC_RISK_BROWSER_DATA=$(DATA) MOOC_RISK_SCREENSHOTS=docs/img MOOC_RISK_REQUIRE_BROWSER=1 \
+	  $(BIN)/pytest tests/test_serving/test_browser.py -k walks -p no:cacheprovider -q
 
 test: $(STAMP) ## run the whole test suite, as CI does (PySpark tests skip without Java/pyspark)
 	$(BIN)/pytest
@@ -76,4 +97,5 @@ lock: ## re-resolve requirements.lock from pyproject.toml in a scratch venv
 clean: ## remove the venv, generated data and caches (keeps mlruns/)
 	rm -rf $(VENV) data .pytest_cache .hypothesis
 
-.PHONY: help install demo test test-fast wheel-check lint bench-features bench-serving bench-real bench-ingest lock clean
+
+.PHONY: help install demo app screenshots test test-fast wheel-check lint bench-features bench-serving bench-real bench-ingest lock clean

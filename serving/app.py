@@ -192,13 +192,67 @@ class RiskApp:
         self.keys.check(key, course_id)
         self._check_course(course_id)
         run_id = request.run_id or self.running_run(course_id)
-        self._check_day_reached(course_id, run_id, request.as_of_day)
-        frame = self.scored(request.target, request.as_of_day).frame
-        rows = frame[(frame["course_id"] == course_id) & (frame["run_id"] == run_id)]
-        rows = rows.sort_values(["risk", "learner_id"], ascending=[False, True])
+        rows = self.run_rows(course_id, run_id, request.target, request.as_of_day)
         start = (request.page - 1) * request.page_size
         page = rows.iloc[start:start + request.page_size].reset_index(drop=True)
         return flat_rows(page, request.explain, request.top_k), len(rows), run_id
+
+    def run_rows(self, course_id: str, run_id: str, target: str, day: int) -> pd.DataFrame:
+        """Every listed learner of one run scored at ``day``, riskiest first (ties by learner
+        id, so the order never changes between pages); NotFound / InputError as
+        ``_check_day_reached``."""
+        self._check_day_reached(course_id, run_id, day)
+        frame = self.scored(target, day).frame
+        rows = frame[(frame["course_id"] == course_id) & (frame["run_id"] == run_id)]
+        return rows.sort_values(["risk", "learner_id"], ascending=[False, True]).reset_index(drop=True)
+
+    def runs_of(self, course_id: str) -> list[str]:
+        """The course's runs, latest start first."""
+        self._check_course(course_id)
+        runs = self._calendar.loc[course_id].sort_values("start", ascending=False)
+        return [str(r) for r in runs.index]
+
+    def current_day(self, course_id: str, run_id: str) -> int:
+        """The as-of day a course team sees for a run today: today's course day of a scheduled
+        run, kept within the run (0 before it starts, its last day once it has ended); for a
+        self-paced run, where each learner has their own day 0, the loaded models' last as-of
+        day."""
+        today = self._course_day(course_id, run_id)
+        if today is None:
+            return max(max(s.bundle.metadata.as_of_days) for s in self.scorers.values())
+        run = self._calendar.loc[(course_id, run_id)]
+        length = (run["end"] - run["start"]).days
+        return int(min(max(today, 0), length))
+
+    def as_of_choices(self, course_id: str, run_id: str) -> list[int]:
+        """The as-of days worth showing for a run so far: the models' trained days up to the
+        current day, and the current day."""
+        day = self.current_day(course_id, run_id)
+        trained = {d for s in self.scorers.values() for d in s.bundle.metadata.as_of_days if d <= day}
+        return sorted(trained | {day})
+
+    def today(self):
+        return self.service.today()
+
+    def risk_history(self, course_id: str, run_id: str, learner_id: str,
+                     target: str) -> list[tuple[int, float]]:
+        """(as-of day, risk) of one learner at each of ``as_of_choices`` where they were listed:
+        the same features and model as the list, without the reasons (fast: one row a day)."""
+        scorer = self.scorer(target)
+        store, today = self._need_store(), self.service.today()
+        tables = store.tables(scorer.bundle.spec.constructs)
+        out = []
+        for day in self.as_of_choices(course_id, run_id):
+            features = store.features(scorer.bundle.spec, day)
+            key = (course_id, run_id, learner_id)
+            if key not in features.index:
+                continue
+            row = features.loc[[key]].reset_index(drop=True)
+            if not in_population(row, tables, today)[0]:
+                continue
+            p = float(scorer.bundle.probability(row)[0])
+            out.append((day, p if scorer.bundle.risk_of == "label" else 1.0 - p))
+        return out
 
     def running_run(self, course_id: str) -> str:
         """The course's running run as of today (``MOOC_RISK_NOW``; features.population)."""

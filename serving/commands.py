@@ -15,6 +15,7 @@ from mooc_risk.features.commands import DataDir
 from mooc_risk.models.targets import Target
 from mooc_risk.progress import progress_steps
 from mooc_risk.serving import key_commands
+from mooc_risk.serving.journal import commands as journal_commands
 
 SERVICE = "mooc_risk.serving.service:RiskService"
 
@@ -32,7 +33,8 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 3000,
     host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
 ) -> None:
-    """Start the HTTP service (BentoML) on the @champion models and the data in DATA."""
+    """Start the HTTP service (BentoML) on the @champion models and the data in DATA: the
+    course-team app at /app, the API (docs at /api-docs) and the landing page at /."""
     from mooc_risk.errors import InputError
     from mooc_risk.features.canonical.engine import connect
     from mooc_risk.features.canonical.tables import read_tables
@@ -47,7 +49,8 @@ def serve(
     bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or shutil.which("bentoml")
     if bentoml is None:
         raise InputError("the `bentoml` command is not installed next to mooc-risk (run `make install`)")
-    typer.echo(f"serving {data} on http://{host}:{port} (docs: /, OpenAPI: /docs.json)", err=True)
+    typer.echo(f"serving {data} on http://{host}:{port} (course teams: /app, API docs: /api-docs)",
+               err=True)
     os.execve(bentoml, [bentoml, "serve", SERVICE, "--port", str(port), "--host", host], env)
 
 
@@ -157,3 +160,4 @@ def register(app: typer.Typer) -> None:
     app.command()(predict)
     app.command()(ask)
     app.add_typer(key_commands.keys_app, name="keys")
+    app.add_typer(journal_commands.interventions_app, name="interventions")

@@ -167,3 +167,38 @@ class ModelInfo(BaseModel):
 
 class ModelsResponse(BaseModel):
     models: list[ModelInfo]
+
+
+# --- the intervention log and feedback (POST/GET /courses/{id}/interventions, POST .../feedback)
+class InterventionsRequest(BaseModel):
+    """What a course team did about one or more learners of a run. The service adds the risk,
+    band, model version and suggested action it showed at ``as_of_day`` to each row."""
+
+    model_config = ConfigDict(extra="forbid")
+    learner_ids: list[str] = Field(min_length=1, max_length=MAX_LEARNER_IDS)
+    action: str = Field(min_length=1, max_length=500,
+                        description="one of the intervention table's actions (GET /interventions/actions)")
+    done_by: str = Field(min_length=1, max_length=200, description="who did it: a name or a role")
+    note: str = Field("", max_length=2000)
+    run_id: str | None = Field(None, description="default: the course's running run")
+    target: Target = Target.DROPOUT
+    as_of_day: int | None = Field(None, ge=0, le=3650, description="default: the run's current day")
+
+
+class FeedbackRequest(BaseModel):
+    """Was a prediction useful? Stored with the risk and model version shown at ``as_of_day``."""
+
+    model_config = ConfigDict(extra="forbid")
+    learner_id: str = Field(min_length=1, max_length=200)
+    useful: bool
+    reason: str = Field("", max_length=500)
+    run_id: str | None = None
+    target: Target = Target.DROPOUT
+    as_of_day: int | None = Field(None, ge=0, le=3650)
+
+
+class LoggedRows(BaseModel):
+    """Rows of the intervention log or of the feedback, newest first."""
+
+    course_id: str
+    rows: list[dict]

@@ -3,10 +3,12 @@
 
 Settings come from the environment (``mooc_risk.settings``), read once when the service starts:
 it loads ``mooc-risk-dropout@champion`` and ``mooc-risk-certification@champion`` from MLflow.
-``POST /score`` is a BentoML API; ``POST /courses/{course_id}/predictions`` and ``GET /model``
+``POST /score`` is a BentoML API; ``POST /courses/{course_id}/predictions``, the intervention
+log and feedback (``/courses/{course_id}/interventions``, ``.../feedback``) and ``GET /model``
 live in a FastAPI app mounted into the same service (BentoML APIs are POST-only and have no
-path parameters). Bad requests get a 4xx with a message that names the problem; anything else
-is a server fault (500, logged).
+path parameters); the course-team web app is mounted under ``/app`` (``serving.web.pages``) and
+``serving.landing`` answers ``/``, ``/api-docs`` and ``/docs.json``. Bad requests get a 4xx
+with a message that names the problem; anything else is a server fault (500, logged).
 """
 
 from __future__ import annotations
@@ -19,10 +21,24 @@ from starlette.responses import JSONResponse, Response
 from mooc_risk.errors import InputError
 from mooc_risk.serving import schemas
 from mooc_risk.serving.app import NotFound, RiskApp
+from mooc_risk.serving.journal.journal import Journal
 from mooc_risk.serving.keys import AuthError, bearer
-from mooc_risk.settings import EngineSettings, PathSettings, ServiceSettings, TrackingSettings
+from mooc_risk.serving.landing import FrontDoor
+from mooc_risk.serving.logbook import Logbook
+from mooc_risk.serving.roster import Roster
+from mooc_risk.serving.web.pages import WebContext, web
+from mooc_risk.serving.web.session import Sessions
+from mooc_risk.settings import (
+    DatabaseSettings,
+    EngineSettings,
+    PathSettings,
+    ServiceSettings,
+    TrackingSettings,
+    WebSettings,
+)
 
 api = FastAPI(title="mooc-risk", docs_url=None, redoc_url=None, openapi_url=None)
+api.mount("/app", web)
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -52,8 +68,12 @@ async def _invalid(request: Request, exc: RequestValidationError) -> JSONRespons
 @bentoml.asgi_app(api, path="/")
 class RiskService:
     def __init__(self) -> None:
+        service = ServiceSettings.from_env()
         self.app = RiskApp.from_settings(TrackingSettings.from_env(), PathSettings.from_env(),
-                                         ServiceSettings.from_env(), EngineSettings.from_env())
+                                         service, EngineSettings.from_env())
+        self.logbook = Logbook(self.app, Journal.open(DatabaseSettings.from_env().db_url))
+        web.state.ctx = WebContext(self.app, self.logbook, Sessions(WebSettings.from_env()),
+                                   Roster(service.data_dir) if service.data_dir else None)
 
     @bentoml.api(route="/score")
     def score(self, request: schemas.ScoreRequest, /, ctx: bentoml.Context) -> schemas.ScoreResponse:
@@ -87,7 +107,57 @@ class RiskService:
             course_id=course_id, run_id=run_id, target=request.target, as_of_day=request.as_of_day,
             page=request.page, page_size=request.page_size, total=total, rows=records)
 
+    @api.post("/courses/{course_id:path}/interventions", status_code=201,
+              response_model=schemas.LoggedRows)
+    def record_interventions(
+        self, course_id: str, request: schemas.InterventionsRequest,
+        authorization: str | None = Header(None), x_api_key: str | None = Header(None),
+    ):
+        """Record what was done about learners of a run, with the risk shown at the time."""
+        key = bearer(authorization, x_api_key)
+        try:
+            self.app.keys.check(key, course_id)
+            rows = self.logbook.record_interventions(
+                course_id, request.learner_ids, request.action, request.done_by, request.note,
+                run_id=request.run_id, target=request.target, day=request.as_of_day,
+                key_id=self.app.keys.identify(key).id)
+        except (AuthError, NotFound, InputError) as exc:
+            return _fail(exc)
+        return schemas.LoggedRows(course_id=course_id, rows=[r.to_dict() for r in rows])
+
+    @api.get("/courses/{course_id:path}/interventions", response_model=schemas.LoggedRows)
+    def interventions(
+        self, course_id: str, learner_id: str | None = None, run_id: str | None = None,
+        authorization: str | None = Header(None), x_api_key: str | None = Header(None),
+    ):
+        """The course's intervention log, newest first (one learner's, or one run's)."""
+        try:
+            self.app.keys.check(bearer(authorization, x_api_key), course_id)
+        except AuthError as exc:
+            return _fail(exc)
+        rows = self.logbook.journal.interventions(course_id, run_id=run_id, learner_id=learner_id)
+        return schemas.LoggedRows(course_id=course_id, rows=[r.to_dict() for r in rows])
+
+    @api.post("/courses/{course_id:path}/feedback", status_code=201, response_model=schemas.LoggedRows)
+    def feedback(
+        self, course_id: str, request: schemas.FeedbackRequest,
+        authorization: str | None = Header(None), x_api_key: str | None = Header(None),
+    ):
+        """Say whether a prediction was useful (stored with the risk and model version shown)."""
+        key = bearer(authorization, x_api_key)
+        try:
+            self.app.keys.check(key, course_id)
+            row = self.logbook.record_feedback(
+                course_id, request.learner_id, request.useful, request.reason, run_id=request.run_id,
+                target=request.target, day=request.as_of_day, key_id=self.app.keys.identify(key).id)
+        except (AuthError, NotFound, InputError) as exc:
+            return _fail(exc)
+        return schemas.LoggedRows(course_id=course_id, rows=[row.to_dict()])
+
     @api.get("/model", response_model=schemas.ModelsResponse)
     def model(self) -> schemas.ModelsResponse:
         """Names, versions, training time and test metrics of the loaded models."""
         return self.app.models_info()
+
+
+RiskService.add_asgi_middleware(FrontDoor)

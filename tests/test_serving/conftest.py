@@ -1,18 +1,21 @@
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from mooc_risk.features.build import default_spec
 from mooc_risk.features.canonical.engine import connect
 from mooc_risk.features.canonical.tables import read_tables
 from mooc_risk.serving.keys import add_key
-from mooc_risk.settings import PathSettings, ServiceSettings, TrackingSettings
+from mooc_risk.settings import DatabaseSettings, PathSettings, ServiceSettings, TrackingSettings, WebSettings
 from mooc_risk.training.config import load_config
 from mooc_risk.training.publish import publish
 from mooc_risk.training.train import fit_and_assess
 
 ROOT = Path(__file__).parents[2]
+ROSTER_NAME = "Zelda Quintessa-Marlowe"  # invented; in the served data folder's roster.csv
 
 
 @dataclass(frozen=True)
@@ -22,18 +25,28 @@ class Served:
     data: Path
     key: str  # opens course C001 only
     admin_key: str  # opens every course
+    root: Path  # the session's folder: MLflow store, keys, the intervention log
 
     @property
     def env(self) -> dict[str, str]:
         return {**self.tracking.to_env(), **self.paths.to_env(),
-                **ServiceSettings.of(data_dir=self.data).to_env()}
+                **ServiceSettings.of(data_dir=self.data).to_env(),
+                **DatabaseSettings.of(db_url=f"sqlite:///{self.root}/journal.db").to_env(),
+                **WebSettings.of(session_secret_file=self.root / "session_secret").to_env()}
 
 
 @pytest.fixture(scope="session")
 def served(tmp_path_factory, cmap, synthetic) -> Served:
-    """Both targets trained into a private MLflow store, plus keys and a data folder."""
+    """Both targets trained into a private MLflow store, plus keys and a data folder with a
+    roster."""
     root = tmp_path_factory.mktemp("serving")
-    data = synthetic(1500, 3, 5, 2)
+    data = root / "data"
+    shutil.copytree(synthetic(1500, 3, 5, 2), data)
+    enrolments = pd.read_parquet(data / "enrolments.parquet").drop_duplicates("learner_id")
+    pd.DataFrame({"learner_id": enrolments["learner_id"],  # only the web app reads a roster
+                  "display_name": [f"{ROSTER_NAME} {n}" for n in range(len(enrolments))],
+                  "email": [f"zq{n}@example.org" for n in range(len(enrolments))]}).to_csv(
+        data / "roster.csv", index=False)
     tracking = TrackingSettings.of(tracking_uri=f"sqlite:///{root}/mlflow.db",
                                 artifact_root=root / "artifacts")
     paths = PathSettings.of(cards_dir=root / "cards", store_dir=root / "store",
@@ -47,7 +60,7 @@ def served(tmp_path_factory, cmap, synthetic) -> Served:
         publish(fit_and_assess(tables, config, spec), tables, tracking, paths.cards_dir,
                 source=str(data))
     return Served(tracking, paths, data, add_key(paths.keys_file, "C001"),
-                  add_key(paths.keys_file, "*"))
+                  add_key(paths.keys_file, "*"), root)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,92 @@
+"""Recording what course teams did and what they thought of a prediction, next to what the
+service showed them at the time (risk, band, model version, suggested action), so that the
+effect of interventions can be measured later. The web app and the HTTP API both record here;
+the rows are kept by ``mooc_risk.serving.journal``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from mooc_risk.errors import InputError
+from mooc_risk.serving.app import NotFound, RiskApp
+from mooc_risk.serving.journal.journal import (
+    FeedbackIn,
+    FeedbackRow,
+    InterventionIn,
+    InterventionRow,
+    Journal,
+)
+
+OTHER = "other (described in the note)"
+
+
+@dataclass
+class Logbook:
+    risk: RiskApp
+    journal: Journal
+
+    def actions(self) -> list[str]:
+        """The actions a team can record: every action of the intervention table
+        (``interventions.yaml``) but "no action", then ``OTHER``."""
+        table = self.risk._catalogue()
+        found = [table.states.never_started, table.states.inactive, *table.groups.values(),
+                 *table.categories.values(), table.default]
+        return [*dict.fromkeys(found), OTHER]
+
+    def shown(self, course_id: str, run_id: str | None, learner_ids: list[str], target: str,
+              day: int | None) -> tuple[str, int, dict[str, dict]]:
+        """(run, day, learner id → the scored row the service shows for them). NotFound for a
+        learner not listed in the run at that day, naming the first such id."""
+        self.risk._check_course(course_id)
+        run = run_id or self.risk.running_run(course_id)
+        day = self.risk.current_day(course_id, run) if day is None else day
+        rows = self.risk.run_rows(course_id, run, target, day).set_index("learner_id", drop=False)
+        missing = [lid for lid in learner_ids if lid not in rows.index]
+        if missing:
+            raise NotFound(f"learner {missing[0]!r} is not listed in run {run!r} of course "
+                           f"{course_id!r} at day {day}" + (f" (and {len(missing) - 1} more)"
+                                                             if len(missing) > 1 else ""))
+        return run, day, {lid: rows.loc[lid].to_dict() for lid in dict.fromkeys(learner_ids)}
+
+    def record_interventions(self, course_id: str, learner_ids: list[str], action: str, done_by: str,
+                             note: str = "", *, run_id: str | None = None, target: str = "dropout",
+                             day: int | None = None, key_id: str | None = None) -> list[InterventionRow]:
+        """Record one intervention per learner, all or none. InputError for an action outside
+        ``actions()`` or ``OTHER`` without a note; NotFound as ``shown``."""
+        action, note = action.strip(), note.strip()
+        if action not in self.actions():
+            raise InputError(f"action: {action[:80]!r} is not one of the actions: "
+                             + "; ".join(self.actions()))
+        if action == OTHER and not note:
+            raise InputError("note: say what was done when the action is 'other'")
+        run, day, shown = self.shown(course_id, run_id, learner_ids, target, day)
+        return self.journal.record_interventions([
+            InterventionIn(course_id=course_id, run_id=run, learner_id=lid, action=action,
+                           done_by=done_by, note=note, as_of_day=day, target=str(target),
+                           model_name=row["model"], model_version=str(row["model_version"]),
+                           risk=float(row["risk"]), risk_band=row["risk_band"],
+                           suggested=row["intervention"], key_id=key_id)
+            for lid, row in shown.items()])
+
+    def record_feedback(self, course_id: str, learner_id: str, useful: bool, reason: str = "", *,
+                        run_id: str | None = None, target: str = "dropout", day: int | None = None,
+                        key_id: str | None = None) -> FeedbackRow:
+        """Record whether a prediction was useful; NotFound as ``shown``."""
+        run, day, shown = self.shown(course_id, run_id, [learner_id], target, day)
+        row = shown[learner_id]
+        return self.journal.record_feedback(FeedbackIn(
+            course_id=course_id, run_id=run, learner_id=learner_id, useful=useful,
+            reason=reason.strip(), target=str(target), as_of_day=day, model_name=row["model"],
+            model_version=str(row["model_version"]), risk=float(row["risk"]),
+            risk_band=row["risk_band"], key_id=key_id))
+
+    def last(self, course_id: str, run_id: str) -> pd.DataFrame:
+        """The newest intervention per learner of a run: index learner_id, columns
+        ``last_action``, ``last_at``, ``last_by``."""
+        latest = self.journal.last_interventions(course_id, run_id)
+        return pd.DataFrame(
+            [{"learner_id": lid, "last_action": r.action, "last_at": r.recorded_at, "last_by": r.done_by}
+             for lid, r in latest.items()],
+            columns=["learner_id", "last_action", "last_at", "last_by"]).set_index("learner_id")
