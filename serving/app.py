@@ -7,6 +7,7 @@ import logging
 import math
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 
 import pandas as pd
@@ -45,6 +46,7 @@ class RiskApp:
     keyring: Keys
     _scored: LRUCache = field(default_factory=lambda: LRUCache(SCORED_DAYS))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _data_until: dict = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, tracking: TrackingSettings, paths: PathSettings, service: ServiceSettings,
@@ -207,10 +209,21 @@ class RiskApp:
         return rows.sort_values(["risk", "learner_id"], ascending=[False, True]).reset_index(drop=True)
 
     def runs_of(self, course_id: str) -> list[str]:
-        """The course's runs, latest start first."""
+        """The course's runs that have started by today, latest start first."""
         self._check_course(course_id)
         runs = self._calendar.loc[course_id].sort_values("start", ascending=False)
-        return [str(r) for r in runs.index]
+        return [str(r) for r in runs.index[runs["start"] <= pd.Timestamp(self.service.today())]]
+
+    def data_until(self) -> datetime | None:
+        """The time of the newest event in the data folder up to today (naive UTC): what the
+        lists know about; None without events."""
+        today = self.service.today()
+        key = today.date()
+        if key not in self._data_until:
+            events = self._need_store().tables(self._instrument()).events
+            newest = events.filter(events.ts <= today).ts.max().to_pyarrow().as_py()
+            self._data_until[key] = newest
+        return self._data_until[key]
 
     def current_day(self, course_id: str, run_id: str) -> int:
         """The as-of day a course team sees for a run today: today's course day of a scheduled

@@ -39,12 +39,24 @@ def serve(
     from mooc_risk.features.canonical.engine import connect
     from mooc_risk.features.canonical.tables import read_tables
     from mooc_risk.features.constructs import construct_map_for
-    from mooc_risk.settings import EngineSettings, PathSettings, ServiceSettings, TrackingSettings
+    from mooc_risk.serving.roster import read_roster, roster_file
+    from mooc_risk.settings import (
+        DatabaseSettings,
+        EngineSettings,
+        PathSettings,
+        ServiceSettings,
+        TrackingSettings,
+        WebSettings,
+    )
 
     # fail fast, here and not in the service's worker: bad settings, then bad data
     TrackingSettings.from_env(), PathSettings.from_env(), ServiceSettings.from_env()
     engine = EngineSettings.from_env()
     read_tables(data, connect(engine.backend), construct_map_for(data))
+    roster = roster_file(data)
+    if roster is not None:
+        read_roster(roster)  # a bad roster stops here, not on a course team's page
+    DatabaseSettings.from_env(), WebSettings.from_env()
     env = {**os.environ, "MOOC_RISK_DATA": str(data.resolve())}  # the service reads the rest itself
     bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or shutil.which("bentoml")
     if bentoml is None:

@@ -40,6 +40,8 @@ class Logbook:
         """(run, day, learner id → the scored row the service shows for them). NotFound for a
         learner not listed in the run at that day, naming the first such id."""
         self.risk._check_course(course_id)
+        if str(target) not in self.risk.scorers:
+            raise InputError(f"target: one of {', '.join(self.risk.scorers)}")
         run = run_id or self.risk.running_run(course_id)
         day = self.risk.current_day(course_id, run) if day is None else day
         rows = self.risk.run_rows(course_id, run, target, day).set_index("learner_id", drop=False)
@@ -55,6 +57,7 @@ class Logbook:
                              day: int | None = None, key_id: str | None = None) -> list[InterventionRow]:
         """Record one intervention per learner, all or none. InputError for an action outside
         ``actions()`` or ``OTHER`` without a note; NotFound as ``shown``."""
+        self.risk._check_course(course_id)  # an unknown course is a 404 before anything else
         action, note = action.strip(), note.strip()
         if action not in self.actions():
             raise InputError(f"action: {action[:80]!r} is not one of the actions: "

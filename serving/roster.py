@@ -8,6 +8,7 @@ it. Error messages name the file, the row and the column, never a value from it.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ import pandas as pd
 
 from mooc_risk.errors import InputError
 
+log = logging.getLogger(__name__)
 COLUMNS = ("learner_id", "display_name", "email")
 NAMES = ("roster.csv", "roster.parquet")
 
@@ -24,8 +26,7 @@ def roster_file(data_dir: Path) -> Path | None:
     """The data folder's roster file, if any; InputError when both forms are present."""
     found = [data_dir / n for n in NAMES if (data_dir / n).is_file()]
     if len(found) > 1:
-        raise InputError(f"{data_dir}: the roster is given twice (roster.csv and roster.parquet); "
-                         "keep one")
+        raise InputError("the data folder has both roster.csv and roster.parquet; keep one")
     return found[0] if found else None
 
 
@@ -69,16 +70,30 @@ class Roster:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def current(self) -> pd.DataFrame | None:
-        """The roster (``read_roster``) or None when the folder has none."""
-        path = roster_file(self.data_dir)
+        """The roster (``read_roster``) or None when the folder has none. A roster that
+        cannot be read after a change is logged (its error names no value) and the one read
+        before is kept: a course team's page is not the place for a data folder's fault."""
+        try:
+            path = roster_file(self.data_dir)
+        except InputError as exc:
+            return self._keep(exc)
         if path is None:
             return None
         info = path.stat()
         stamp = (str(path), info.st_mtime_ns, info.st_size)
         with self._lock:
             if stamp != self._stamp:
-                self._frame, self._stamp = read_roster(path), stamp
+                try:
+                    self._frame = read_roster(path)
+                except InputError as exc:
+                    self._stamp = stamp
+                    return self._keep(exc)
+                self._stamp = stamp
             return self._frame
+
+    def _keep(self, exc: InputError) -> pd.DataFrame | None:
+        log.warning("roster not read, keeping the one read before (if any): %s", exc)
+        return self._frame
 
     def people(self, learner_ids: list[str] | pd.Series) -> pd.DataFrame | None:
         """``display_name`` and ``email`` for these learners (in their order, empty strings for

@@ -133,7 +133,8 @@ class RiskService:
         """The course's intervention log, newest first (one learner's, or one run's)."""
         try:
             self.app.keys.check(bearer(authorization, x_api_key), course_id)
-        except AuthError as exc:
+            self.app._check_course(course_id)
+        except (AuthError, NotFound) as exc:
             return _fail(exc)
         rows = self.logbook.journal.interventions(course_id, run_id=run_id, learner_id=learner_id)
         return schemas.LoggedRows(course_id=course_id, rows=[r.to_dict() for r in rows])

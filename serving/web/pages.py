@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 
 import pandas as pd
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
@@ -26,10 +27,14 @@ from mooc_risk.serving.keys import ALL_COURSES, AuthError
 from mooc_risk.serving.logbook import Logbook
 from mooc_risk.serving.roster import Roster
 from mooc_risk.serving.web import views
-from mooc_risk.serving.web.session import COOKIE, Session, Sessions
+from mooc_risk.serving.web.session import COOKIE, SIGN_IN_COOKIE, Session, Sessions
 
 web = FastAPI(title="mooc-risk app", docs_url=None, redoc_url=None, openapi_url=None)
 TARGET_WORDS = {"dropout": "dropping out", "certification": "not earning the credential"}
+# the banners a page shows, by code: a link cannot put words of its own on a page
+WHY = {"ended": "your key was revoked or has expired; sign in with a current key",
+       "signed-out": "you are signed out"}
+DONE = {"recorded": "recorded {n} intervention(s)", "feedback": "thank you: your feedback was recorded"}
 
 
 @dataclass
@@ -64,17 +69,28 @@ def _ctx(request: Request) -> WebContext:
 
 def _page(request: Request, name: str, status: int = 200, session: Session | None = None,
           **values) -> HTMLResponse:
+    """A page; its forms carry ``session``'s CSRF token (none without a session)."""
+    return templates().TemplateResponse(
+        request, name, {"csrf": session.csrf if session else "", "done": _done(request), **values},
+        status_code=status)
+
+
+def _done(request: Request) -> str:
+    """The confirmation a page shows after a form (``?done=CODE&n=N``), from fixed wording."""
+    code = request.query_params.get("done", "")
+    if code not in DONE:
+        return ""
+    n = request.query_params.get("n", "")
+    return DONE[code].format(n=int(n) if n.isdigit() else "")
+
+
+def _problem(request: Request, status: int, message: str) -> HTMLResponse:
+    """The error page; signed in, it keeps the header (who, sign out)."""
     ctx = _ctx(request)
-    session = session or ctx.sessions.read(request.cookies.get(COOKIE)) or Session.fresh()
-    response = templates().TemplateResponse(request, name, {"csrf": session.csrf, **values},
-                                            status_code=status)
-    ctx.sessions.write(response, session)  # refreshes the cookie (and sets one on first visit)
-    return response
-
-
-def _problem(request: Request, status: int, message: str, signed_in=None) -> HTMLResponse:
-    return _page(request, "problem.html", status, status_code=status, message=message,
-                 entry=signed_in)
+    session = ctx.sessions.read(request.cookies.get(COOKIE))
+    entry = ctx.risk.keys.active(session.key_id) if session and session.key_id else None
+    return _page(request, "problem.html", status, session if entry else None, status_code=status,
+                 message=message, entry=entry)
 
 
 class SignIn(Exception):
@@ -92,7 +108,7 @@ def _signed_in(request: Request):
         raise SignIn()
     entry = ctx.risk.keys.active(session.key_id)
     if entry is None:
-        raise SignIn("your key was revoked or has expired; sign in with a current key")
+        raise SignIn("ended")
     return session, entry
 
 
@@ -110,11 +126,19 @@ async def _form(request: Request, session: Session) -> dict:
 
 @web.exception_handler(SignIn)
 async def _to_sign_in(request: Request, exc: SignIn) -> Response:
-    response = RedirectResponse("/app/sign-in" + (f"?{urlencode({'why': exc.why})}" if exc.why else ""),
-                                status_code=303)
-    if exc.why:
-        _ctx(request).sessions.clear(response)
-    return response
+    if request.method == "GET" and request.headers.get("sec-fetch-site") == "cross-site":
+        # a link from another site (webmail, chat): the SameSite=Strict cookie was not sent;
+        # reloading from this site sends it, so a signed-in user is not sent to sign in again
+        return HTMLResponse('<!DOCTYPE html><meta http-equiv="refresh" content="0">'
+                            '<p>Opening mooc-risk…</p>', headers={"Cache-Control": "no-store"})
+    return RedirectResponse("/app/sign-in" + (f"?why={exc.why}" if exc.why else ""), status_code=303)
+
+
+@web.exception_handler(RequestValidationError)
+async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+    first = exc.errors()[0] if exc.errors() else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(p) for p in first["loc"] if p not in ("query", "body"))
+    return _problem(request, 400, f"{where}: {first['msg']}")
 
 
 @web.exception_handler(AuthError)
@@ -142,13 +166,20 @@ def home(request: Request) -> Response:
 
 @web.get("/sign-in", response_class=HTMLResponse)
 def sign_in_page(request: Request, why: str = "") -> HTMLResponse:
-    return _page(request, "sign_in.html", message=why[:200])
+    ctx = _ctx(request)
+    session = ctx.sessions.read(request.cookies.get(SIGN_IN_COOKIE))
+    fresh = session is None
+    session = session or Session.fresh()
+    response = _page(request, "sign_in.html", session=session, message=WHY.get(why, ""))
+    if fresh:  # only the sign-in form's cookie: a sign-in cookie is never overwritten here
+        ctx.sessions.write(response, session)
+    return response
 
 
 @web.post("/sign-in")
 async def sign_in(request: Request) -> Response:
     ctx = _ctx(request)
-    session = ctx.sessions.read(request.cookies.get(COOKIE))
+    session = ctx.sessions.read(request.cookies.get(SIGN_IN_COOKIE))
     if session is None:
         raise AuthError(403, "your browser did not keep the sign-in page's cookie; reload and try again")
     form = await _form(request, session)
@@ -156,21 +187,21 @@ async def sign_in(request: Request) -> Response:
         entry = ctx.risk.keys.identify(str(form.get("key", "")).strip())
     except AuthError as exc:
         return _page(request, "sign_in.html", 401, session=session, message=str(exc))
-    fresh = Session.fresh(entry.id)  # a new token at sign-in: no session fixation
     target = "/app/courses" if entry.course == ALL_COURSES else course_url(entry.course)
     response = RedirectResponse(target, status_code=303)
-    ctx.sessions.write(response, fresh)
+    ctx.sessions.write(response, Session.fresh(entry.id))  # new tokens: no session fixation
     return response
 
 
 @web.post("/sign-out")
 async def sign_out(request: Request) -> Response:
-    session = _ctx(request).sessions.read(request.cookies.get(COOKIE))
+    ctx = _ctx(request)
+    session = ctx.sessions.read(request.cookies.get(COOKIE))
     if session is None:
         return RedirectResponse("/app/sign-in", status_code=303)
     await _form(request, session)
-    response = RedirectResponse("/app/sign-in?why=signed+out", status_code=303)
-    _ctx(request).sessions.clear(response)
+    response = RedirectResponse("/app/sign-in?why=signed-out", status_code=303)
+    ctx.sessions.end(response, session)
     return response
 
 
@@ -195,14 +226,29 @@ def _open(request: Request, course_id: str):
     return session, entry
 
 
+def _choices(risk: RiskApp, course_id: str, params) -> tuple[str, str, int]:
+    """(run, target, as-of day) asked for in a query or form, checked: the run one of the
+    course's started runs (default: the running run), the target a loaded model's, the day one
+    of ``as_of_choices`` (default: the run's current day). InputError naming the parameter."""
+    run = str(params.get("run") or "") or risk.running_run(course_id)
+    if run not in risk.runs_of(course_id):
+        raise InputError(f"run: {run[:40]!r} is not a run of this course that has started")
+    target = str(params.get("target") or "") or next(iter(risk.scorers))
+    if target not in risk.scorers:
+        raise InputError(f"target: one of {', '.join(risk.scorers)}")
+    days = risk.as_of_choices(course_id, run)
+    day = risk.current_day(course_id, run)
+    if params.get("as_of"):
+        day = _int(params.get("as_of"), "as_of")
+        if day not in days:
+            raise InputError(f"as_of: one of the days {', '.join(map(str, days))}")
+    return run, target, day
+
+
 def _listing(ctx: WebContext, course_id: str, params) -> dict:
     """The run's scored rows with filters and the newest intervention, for a page or export."""
-    risk = ctx.risk
-    run = params.get("run") or risk.running_run(course_id)
-    target = params.get("target") or next(iter(risk.scorers))
-    risk.scorer(target)
-    day = _int(params.get("as_of"), "as_of") if params.get("as_of") else risk.current_day(course_id, run)
-    rows = risk.run_rows(course_id, run, target, day)
+    run, target, day = _choices(ctx.risk, course_id, params)
+    rows = ctx.risk.run_rows(course_id, run, target, day)
     filters = views.Filters(**{k: str(params.get(k, "")) for k in ("band", "status", "category", "action")})
     shown = views.with_last(filters.apply(rows), ctx.logbook.last(course_id, run))
     return {"run": run, "target": target, "day": day, "all_rows": rows, "rows": shown,
@@ -217,27 +263,26 @@ def _int(value, name: str) -> int:
 
 
 @web.get("/courses/{course_id:path}/learner", response_class=HTMLResponse)
-def learner_page(request: Request, course_id: str, id: str, run: str = "", target: str = "") -> Response:
+def learner_page(request: Request, course_id: str, id: str) -> Response:
     session, entry = _open(request, course_id)
     ctx = _ctx(request)
     risk = ctx.risk
-    run = run or risk.running_run(course_id)
-    target = target or next(iter(risk.scorers))
-    day = risk.current_day(course_id, run)
+    run, target, day = _choices(risk, course_id, request.query_params)
     found = risk.run_rows(course_id, run, target, day)
     found = found[found["learner_id"] == id]
     if found.empty:
-        raise NotFound(f"learner {id!r} is not listed in run {run!r} of this course at day {day}")
+        raise NotFound(f"learner {id[:40]!r} is not listed in run {run!r} of this course at day {day}")
     row = found.iloc[0].to_dict()
     people = ctx.roster.people([id]) if ctx.roster else None
+    history = [(d, r) for d, r in risk.risk_history(course_id, run, id, target) if d <= day]
     return _page(request, "learner.html", session=session, entry=entry, course_id=course_id, run=run,
                  target=target, targets=list(risk.scorers), day=day, row=row,
                  reasons=views.reasons(row), person=people.iloc[0].to_dict() if people is not None else None,
-                 chart=views.chart_points(risk.risk_history(course_id, run, id, target)),
+                 chart=views.chart_points(history),
                  constructs=_constructs(risk, course_id, run, id, day),
                  interventions=ctx.logbook.journal.interventions(course_id, run_id=run, learner_id=id),
                  feedback=ctx.logbook.journal.feedback(course_id, run_id=run, learner_id=id),
-                 actions=ctx.logbook.actions(), done=request.query_params.get("done", "")[:200])
+                 actions=ctx.logbook.actions())
 
 
 def _constructs(risk: RiskApp, course_id: str, run: str, learner_id: str, day: int) -> list[dict]:
@@ -263,45 +308,45 @@ async def record_intervention(request: Request, course_id: str) -> Response:
     session, entry = _open(request, course_id)
     form = await _form(request, session)
     ctx = _ctx(request)
+    run, target, day = _choices(ctx.risk, course_id, form)
     if form.get("scope") == "filtered":
-        listing = _listing(ctx, course_id, form)
-        learner_ids = list(listing["rows"]["learner_id"])
+        learner_ids = list(_listing(ctx, course_id, form)["rows"]["learner_id"])
         if not learner_ids:
             raise InputError("the filtered list is empty: nothing was recorded")
     else:
         learner_ids = [str(v) for v in form.getlist("learner_id") if str(v)]
         if not learner_ids:
-            raise InputError("learner_id: choose at least one learner")
-    day = _int(form.get("as_of"), "as_of") if form.get("as_of") else None
+            raise InputError("learner_id: tick at least one learner")
     rows = ctx.logbook.record_interventions(
-        course_id, learner_ids, str(form.get("action", "")), str(form.get("done_by", "")),
-        str(form.get("note", "")), run_id=str(form.get("run") or "") or None,
-        target=str(form.get("target") or "dropout"), day=day, key_id=entry.id)
-    return RedirectResponse(_back(form, course_id, f"recorded {len(rows)} intervention(s)"), status_code=303)
+        course_id, learner_ids, str(form.get("record_action", "")), str(form.get("done_by", "")),
+        str(form.get("note", "")), run_id=run, target=target, day=day, key_id=entry.id)
+    return RedirectResponse(_back(form, course_id, done="recorded", n=len(rows)), status_code=303)
 
 
 @web.post("/courses/{course_id:path}/feedback")
 async def record_feedback(request: Request, course_id: str) -> Response:
     session, entry = _open(request, course_id)
     form = await _form(request, session)
+    ctx = _ctx(request)
+    run, target, day = _choices(ctx.risk, course_id, form)
+    learner_id = str(form.get("learner_id", "")).strip()
+    if not learner_id:
+        raise InputError("learner_id: required")
     useful = str(form.get("useful", ""))
     if useful not in ("yes", "no"):
         raise InputError("useful: answer 'yes' or 'no'")
-    day = _int(form.get("as_of"), "as_of") if form.get("as_of") else None
-    _ctx(request).logbook.record_feedback(
-        course_id, str(form.get("learner_id", "")), useful == "yes", str(form.get("reason", "")),
-        run_id=str(form.get("run") or "") or None, target=str(form.get("target") or "dropout"),
-        day=day, key_id=entry.id)
-    return RedirectResponse(_back(form, course_id, "thank you: your feedback was recorded"), status_code=303)
+    ctx.logbook.record_feedback(course_id, learner_id, useful == "yes", str(form.get("reason", "")),
+                                run_id=run, target=target, day=day, key_id=entry.id)
+    return RedirectResponse(_back(form, course_id, done="feedback"), status_code=303)
 
 
-def _back(form, course_id: str, done: str) -> str:
+def _back(form, course_id: str, **done) -> str:
     """Where a form returns to: its ``back`` path when it is a page of this course, else the
-    course page; with the confirmation."""
+    course page; with the confirmation's code (``DONE``)."""
     back = str(form.get("back", ""))
     if not back.startswith(course_url(course_id)) or "//" in back or "\\" in back:
         back = course_url(course_id)
-    return back + ("&" if "?" in back else "?") + urlencode({"done": done})
+    return back + ("&" if "?" in back else "?") + urlencode(done)
 
 
 @web.get("/courses/{course_id:path}/export.csv")
@@ -309,7 +354,8 @@ def export(request: Request, course_id: str) -> Response:
     _open(request, course_id)
     ctx = _ctx(request)
     listing = _listing(ctx, course_id, request.query_params)
-    frame = views.export_frame(listing["rows"], listing["day"], f"{ctx.risk.today():%Y-%m-%d}")
+    until = ctx.risk.data_until()
+    frame = views.export_frame(listing["rows"], listing["day"], f"{until:%Y-%m-%d}" if until else "")
     return _csv(frame, f"{course_id}-{listing['run']}-day{listing['day']}-{listing['target']}.csv")
 
 
@@ -358,4 +404,4 @@ def course_page(request: Request, course_id: str, page: int = 1) -> Response:
         actions=ctx.logbook.actions(), has_roster=people is not None,
         model_version=str(all_rows["model_version"].iloc[0]) if len(all_rows) else "",
         model=ctx.risk.scorer(listing["target"]).bundle.name, today=ctx.risk.today(),
-        done=request.query_params.get("done", "")[:200])
+        data_until=ctx.risk.data_until())

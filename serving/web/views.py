@@ -94,7 +94,7 @@ def export_frame(rows: pd.DataFrame, day: int, data_date: str) -> pd.DataFrame:
         "Last intervention at (UTC)": _dates(rows.get("last_at")),
         "Last intervention by": rows.get("last_by"),
         "As-of day": day,
-        "Data as of": data_date,
+        "Data up to": data_date,
         "Model": rows["model"],
         "Model version": rows["model_version"],
     })
@@ -122,9 +122,11 @@ def _dates(values) -> object:
 
 
 def _safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells starting with ``FORMULA_START`` get a leading apostrophe (numbers do not)."""
     for column in frame.columns:
-        if frame[column].dtype == object:
-            frame[column] = frame[column].map(
+        values = frame[column]
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            frame[column] = values.map(
                 lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v)
     return frame
 

@@ -83,6 +83,8 @@ def app_server(request, tmp_path_factory):
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=60)
+    log = process.stdout.read().decode()
+    assert NAME not in log and "@example.org" not in log, "a roster value reached the service's log"
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +146,7 @@ def test_a_course_team_walks_through_the_app(page, app_server, tmp_path):
     shoot(page, "learner-page.png")
 
     # record an intervention and see it listed
-    page.select_option("#record select[name=action]", index=0)
+    page.select_option("#record select[name=record_action]", index=0)
     page.fill("#record input[name=done_by]", "tutor Ana")
     page.fill("#record input[name=note]", "phoned; <b>back next week</b>")
     page.click("#record button[type=submit]")

@@ -105,7 +105,7 @@ def test_csrf_missing_or_wrong_is_refused_and_nothing_is_recorded(web, served):
     sign_in(web, served.key)
     page = web.get("/app/courses/C001")
     learner = learner_ids(page.text)[0]
-    form = {"learner_id": learner, "action": "other (described in the note)", "done_by": "tutor",
+    form = {"learner_id": learner, "record_action": "other (described in the note)", "done_by": "tutor",
             "note": "csrf probe", "run": web.run_id}
     assert web.post("/app/courses/C001/interventions", data=form).status_code == 403
     assert web.post("/app/courses/C001/interventions", data={**form, "csrf": "forged"}).status_code == 403
@@ -119,8 +119,8 @@ def test_recording_an_intervention_shows_it_escaped_and_keeps_the_risk_shown(web
     learner = learner_ids(page.text)[0]
     note = "<script>alert('x')</script> called twice"
     response = web.post("/app/courses/C001/interventions", data={
-        "csrf": csrf(page.text), "learner_id": learner, "action": "other (described in the note)",
-        "done_by": "<b>tutor</b>", "note": note, "run": web.run_id, "as_of": "10"})
+        "csrf": csrf(page.text), "learner_id": learner, "record_action": "other (described in the note)",
+        "done_by": "<b>tutor</b>", "note": note, "run": web.run_id, "as_of": "7"})
     assert response.status_code == 200  # after the redirect
     assert "recorded 1 intervention(s)" in response.text
     assert "other (described in the note)" in response.text  # last intervention column
@@ -129,22 +129,25 @@ def test_recording_an_intervention_shows_it_escaped_and_keeps_the_risk_shown(web
     assert "<script>alert" not in detail and "<b>tutor</b>" not in detail
     rows = web.get("/courses/C001/interventions", params={"learner_id": learner},
                    headers=auth(served.key)).json()["rows"]
-    assert rows[0]["note"] == note and rows[0]["as_of_day"] == 10
+    assert rows[0]["note"] == note and rows[0]["as_of_day"] == 7
     assert rows[0]["model_version"] and 0 <= rows[0]["risk"] <= 1 and rows[0]["risk_band"]
 
 
 def test_recording_for_the_filtered_list_records_each_listed_learner(web, served):
     sign_in(web, served.key)
-    page = web.get("/app/courses/C001", params={"status": "never started"})
+    page = web.get("/app/courses/C001", params={"status": "active"})
     total = int(re.search(r"(\d+) of \d+ listed learners", page.text).group(1))
+    assert total > 25  # more than one page: the whole list, not the page, is recorded
     response = web.post("/app/courses/C001/interventions", data={
-        "csrf": csrf(page.text), "scope": "filtered", "status": "never started", "run": web.run_id,
-        "target": "dropout",
-        "action": "send a welcome message: how the course works and a link to the first activity",
+        "csrf": csrf(page.text), "scope": "filtered", "status": "active", "run": web.run_id,
+        "target": "dropout", "record_action": "other (described in the note)", "note": "group e-mail",
         "done_by": "support desk"})
     assert f"recorded {total} intervention(s)" in response.text
     log = web.get("/courses/C001/interventions", headers=auth(served.key)).json()["rows"]
-    assert sum(r["done_by"] == "support desk" for r in log) == total
+    recorded = {r["learner_id"] for r in log if r["done_by"] == "support desk"}
+    exported = web.get("/app/courses/C001/export.csv", params={"status": "active"})
+    listed = {r["Learner ID"] for r in csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff")))}
+    assert recorded == listed and len(recorded) == total
 
 
 def test_feedback_is_recorded(web, served):
@@ -155,7 +158,7 @@ def test_feedback_is_recorded(web, served):
     assert '<svg id="risk-chart"' in detail.text and "Median of those who finished" in detail.text
     response = web.post("/app/courses/C001/feedback", data={
         "csrf": csrf(detail.text), "learner_id": learner, "useful": "no", "reason": "already on leave",
-        "run": web.run_id, "as_of": "10",
+        "run": web.run_id, "as_of": "7",
         "back": f"/app/courses/C001/learner?id={quote(learner)}&run={web.run_id}"})
     assert "your feedback was recorded" in response.text and "not useful (already on leave)" in response.text
 
@@ -195,17 +198,88 @@ def test_a_revoked_keys_session_ends(web, served):
     entry = KeyRing.load(served.paths.keys_file).identify(key)
     revoke_key(served.paths.keys_file, entry.id)
     after = web.get("/app/courses/C001", follow_redirects=False)
-    assert after.status_code == 303 and "revoked" in after.headers["location"]
+    assert after.status_code == 303
+    assert "was revoked or has expired" in web.get(after.headers["location"]).text
     assert web.post("/courses/C001/feedback", json={"learner_id": "x", "useful": True},
                     headers=auth(key)).status_code == 401
 
 
-def test_sign_out_ends_the_session(web, served):
+def test_sign_out_ends_the_session_even_for_a_copied_cookie(web, served):
     sign_in(web, served.key)
     page = web.get("/app/courses/C001")
+    assert "set-cookie" not in page.headers  # a page never extends the sign-in
+    copied = web.cookies.get("mooc_risk_session")
     out = web.post("/app/sign-out", data={"csrf": csrf(page.text)}, follow_redirects=False)
     assert out.status_code == 303
     assert web.get("/app/courses/C001", follow_redirects=False).status_code == 303
+    web.cookies.set("mooc_risk_session", copied, path="/app")
+    assert web.get("/app/courses/C001", follow_redirects=False).status_code == 303
+
+
+def test_a_link_from_another_site_reloads_instead_of_signing_out(web, served):
+    web.cookies.clear()  # a SameSite=Strict cookie is not sent on a cross-site navigation
+    response = web.get("/app/courses/C001", headers={"Sec-Fetch-Site": "cross-site"},
+                       follow_redirects=False)
+    assert response.status_code == 200 and 'http-equiv="refresh"' in response.text
+    assert "set-cookie" not in response.headers
+
+
+@pytest.mark.parametrize("query, field", [
+    ({"target": "foo"}, "target"), ({"as_of": "-1"}, "as_of"), ({"as_of": "99999"}, "as_of"),
+    ({"as_of": "x"}, "as_of"), ({"page": "abc"}, "page"), ({"run": "no-such-run"}, "run")])
+def test_bad_parameters_get_a_400_page_naming_them(web, served, query, field):
+    sign_in(web, served.key)
+    for path in ("/app/courses/C001", "/app/courses/C001/export.csv"):
+        if path.endswith(".csv") and field == "page":
+            continue
+        response = web.get(path, params=query)
+        assert response.status_code == 400, (path, query, response.text[:300])
+        assert field in response.text
+
+
+def test_bad_forms_get_a_400_naming_the_field(web, served):
+    sign_in(web, served.key)
+    page = web.get("/app/courses/C001")
+    token = csrf(page.text)
+    assert web.get("/app/courses/C001/learner").status_code == 400  # no id
+    feedback = web.post("/app/courses/C001/feedback", data={"csrf": token, "useful": "yes"})
+    assert feedback.status_code == 400 and "learner_id: required" in feedback.text
+    empty = web.post("/app/courses/C001/interventions", data={"csrf": token, "record_action": "x",
+                                                            "done_by": "me"})
+    assert empty.status_code == 400 and "learner_id" in empty.text
+    learner = learner_ids(page.text)[0]
+    long_note = web.post("/app/courses/C001/interventions", data={
+        "csrf": token, "learner_id": learner, "done_by": "me", "note": "n" * 2001,
+        "record_action": "other (described in the note)"})
+    assert long_note.status_code == 400 and "note" in long_note.text
+
+
+def test_banners_show_only_fixed_wording(web, served):
+    sign_in(web, served.key)
+    page = web.get("/app/courses/C001", params={"done": "Your account is locked, call 555"})
+    assert "call 555" not in page.text
+    web.cookies.clear()
+    assert "call 555" not in web.get("/app/sign-in", params={"why": "call 555"}).text
+
+
+def test_csv_exports_quote_cells_a_spreadsheet_would_run():
+    from mooc_risk.serving.web.views import export_frame, mail_merge_frame
+
+    rows = pd.DataFrame({
+        "learner_id": pd.array(["=cmd|' /C calc'!A0", "L2"], dtype="string"), "run_id": ["r", "r"],
+        "status": ["active", "active"], "inactive_days": [0, 1], "risk_band": ["high", "low"],
+        "risk": [0.9, -0.0], "reason_1_text": ["+1", "ok"], "intervention": ["@SUM(1)", "none"],
+        "model": ["m", "m"], "model_version": ["1", "1"], "last_action": [None, "-x"],
+        "last_at": [None, None], "last_by": pd.array(["=HYPERLINK(1)", "me"], dtype="string")})
+    frame = export_frame(rows, 7, "2024-01-01")
+    assert frame["Learner ID"].tolist()[0] == "'=cmd|' /C calc'!A0"
+    assert frame["Reason 1"].tolist()[0] == "'+1" and frame["Suggested action"].tolist()[0] == "'@SUM(1)"
+    assert frame["Last intervention by"].tolist()[0] == "'=HYPERLINK(1)"
+    assert frame["Last intervention"].tolist()[1] == "'-x"
+    assert frame["Risk (%)"].tolist() == [90.0, -0.0]  # numbers untouched
+    people = pd.DataFrame({"display_name": pd.array(["=evil()", "Bo"], dtype="string"),
+                           "email": ["a@b.org", "b@b.org"]})
+    assert mail_merge_frame(rows, people)["Name"].tolist()[0] == "'=evil()"
 
 
 # --- the HTTP API of the log ----------------------------------------------------------------
@@ -228,6 +302,9 @@ def test_api_records_interventions_with_what_was_shown(web, served):
     assert web.post("/courses/C001/interventions", json=body).status_code == 401
     assert web.post("/courses/C001/feedback", json={"learner_id": learner, "useful": "maybe"},
                     headers=auth(served.key)).status_code == 400
+    assert web.get("/courses/C999/interventions", headers=auth(served.admin_key)).status_code == 404
+    assert web.post("/courses/C999/interventions", json={**body, "action": "hug"},
+                    headers=auth(served.admin_key)).status_code == 404
 
 
 # --- the front door ---------------------------------------------------------------------------
