@@ -202,6 +202,8 @@ def test_a_revoked_keys_session_ends(web, served):
     assert "was revoked or has expired" in web.get(after.headers["location"]).text
     assert web.post("/courses/C001/feedback", json={"learner_id": "x", "useful": True},
                     headers=auth(key)).status_code == 401
+    again = sign_in(web, key)
+    assert again.status_code == 401 and "this API key was revoked" in again.text
 
 
 def test_sign_out_ends_the_session_even_for_a_copied_cookie(web, served):
