@@ -371,3 +371,12 @@ def test_the_learner_chart_ends_at_the_risk_the_list_shows(web, served):
     days = re.findall(r"<title>day (\d+): (\d+)%</title>", detail)
     assert [int(d) for d, _ in days] == [d for d in (0, 7, 14) if d < web.day] + [web.day]
     assert int(days[-1][1]) == listed
+
+
+def test_an_every_course_key_gets_the_course_list(web, served):
+    response = sign_in(web, served.admin_key)
+    assert response.headers["location"] == "/app/courses"
+    page = web.get("/app/courses")
+    assert [c for c in ("C001", "C002", "C003") if f'href="/app/courses/{c}"' in page.text] == [
+        "C001", "C002", "C003"]
+    assert web.get("/app/courses/C002").status_code == 200
