@@ -15,13 +15,12 @@ from cachetools import LRUCache
 
 from mooc_risk.days import course_day
 from mooc_risk.errors import InputError
-from mooc_risk.features.build import build_features
-from mooc_risk.features.canonical.tables import tables_from_frames
 from mooc_risk.features.population import in_population, run_calendar, running_runs
 from mooc_risk.models.targets import Target
 from mooc_risk.serving import schemas
 from mooc_risk.serving.interventions import suggest
 from mooc_risk.serving.keys import KeyRing, Keys
+from mooc_risk.serving.raw import score_raw
 from mooc_risk.serving.scoring import TargetScorer, load_scorers, reason_columns
 from mooc_risk.serving.store import FeatureStore
 from mooc_risk.settings import EngineSettings, PathSettings, ServiceSettings, TrackingSettings
@@ -119,7 +118,7 @@ class RiskApp:
     # --- POST /score ------------------------------------------------------------------
     def score(self, request: schemas.ScoreRequest, key: str | None) -> schemas.ScoreResponse:
         if request.learners is not None:
-            return self._score_raw(request, key)
+            return score_raw(self, request, key)
         self.keys.check(key, request.course_id)
         self._check_course(request.course_id)
         day = request.as_of_day if request.as_of_day is not None else self.default_day(request)
@@ -156,28 +155,6 @@ class RiskApp:
         if pd.isna(run["end"]):
             return None
         return course_day(run["start"].to_pydatetime(), self.service.today())
-
-    def _score_raw(self, request: schemas.ScoreRequest, key: str | None) -> schemas.ScoreResponse:
-        for course in {learner.enrolment.course_id for learner in request.learners}:
-            self.keys.check(key, course)
-        frames = raw_frames(request.learners)
-        rows: dict[tuple, dict[str, dict]] = {}
-        scored: dict[str, pd.DataFrame] = {}
-        for target in self.targets(request.targets):
-            scorer = self.scorer(target)
-            tables = tables_from_frames(frames, scorer.bundle.spec.constructs,
-                                        sources={n: f"learners[].{n}" for n in frames})
-            features = build_features(tables, [request.as_of_day], scorer.bundle.spec)
-            features = features[in_population(features, tables)]
-            scored[target] = scorer.score(features, top_k=request.top_k)
-        for target, frame in suggest(self._catalogue(), scored).items():
-            for row in frame.to_dict("records"):
-                rows.setdefault(_key(row), {})[target] = row
-        order = list(dict.fromkeys(_key(e) for e in frames["enrolments"].to_dict("records")))
-        return schemas.ScoreResponse(
-            predictions=[self._learner(rows[k], request) for k in order if k in rows],
-            # not enrolled by the as-of day's cutoff: no feature row exists for them yet
-            not_found=[k[0] for k in order if k not in rows])
 
     def _learner(self, by_target: dict[str, dict], request) -> schemas.LearnerScore:
         first = next(iter(by_target.values()))
@@ -320,10 +297,6 @@ class ScoredDay:
         return {c: values[position] for c, values in self.columns.items()}
 
 
-def _key(row: dict) -> tuple[str, str, str]:
-    return (row["learner_id"], row["course_id"], row["run_id"])
-
-
 def _clean(value):
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -365,33 +338,3 @@ def flat_rows(frame: pd.DataFrame, explain: bool, top_k: int) -> pd.DataFrame:
                     for c in (f"reason_{n}_text", f"reason_{n}_category", f"reason_{n}_contribution")
                     if c in frame.columns]
     return frame[columns]
-
-
-def raw_frames(learners: list[schemas.RawLearner]) -> dict[str, pd.DataFrame]:
-    """Canonical frames from a raw request (validated again by the canonical reader)."""
-    enrolments = pd.DataFrame([learner.enrolment.model_dump(exclude={"unenrolled_at"})
-                               for learner in learners])
-    left = [{**_ids(learner), "dropped_at": learner.enrolment.unenrolled_at}
-            for learner in learners if learner.enrolment.unenrolled_at is not None]
-    surveys = pd.DataFrame([
-        {**learner.survey.model_dump(), **_ids(learner)} for learner in learners if learner.survey
-    ])
-    events = pd.DataFrame([
-        {**event.model_dump(), **_ids(learner)} for learner in learners for event in learner.events
-    ])
-    for frame, columns in ((enrolments, ["enrolled_at", "course_start", "course_end"]), (events, ["ts"])):
-        for column in columns:
-            frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_localize(None)
-    frames = {"enrolments": enrolments, "events": events}
-    if len(surveys):
-        frames["surveys"] = surveys
-    if left:  # the population rule needs when a learner unenrolled, nothing else of outcomes
-        outcomes = pd.DataFrame(left)
-        outcomes["dropped_at"] = pd.to_datetime(outcomes["dropped_at"], utc=True).dt.tz_localize(None)
-        frames["outcomes"] = outcomes
-    return frames
-
-
-def _ids(learner: schemas.RawLearner) -> dict[str, str]:
-    e = learner.enrolment
-    return {"learner_id": e.learner_id, "course_id": e.course_id, "run_id": e.run_id}

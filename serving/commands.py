@@ -57,7 +57,8 @@ def serve(
     if roster is not None:
         read_roster(roster)  # a bad roster stops here, not on a course team's page
     DatabaseSettings.from_env(), WebSettings.from_env()
-    env = {**os.environ, "MOOC_RISK_DATA": str(data.resolve())}  # the service reads the rest itself
+    env = {**os.environ, "MOOC_RISK_DATA": str(data.resolve()),  # the service reads the rest itself
+           "BENTOML_DO_NOT_TRACK": os.environ.get("BENTOML_DO_NOT_TRACK", "True")}  # no usage reports
     bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or shutil.which("bentoml")
     if bentoml is None:
         raise InputError("the `bentoml` command is not installed next to mooc-risk (run `make install`)")

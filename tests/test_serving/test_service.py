@@ -12,7 +12,7 @@ from mooc_risk.features.canonical.tables import tables_from_frames
 from mooc_risk.models import registry
 from mooc_risk.models.contributions import tree_contributions
 from mooc_risk.models.estimators import as_model_input, positive_proba
-from mooc_risk.serving.app import raw_frames
+from mooc_risk.serving.raw import raw_frames
 from mooc_risk.serving.schemas import RawLearner
 
 
