@@ -10,7 +10,9 @@
 - ``EngineSettings``: ``MOOC_RISK_BACKEND`` (train, evaluate, predict, serve);
 - ``DatabaseSettings``: ``MOOC_RISK_DB_URL`` (serve, interventions);
 - ``WebSettings``: ``MOOC_RISK_SESSION_SECRET``, ``MOOC_RISK_SESSION_SECRET_FILE``,
-  ``MOOC_RISK_SESSION_HOURS``, ``MOOC_RISK_COOKIE_SECURE`` (serve: the web app under ``/app``).
+  ``MOOC_RISK_SESSION_HOURS``, ``MOOC_RISK_COOKIE_SECURE`` (serve: the web app under ``/app``);
+- ``OpsSettings``: ``MOOC_RISK_POLL_SECONDS``, ``MOOC_RISK_MAX_BODY_BYTES``,
+  ``MOOC_RISK_LOG_FORMAT`` (serve: following changes, request limits, logs).
 
 An empty variable counts as unset. A value that cannot be read raises ``InputError`` naming the
 variable (the CLI prints it and exits with code 2).
@@ -22,7 +24,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -167,3 +169,13 @@ class WebSettings(_EnvSettings):
                                       validation_alias="MOOC_RISK_SESSION_SECRET_FILE")
     session_hours: int = Field(8, ge=1, le=24 * 30, validation_alias="MOOC_RISK_SESSION_HOURS")
     cookie_secure: bool = Field(False, validation_alias="MOOC_RISK_COOKIE_SECURE")
+
+
+class OpsSettings(_EnvSettings):
+    """How the running service behaves: how often it looks for a new ``@champion``, a new data
+    version or a newly materialized day (seconds); the largest request body it reads (bytes,
+    413 above); the log format (``text``, or ``json``: one JSON object per line)."""
+
+    poll_seconds: float = Field(30.0, gt=0, le=86_400, validation_alias="MOOC_RISK_POLL_SECONDS")
+    max_body_bytes: int = Field(1_000_000, ge=1_000, validation_alias="MOOC_RISK_MAX_BODY_BYTES")
+    log_format: Literal["text", "json"] = Field("text", validation_alias="MOOC_RISK_LOG_FORMAT")
