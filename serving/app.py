@@ -18,6 +18,7 @@ from mooc_risk.errors import InputError
 from mooc_risk.features.population import in_population, run_calendar, running_runs
 from mooc_risk.models.targets import Target
 from mooc_risk.serving import schemas
+from mooc_risk.serving.data_versions import pin
 from mooc_risk.serving.interventions import suggest
 from mooc_risk.serving.keys import KeyRing, Keys
 from mooc_risk.serving.raw import score_raw
@@ -59,7 +60,7 @@ class RiskApp:
             raise LookupError("no @champion model to serve; train one with `mooc-risk train`")
         store = None
         if service.data_dir:
-            store = FeatureStore(service.data_dir, paths.store_dir, engine.backend)
+            store = FeatureStore(pin(service.data_dir, paths.store_dir), paths.store_dir, engine.backend)
             for scorer in scorers.values():
                 store.courses(scorer.bundle.spec.constructs)
         return cls(service, scorers, store, Keys(paths.keys_file))

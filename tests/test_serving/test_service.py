@@ -68,7 +68,7 @@ def test_reasons_contributions_and_base_value_add_up_to_the_raw_score(client, se
     response = client.post("/score", json=body, headers=auth(served.key))
     assert response.status_code == 200, response.text
     model = registry.load_bundle(served.tracking, "mooc-risk-dropout")
-    store = pd.read_parquet(next((served.paths.store_dir).glob("features-*-day7.parquet")))
+    store = pd.read_parquet(next((served.paths.store_dir / "features").glob("*/*/day-7.parquet")))
     for prediction in response.json()["predictions"]:
         for score in prediction["scores"].values():
             ex = score["explanation"]
