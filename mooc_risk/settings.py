@@ -3,8 +3,8 @@
 
 - ``TrackingSettings``: ``MLFLOW_TRACKING_URI``, ``MOOC_RISK_ARTIFACT_ROOT`` (train, evaluate,
   models, predict, serve);
-- ``PathSettings``: ``MOOC_RISK_CARDS_DIR``, ``MOOC_RISK_STORE``, ``MOOC_RISK_KEYS_FILE`` (train,
-  keys, serve);
+- ``PathSettings``: ``MOOC_RISK_CARDS_DIR``, ``MOOC_RISK_STORE``, ``MOOC_RISK_KEYS_FILE``,
+  ``MOOC_RISK_HISTORY`` (train, keys, serve, refresh);
 - ``ServiceSettings``: ``MOOC_RISK_DATA``, ``MOOC_RISK_NOW`` (serve);
 - ``IdentitySettings``: ``MOOC_RISK_ID_SECRET``, ``MOOC_RISK_ID_SECRET_FILE`` (event-log import);
 - ``EngineSettings``: ``MOOC_RISK_BACKEND`` (train, evaluate, predict, serve);
@@ -106,11 +106,13 @@ class TrackingSettings(_EnvSettings):
 
 
 class PathSettings(_EnvSettings):
-    """Local files mooc-risk writes: model cards, the service's feature store, hashed API keys."""
+    """Local files mooc-risk writes: model cards, the service's feature store, hashed API keys,
+    the predictions history (``refresh``)."""
 
     cards_dir: Path = Field(Path("models/cards"), validation_alias="MOOC_RISK_CARDS_DIR")
     store_dir: Path = Field(STATE_DIR / "store", validation_alias="MOOC_RISK_STORE")
     keys_file: Path = Field(STATE_DIR / "keys.yaml", validation_alias="MOOC_RISK_KEYS_FILE")
+    history_dir: Path = Field(STATE_DIR / "history", validation_alias="MOOC_RISK_HISTORY")
 
 
 class ServiceSettings(_EnvSettings):
