@@ -227,6 +227,9 @@ class ModelBundle:
             stored = mlflow.models.get_model_info(uri).metadata or {}
         except (MlflowException, OSError) as exc:
             raise BundleError(f"cannot load {uri}: {getattr(exc, 'message', exc)}") from None
+        except Exception as exc:  # noqa: BLE001 - a corrupt MLmodel file: YAML, encoding, schema errors
+            raise BundleError(f"cannot load {uri}: its MLmodel file cannot be read "
+                              f"({type(exc).__name__})") from None
         if stored.get("bundle_format") != BUNDLE_FORMAT:
             found = stored.get("bundle_format")
             raise BundleFormatError(

@@ -1,9 +1,11 @@
 """Writing output files so that a failed or killed run never leaves a half-written file or
-folder behind: write to a temporary sibling, then rename."""
+folder behind: write to a temporary sibling, then rename. A run killed outright (SIGKILL, a
+power cut) cannot remove its temporary file; the next write of the same file does."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -24,12 +26,17 @@ def replacing(path: Path | str, mode: int | None = None) -> Iterator[Path]:
     gets ``mode`` (default: the usual mode under the umask) and is renamed to ``path``. Any
     failure, or an interrupt, removes it and leaves ``path`` as it was.
 
+    The temporary file is ``.{name}.{pid}.{8 random characters}.tmp``; such files of ``path``
+    left by a writer that is no longer running (its pid is not alive on this machine) are
+    removed first.
+
     The one atomic-write helper: every file mooc-risk writes outside a staged folder goes
     through it (files inside a folder that ``folder_replacing`` swaps in whole need not).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -38,6 +45,39 @@ def replacing(path: Path | str, mode: int | None = None) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove the temporary files of ``path`` (``replacing``'s ``.{name}.{pid}.XXXXXXXX.tmp``,
+    nothing else) whose writer is not running; return them. Assumes that one machine writes
+    the folder (a pid names a process of this machine)."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[a-z0-9_]{{8}}\.tmp")
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        found = pattern.fullmatch(entry.name)
+        if found and entry.is_file(follow_symlinks=False) and not _running(int(found[1])):
+            Path(entry.path).unlink(missing_ok=True)
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this machine (True when that cannot be told)."""
+    if os.name != "posix":
+        return True
+    if pid <= 0:  # not a pid mkstemp's writer had; os.kill(0, ...) would signal our own group
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # no such process; a number beyond any pid
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def write_table(table: pd.DataFrame | pa.Table, path: Path | str) -> Path:

@@ -6,23 +6,24 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 
 import pandas as pd
 from cachetools import LRUCache
 
 from mooc_risk.days import course_day
 from mooc_risk.errors import InputError
-from mooc_risk.features.population import in_population, run_calendar, running_runs
+from mooc_risk.features.population import in_population, running_runs
 from mooc_risk.models.targets import Target
 from mooc_risk.serving import schemas
-from mooc_risk.serving.data_versions import pin
+from mooc_risk.serving.follow import Follower, Served
 from mooc_risk.serving.interventions import suggest
 from mooc_risk.serving.keys import KeyRing, Keys
 from mooc_risk.serving.raw import score_raw
-from mooc_risk.serving.scoring import TargetScorer, load_scorers, reason_columns
+from mooc_risk.serving.scoring import TargetScorer, reason_columns
 from mooc_risk.serving.store import FeatureStore
 from mooc_risk.settings import EngineSettings, PathSettings, ServiceSettings, TrackingSettings
 
@@ -36,34 +37,81 @@ class NotFound(LookupError):
 
 
 SCORED_DAYS = 8  # (target, version, day) scored frames kept in memory
+DAY_MARGIN = 28  # as-of days accepted past a run's last day
+
+
+_REQUEST: ContextVar[Served | None] = ContextVar("served_for_request", default=None)
+
+
+class Unavailable(RuntimeError):
+    """Nothing to answer with yet: no model could be loaded (HTTP 503, with the reason)."""
 
 
 @dataclass
 class RiskApp:
     service: ServiceSettings
-    scorers: dict[Target, TargetScorer]
-    store: FeatureStore | None
+    follower: Follower
     keyring: Keys
+    _current: Served
     _scored: LRUCache = field(default_factory=lambda: LRUCache(SCORED_DAYS))
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _data_until: dict = field(default_factory=dict)
+    _locks: dict = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # guards the caches only
 
     @classmethod
     def from_settings(cls, tracking: TrackingSettings, paths: PathSettings, service: ServiceSettings,
                       engine: EngineSettings) -> RiskApp:
-        """Load every target's @champion (LookupError when there is none at all) and, with a
-        data folder, read and validate it now rather than in a learner's request."""
-        scorers, missing = load_scorers(tracking, list(Target), skip_missing=True)
-        for target, why in missing.items():
-            log.warning("not serving %s: %s", target.value, why)
+        """Load what can be loaded now — each target's @champion, the data folder pinned and
+        validated (``serving.follow``) — and never raise for a missing or broken part: the
+        service starts not ready or degraded, says why on /readyz, and keeps trying."""
+        follower = Follower(tracking, paths, service, engine)
+        return cls(service, follower, Keys(paths.keys_file), follower.load())
+
+    # --- what is served -----------------------------------------------------------------
+    @property
+    def served(self) -> Served:
+        """The models and data of this request (``pinned``), else the latest."""
+        return _REQUEST.get() or self._current
+
+    @contextmanager
+    def pinned(self):
+        """Answer a request from one ``Served`` from start to end, whatever a poll swaps in."""
+        token = _REQUEST.set(self._current)
+        try:
+            yield self._current
+        finally:
+            _REQUEST.reset(token)
+
+    def poll(self) -> None:
+        """Look for a new champion or data version once (the service's thread calls this)."""
+        self._current = self.follower.poll(self._current)
+
+    def readiness(self) -> dict:
+        """``/readyz``: ``status`` ready | degraded (serving, with problems) | not ready (no
+        model), the model versions and data version served, and the problems."""
+        served = self._current
+        status = "not ready" if not served.scorers else ("degraded" if self.follower.problems else "ready")
+        data = None
+        if served.store is not None:
+            newest = self._data_until(served)
+            data = {"version": served.store.data.short,
+                    "newest_event": newest.isoformat() + "Z" if newest else None}
+        return {"status": status, "models": served.versions(), "data": data,
+                "problems": dict(self.follower.problems)}
+
+    @property
+    def scorers(self) -> dict[Target, TargetScorer]:
+        scorers = self.served.scorers
         if not scorers:
-            raise LookupError("no @champion model to serve; train one with `mooc-risk train`")
-        store = None
-        if service.data_dir:
-            store = FeatureStore(pin(service.data_dir, paths.store_dir), paths.store_dir, engine.backend)
-            for scorer in scorers.values():
-                store.courses(scorer.bundle.spec.constructs)
-        return cls(service, scorers, store, Keys(paths.keys_file))
+            raise Unavailable("no model is loaded yet: " + "; ".join(self.follower.problems.values()))
+        return scorers
+
+    @property
+    def store(self) -> FeatureStore | None:
+        return self.served.store
+
+    @property
+    def _calendar(self) -> pd.DataFrame:
+        return self.served.calendar()
 
     @property
     def keys(self) -> KeyRing:
@@ -104,17 +152,30 @@ class RiskApp:
 
     def scored(self, target: str, day: int) -> ScoredDay:
         """Every listed enrolment scored (with reasons) at ``day`` by ``target``'s model, with
-        one intervention per learner over all loaded targets; computed once, then reused."""
+        one intervention per learner over all loaded targets; computed once per model
+        versions, data version and date (under that key's own lock: other days never wait),
+        then reused."""
         self.scorer(target)  # NotFound for a target without a model
-        today = self.service.today()
-        key = (tuple((t, s.bundle.version) for t, s in self.scorers.items()), day, today.date())
+        served, today = self.served, self.service.today()
+        key = (tuple(served.versions().items()), served.store.version if served.store else None,
+               day, today.date())
         with self._lock:
-            if key not in self._scored:
-                frames = {t: s.score(self._population(s, day, today), top_k=schemas.MAX_TOP_K)
-                          for t, s in self.scorers.items()}
-                frames = suggest(self._catalogue(), frames)
-                self._scored[key] = {t: ScoredDay.of(f) for t, f in frames.items()}
-            return self._scored[key][target]
+            found = self._scored.get(key)
+            lock = self._locks.setdefault(key, threading.Lock())
+        if found is None:
+            with lock:
+                with self._lock:
+                    found = self._scored.get(key)
+                if found is None:
+                    frames = {t: s.score(self._population(s, day, today), top_k=schemas.MAX_TOP_K)
+                              for t, s in served.scorers.items()}
+                    frames = suggest(self._catalogue(), frames)
+                    found = {t: ScoredDay.of(f) for t, f in frames.items()}
+                    with self._lock:
+                        self._scored[key] = found
+                        self._locks = {k: v for k, v in self._locks.items() if k in self._scored
+                                       or v.locked()}
+        return found[target]
 
     # --- POST /score ------------------------------------------------------------------
     def score(self, request: schemas.ScoreRequest, key: str | None) -> schemas.ScoreResponse:
@@ -123,6 +184,7 @@ class RiskApp:
         self.keys.check(key, request.course_id)
         self._check_course(request.course_id)
         day = request.as_of_day if request.as_of_day is not None else self.default_day(request)
+        self._check_day_reached(request.course_id, request.run_id, day)
         wanted = list(dict.fromkeys(request.learner_ids))
         found: dict[str, dict[str, dict]] = {}
         for target in self.targets(request.targets):
@@ -141,11 +203,6 @@ class RiskApp:
         if today is None:
             raise InputError("as_of_day: required for a self-paced run (each learner has their own day 0)")
         return today
-
-    @cached_property
-    def _calendar(self) -> pd.DataFrame:
-        """The data folder's runs with their start and end (read once, as the tables are)."""
-        return run_calendar(self._need_store().tables(self._instrument()))
 
     def _course_day(self, course_id: str, run_id: str) -> int | None:
         """Today's course day of a scheduled run, None for a self-paced one; NotFound for an
@@ -193,15 +250,17 @@ class RiskApp:
         return [str(r) for r in runs.index[runs["start"] <= pd.Timestamp(self.service.today())]]
 
     def data_until(self) -> datetime | None:
-        """The time of the newest event in the data folder up to today (naive UTC): what the
+        """The time of the newest event in the data served, up to today (naive UTC): what the
         lists know about; None without events."""
+        return self._data_until(self.served)
+
+    def _data_until(self, served: Served) -> datetime | None:
         today = self.service.today()
-        key = today.date()
-        if key not in self._data_until:
-            events = self._need_store().tables(self._instrument()).events
-            newest = events.filter(events.ts <= today).ts.max().to_pyarrow().as_py()
-            self._data_until[key] = newest
-        return self._data_until[key]
+        key = ("data_until", today.date())
+        if key not in served._cache:
+            events = served.store.tables(next(iter(served.scorers.values())).bundle.spec.constructs).events
+            served._cache[key] = events.filter(events.ts <= today).ts.max().to_pyarrow().as_py()
+        return served._cache[key]
 
     def current_day(self, course_id: str, run_id: str) -> int:
         """The as-of day a course team sees for a run today: today's course day of a scheduled
@@ -256,12 +315,23 @@ class RiskApp:
 
     def _check_day_reached(self, course_id: str, run_id: str, day: int) -> None:
         """NotFound for an unknown run; InputError when a scheduled run has not reached ``day``
-        (in a self-paced run each learner reaches it on their own date)."""
+        (in a self-paced run each learner reaches it on their own date), or when ``day`` is
+        past the run's last day (a self-paced run: the models' last as-of day) by more than
+        ``DAY_MARGIN`` days — each new day computes features for the whole folder."""
         today = self._course_day(course_id, run_id)
         if today is not None and day > today:
             raise InputError(f"as_of_day: {day} has not come yet for run {run_id!r} of course "
                              f"{course_id!r}, which is at day {today} today "
                              f"({self.service.today():%Y-%m-%d})")
+        if today is None:
+            last = max(d for s in self.scorers.values() for d in s.bundle.metadata.as_of_days)
+            what = "the models' last as-of day"
+        else:
+            run = self._calendar.loc[(course_id, run_id)]
+            last, what = (run["end"] - run["start"]).days, "the run's last day"
+        if day > last + DAY_MARGIN:
+            raise InputError(f"as_of_day: at most {last + DAY_MARGIN} for run {run_id!r} "
+                             f"({what}, {last}, plus {DAY_MARGIN})")
 
     # --- GET /model ---------------------------------------------------------------------
     def models_info(self) -> schemas.ModelsResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -39,6 +40,7 @@ def serve(
     from mooc_risk.features.canonical.engine import connect
     from mooc_risk.features.canonical.tables import read_tables
     from mooc_risk.features.constructs import construct_map_for
+    from mooc_risk.serving.follow import Follower
     from mooc_risk.serving.roster import read_roster, roster_file
     from mooc_risk.settings import (
         DatabaseSettings,
@@ -49,10 +51,19 @@ def serve(
         WebSettings,
     )
 
-    # fail fast, here and not in the service's worker: bad settings, then bad data
-    TrackingSettings.from_env(), PathSettings.from_env(), ServiceSettings.from_env()
-    engine = EngineSettings.from_env()
+    # a remote registry that does not answer is reported in seconds, not after minutes of retries
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    # fail fast, here and not in the service's worker: bad settings, bad data, nothing to serve
+    tracking, paths = TrackingSettings.from_env(), PathSettings.from_env()
+    service, engine = ServiceSettings.from_env(), EngineSettings.from_env()
     read_tables(data, connect(engine.backend), construct_map_for(data))
+    logging.getLogger("mooc_risk.serving.follow").setLevel(logging.ERROR)  # one line, below
+    follower = Follower(tracking, paths, service.model_copy(update={"data_dir": data}), engine)
+    if not follower.load().scorers:
+        typer.secho("error: nothing to serve: " + "; ".join(follower.problems.values()), err=True,
+                    fg=typer.colors.RED)
+        raise typer.Exit(1)
     roster = roster_file(data)
     if roster is not None:
         read_roster(roster)  # a bad roster stops here, not on a course team's page

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -39,6 +40,7 @@ ACTIVE, EXPIRED, REVOKED = "active", "expired", "revoked"
 FIELDS = ("id", "course", "label", "sha256", "created_at", "expires_at", "revoked_at")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _ID_LENGTH = 8
+log = logging.getLogger(__name__)
 
 
 class AuthError(Exception):
@@ -48,6 +50,18 @@ class AuthError(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
+
+
+class KeysUnavailable(AuthError):
+    """The keys file cannot be read or is malformed, so no key can be checked: every request
+    that needs one is refused with status 503 (an old copy of the file is not used: it may
+    hold a key revoked since). The message is generic; what is wrong (the file, the entry) is
+    logged, never answered. An AuthError, so that whatever refuses a bad key refuses this too."""
+
+    MESSAGE = "the service cannot check keys right now"
+
+    def __init__(self) -> None:
+        super().__init__(503, self.MESSAGE)
 
 
 class NoSuchKey(LookupError):
@@ -277,18 +291,36 @@ class Keys:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._stamp: tuple[int, int, int] | None = None
-        self._ring = KeyRing(())
+        self._ring: KeyRing | None = KeyRing(())  # None while the file is broken
+        self._problem = ""  # what is wrong with it, as last logged
 
     def current(self) -> KeyRing:
-        """The key ring; InputError (see ``KeyRing.load``) when the file became malformed."""
+        """The key ring; KeysUnavailable while the file cannot be read or is malformed (read
+        again at every call until it can be; the problem, see ``KeyRing.load``, is logged when
+        it appears or changes)."""
         try:
             st = self.path.stat()
             stamp: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_size, st.st_ino)
         except FileNotFoundError:
             stamp = None
-        if stamp != self._stamp:
-            self._ring, self._stamp = KeyRing.load(self.path), stamp
+        except OSError as exc:
+            return self._broken(str(exc))
+        if stamp != self._stamp or self._ring is None:
+            try:
+                self._ring = KeyRing.load(self.path)
+            except (OSError, ValueError) as exc:  # InputError, or a file that is not UTF-8 text
+                return self._broken(str(exc) if isinstance(exc, (InputError, OSError))
+                                    else f"{self.path}: {exc}")
+            if self._problem:
+                log.warning("the keys file %s is readable again", self.path)
+            self._stamp, self._problem = stamp, ""
         return self._ring
+
+    def _broken(self, problem: str) -> NoReturn:
+        if problem != self._problem:
+            log.error("refusing every API key until the keys file is fixed: %s", problem)
+        self._ring, self._problem = None, problem
+        raise KeysUnavailable()
 
 
 def bearer(authorization: str | None, x_api_key: str | None = None) -> str | None:

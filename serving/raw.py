@@ -32,8 +32,9 @@ def score_raw(app: RiskApp, request: schemas.ScoreRequest, key: str | None) -> s
                                     sources={n: f"learners[].{n}" for n in frames})
         features = build_features(tables, [request.as_of_day], scorer.bundle.spec)
         features = features[in_population(features, tables)]
-        scored[target] = scorer.score(features, top_k=request.top_k)
-    for target, frame in suggest(app._catalogue(), scored).items():
+        if len(features):  # else nobody of the request is enrolled by the day yet
+            scored[target] = scorer.score(features, top_k=request.top_k)
+    for target, frame in (suggest(app._catalogue(), scored) if scored else {}).items():
         for row in frame.to_dict("records"):
             rows.setdefault(_key(row), {})[target] = row
     order = list(dict.fromkeys(_key(e) for e in frames["enrolments"].to_dict("records")))

@@ -3,36 +3,49 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
 
 from mooc_risk.models.targets import Target
 
 MAX_RAW_LEARNERS = 100
 MAX_LEARNER_IDS = 10_000
 MAX_TOP_K = 10
+MAX_PAGE = 100_000
+YEARS = (1990, 2100)  # the times a request may give: any other is a typing error (or an attack)
+
+
+def _plausible(moment: datetime) -> datetime:
+    if not YEARS[0] <= moment.year <= YEARS[1]:
+        raise ValueError(f"expected a time from {YEARS[0]} to {YEARS[1]}")
+    return moment
+
+
+Time = Annotated[datetime, AfterValidator(_plausible)]
+# a request's numbers are finite: JSON as Python reads it allows Infinity and NaN
+RAW = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class RawEnrolment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = RAW
     learner_id: str = Field(min_length=1)
     course_id: str = Field(min_length=1)
     run_id: str = Field(min_length=1)
-    enrolled_at: datetime
-    course_start: datetime | None = None
-    course_end: datetime | None = None
+    enrolled_at: Time
+    course_start: Time | None = None
+    course_end: Time | None = None
     platform: str | None = None
     credential_type: str | None = None
     credential_cost: float | None = Field(None, ge=0)
     credential_currency: str | None = Field(None, description="ISO 4217 code, e.g. USD")
     paid_by: str | None = None
-    unenrolled_at: datetime | None = Field(None, description="when the learner unenrolled, if "
-                                           "they did: not scored at a day after it")
+    unenrolled_at: Time | None = Field(None, description="when the learner unenrolled, if "
+                                       "they did: not scored at a day after it")
 
 
 _LIKERT = {f"q{i:02d}": (int | None, Field(None, ge=1, le=5)) for i in range(1, 36)}
-RawSurveyAnswers = create_model("RawSurveyAnswers", __config__=ConfigDict(extra="forbid"), **_LIKERT)
+RawSurveyAnswers = create_model("RawSurveyAnswers", __config__=RAW, **_LIKERT)
 
 
 class RawSurvey(RawSurveyAnswers):  # type: ignore[misc, valid-type]
@@ -51,8 +64,8 @@ class RawSurvey(RawSurveyAnswers):  # type: ignore[misc, valid-type]
 
 
 class RawEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    ts: datetime
+    model_config = RAW
+    ts: Time
     event_type: str = Field(min_length=1)
     object_id: str | None = None
     value: float | None = Field(None, ge=0)
@@ -140,7 +153,7 @@ class CoursePredictionsRequest(BaseModel):
     target: Target = Target.DROPOUT
     explain: bool = True
     top_k: int = Field(3, ge=1, le=MAX_TOP_K)
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(100, ge=1, le=10_000)
     format: Literal["json", "csv"] = "json"
 

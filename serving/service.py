@@ -13,30 +13,40 @@ with a message that names the problem; anything else is a server fault (500, log
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from datetime import datetime
+
 import bentoml
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import JSONResponse, Response
 
 from mooc_risk.errors import InputError
-from mooc_risk.serving import schemas
-from mooc_risk.serving.app import NotFound, RiskApp
+from mooc_risk.serving import log_hygiene, logs, metrics, schemas
+from mooc_risk.serving.app import NotFound, RiskApp, Unavailable
+from mooc_risk.serving.guards import Guards
+from mooc_risk.serving.health import Health
 from mooc_risk.serving.journal.journal import Journal
 from mooc_risk.serving.keys import AuthError, bearer
 from mooc_risk.serving.landing import FrontDoor
 from mooc_risk.serving.logbook import Logbook
+from mooc_risk.serving.metrics import Metrics
 from mooc_risk.serving.roster import Roster
 from mooc_risk.serving.web.pages import WebContext, web
 from mooc_risk.serving.web.session import Sessions
 from mooc_risk.settings import (
     DatabaseSettings,
     EngineSettings,
+    OpsSettings,
     PathSettings,
     ServiceSettings,
     TrackingSettings,
     WebSettings,
 )
 
+log = logging.getLogger(__name__)
 api = FastAPI(title="mooc-risk", docs_url=None, redoc_url=None, openapi_url=None)
 api.mount("/app", web)
 
@@ -46,31 +56,74 @@ def error(status: int, message: str) -> JSONResponse:
 
 
 def _fail(exc: Exception) -> JSONResponse:
-    """Map the app's exceptions to HTTP; anything else propagates (a real 500, logged)."""
+    """Map the app's exceptions to HTTP; anything else propagates (a real 500, logged).
+    A broken keys file is ``keys.KeysUnavailable``, an AuthError of status 503 with a generic
+    message (the file and the problem are in the log only)."""
     if isinstance(exc, AuthError):
         return error(exc.status, str(exc))
     if isinstance(exc, NotFound):
         return error(404, str(exc))
     if isinstance(exc, InputError):
         return error(400, str(exc))
+    if isinstance(exc, Unavailable):
+        return error(503, str(exc))
     raise exc
+
+
+@api.exception_handler(Unavailable)
+async def _unavailable(request: Request, exc: Unavailable) -> JSONResponse:
+    return error(503, str(exc))
 
 
 @api.exception_handler(RequestValidationError)
 async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
     detail = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
     first = detail[0] if detail else {"loc": [], "msg": "invalid request"}
-    where = ".".join(str(p) for p in first["loc"] if p != "body")
-    return JSONResponse({"error": f"{where}: {first['msg']}", "detail": detail}, status_code=400)
+    where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
+    message = first["msg"].removeprefix("Value error, ")
+    return JSONResponse({"error": f"{where}: {message}", "detail": detail}, status_code=400)
 
 
-@bentoml.service(name="mooc-risk", traffic={"timeout": 600}, workers=1)
+def _follow(app: RiskApp, seconds: float) -> None:
+    """Every ``seconds``: a new champion, data version or materialized day (serving.follow)."""
+    while True:
+        time.sleep(seconds)
+        try:
+            app.poll()
+            _publish(app)
+        except Exception:  # the thread must outlive any one failed poll (logged)
+            log.exception("looking for new models or data failed; trying again in %s s", seconds)
+
+
+def _publish(app: RiskApp) -> None:
+    """What is served, as gauges on /metrics: model versions, newest event, readiness."""
+    ready = app.readiness()
+    metrics.METRICS.set_model_versions(list(ready["models"].items()))
+    metrics.METRICS.set_ready(ready["status"] != "not ready")
+    if ready["data"] and ready["data"]["newest_event"]:
+        metrics.METRICS.set_data_time(datetime.fromisoformat(ready["data"]["newest_event"].removesuffix("Z")))
+
+
+def _current() -> RiskApp | None:
+    """The running service's RiskApp (None while it starts), for the middleware."""
+    ctx = getattr(web.state, "ctx", None)
+    return ctx.risk if ctx is not None else None
+
+
+@bentoml.service(name="mooc-risk", traffic={"timeout": 600}, workers=1,
+                 metrics={"enabled": False},  # serving.metrics: /metrics by route template
+                 logging={"access": {"enabled": False}})  # mooc_risk.access: no raw paths
 @bentoml.asgi_app(api, path="/")
 class RiskService:
     def __init__(self) -> None:
-        service = ServiceSettings.from_env()
+        service, ops = ServiceSettings.from_env(), OpsSettings.from_env()
+        logs.configure(ops)
+        log_hygiene.install()
         self.app = RiskApp.from_settings(TrackingSettings.from_env(), PathSettings.from_env(),
                                          service, EngineSettings.from_env())
+        _publish(self.app)
+        threading.Thread(target=_follow, args=(self.app, ops.poll_seconds), daemon=True,
+                         name="mooc-risk-follow").start()
         self.logbook = Logbook(self.app, Journal.open(DatabaseSettings.from_env().db_url))
         web.state.ctx = WebContext(self.app, self.logbook, Sessions(WebSettings.from_env()),
                                    Roster(service.data_dir) if service.data_dir else None)
@@ -82,7 +135,7 @@ class RiskService:
         try:
             return self.app.score(request, bearer(headers.get("authorization"),
                                                   headers.get("x-api-key")))
-        except (AuthError, NotFound, InputError) as exc:
+        except (AuthError, NotFound, InputError, Unavailable) as exc:
             response = _fail(exc)
             ctx.response.status_code = response.status_code  # BentoML applies ctx's status
             return response
@@ -161,4 +214,8 @@ class RiskService:
         return self.app.models_info()
 
 
+
+RiskService.add_asgi_middleware(Metrics)  # first: outermost of ours, times FrontDoor's pages too
 RiskService.add_asgi_middleware(FrontDoor)
+RiskService.add_asgi_middleware(Health, current=_current)  # /readyz; a request on one Served
+RiskService.add_asgi_middleware(Guards)  # body size (413), Content-Type (415), /score's 400s

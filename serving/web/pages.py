@@ -22,8 +22,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from mooc_risk.errors import InputError
-from mooc_risk.serving.app import NotFound, RiskApp
-from mooc_risk.serving.keys import ALL_COURSES, AuthError
+from mooc_risk.serving.app import NotFound, RiskApp, Unavailable
+from mooc_risk.serving.keys import ALL_COURSES, AuthError, KeysUnavailable
 from mooc_risk.serving.logbook import Logbook
 from mooc_risk.serving.roster import Roster
 from mooc_risk.serving.web import views
@@ -146,9 +146,21 @@ async def _refused(request: Request, exc: AuthError) -> Response:
     return _problem(request, exc.status, str(exc))
 
 
+@web.exception_handler(KeysUnavailable)
+async def _keys_unavailable(request: Request, exc: KeysUnavailable) -> Response:
+    # not _problem: it reads the keys, which cannot be read (the cause is in the log)
+    return _page(request, "problem.html", 503, status_code=503, message=KeysUnavailable.MESSAGE,
+                 entry=None)
+
+
 @web.exception_handler(NotFound)
 async def _not_found(request: Request, exc: NotFound) -> Response:
     return _problem(request, 404, str(exc))
+
+
+@web.exception_handler(Unavailable)
+async def _unavailable(request: Request, exc: Unavailable) -> Response:
+    return _problem(request, 503, "the service has no model loaded yet; try again in a minute")
 
 
 @web.exception_handler(InputError)

@@ -139,7 +139,7 @@ def _long_survey(served):
         (lambda s, b: {**b, "learner_ids": "L1"}, 400, "learner_ids"),
         (lambda s, b: {"learners": [_long_survey(s)], "as_of_day": 7}, 400, "q07"),
         (lambda s, b: {**b, "course_id": "C999"}, 403, "C999"),
-        (lambda s, b: {"learners": [raw_learner(s)] * 10_000, "as_of_day": 7}, 400, "learners"),
+        (lambda s, b: {"learners": [raw_learner(s)] * 101, "as_of_day": 7}, 400, "learners"),
         (lambda s, b: {"learners": [{**raw_learner(s), "events": []}], "as_of_day": 7}, 400, "events"),
         (lambda s, b: {"learners": [{**raw_learner(s), "events": [{}]}], "as_of_day": 7}, 400, "ts"),
         (lambda s, b: {**b, "top_k": 99}, 400, "top_k"),
