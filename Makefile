@@ -84,6 +84,12 @@ bench-real: $(STAMP) ## evaluate on the real data sets in REAL_DATA (oulad/parqu
 bench-ingest: $(STAMP) ## benchmark importing a 5M-event Open edX tracking log
 	$(BIN)/python -m bench.ingest
 
+bench-refresh: $(STAMP) ## benchmark the nightly refresh (10^7 and 10^8 historical events + one new day)
+	$(BIN)/python -m bench.refresh
+
+bench-soak: $(STAMP) ## 10 minutes of steady load on the service (loopback): errors, p50/p99, RSS, throughput
+	$(BIN)/python -m bench.soak
+
 bench-features: $(STAMP) ## benchmark the feature pipeline on 10M synthetic events
 	$(BIN)/python -m bench.features
 
@@ -98,4 +104,4 @@ clean: ## remove the venv, generated data and caches (keeps mlruns/)
 	rm -rf $(VENV) data .pytest_cache .hypothesis
 
 
-.PHONY: help install demo app screenshots test test-fast wheel-check lint bench-features bench-serving bench-real bench-ingest lock clean
+.PHONY: help install demo app screenshots test test-fast wheel-check lint bench-features bench-serving bench-real bench-ingest bench-refresh bench-soak lock clean

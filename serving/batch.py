@@ -59,12 +59,28 @@ def batch_predictions(data: Path, con: BaseBackend, scorers: list[TargetScorer],
 
     tables_for(scorers[0].bundle.spec.constructs)
     on_step("input validated")
-    scored = {}
-    for scorer in scorers:
+
+    def population(scorer: TargetScorer) -> pd.DataFrame:
         tables = tables_for(scorer.bundle.spec.constructs)
         features = build_features(tables, [as_of_day], scorer.bundle.spec)
         features = features[in_population(features, tables, today)]
         on_step(f"{scorer.target}: {len(features):,} feature rows")
+        return features
+
+    return score_population(scorers, population, top_k, on_step)
+
+
+def score_population(scorers: list[TargetScorer], population: Callable[[TargetScorer], pd.DataFrame],
+                     top_k: int = 3,
+                     on_step: Callable[[str], None] = lambda _label: None) -> pd.DataFrame:
+    """Each scorer's listed feature rows (``population(scorer)``: rows already filtered by
+    ``in_population``) scored with reasons, with one action per learner and day over the
+    targets scored together; riskiest first within each target, in the order of ``scorers``.
+    The columns are ``batch_predictions``'s. Shared by ``batch_predictions`` and
+    ``serving.refresh``."""
+    scored = {}
+    for scorer in scorers:
+        features = population(scorer)
         scored[scorer.target] = scorer.score(features, top_k=top_k)
         on_step(f"{scorer.target}: scored")
     # one action per learner over the targets scored together
