@@ -96,10 +96,14 @@ def _follow(app: RiskApp, seconds: float) -> None:
 
 
 def _publish(app: RiskApp) -> None:
-    """What is served, as gauges on /metrics: model versions, newest event, readiness."""
+    """What is served, as gauges on /metrics: model versions, newest event, readiness, the
+    time of the last ``refresh`` result in the predictions history."""
     ready = app.readiness()
     metrics.METRICS.set_model_versions(list(ready["models"].items()))
     metrics.METRICS.set_ready(ready["status"] != "not ready")
+    runs = sorted((app.follower.paths.history_dir / "_runs").glob("*.json"), key=lambda p: p.stat().st_mtime)
+    if runs:  # the newest result `mooc-risk refresh` wrote
+        metrics.METRICS.set_last_refresh(runs[-1].stat().st_mtime)
     if ready["data"] and ready["data"]["newest_event"]:
         metrics.METRICS.set_data_time(datetime.fromisoformat(ready["data"]["newest_event"].removesuffix("Z")))
 

@@ -4,6 +4,7 @@ sets, the access log and the JSON log format: on a tiny Starlette app and throug
 import io
 import json
 import logging
+import os
 import random
 import string
 import warnings
@@ -334,3 +335,16 @@ def test_text_logs_name_route_templates_only(root_stream):
             assert secret not in line, line
     assert logging.getLogger("uvicorn.access").getEffectiveLevel() >= logging.WARNING
     assert logging.getLogger("bentoml.access").getEffectiveLevel() >= logging.WARNING
+
+
+def test_the_last_refresh_is_a_gauge(client, served, tmp_path):
+    from mooc_risk.serving.service import _publish
+    from mooc_risk.serving.web.pages import web
+
+    runs = served.paths.history_dir / "_runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    (runs / "2024-05-01.json").write_text("{}")
+    os.utime(runs / "2024-05-01.json", (1_700_000_000, 1_700_000_000))
+    client.get("/readyz")
+    _publish(web.state.ctx.risk)
+    assert "mooc_risk_last_refresh_time_seconds 1.7e+09" in client.get("/metrics").text
