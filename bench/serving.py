@@ -94,17 +94,18 @@ def timed(client: httpx.Client, n: int, call) -> list[float]:
     return out
 
 
-def throughput(url: str, key: str, bodies: list[dict], clients: int, seconds: float) -> float:
+def closed_loop(url: str, key: str, call, clients: int, seconds: float, timeout: float = 60) -> float:
+    """Requests/s that ``clients`` threads get through for ``seconds``, each sending the next
+    request as soon as the last one is answered; ``call(client, n)`` sends request ``n`` of
+    its thread (n = thread, thread + clients, …); only 200s count."""
     done = [0] * clients
     stop = time.perf_counter() + seconds
 
     def worker(i: int) -> None:
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
-            j = i
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout) as c:
             while time.perf_counter() < stop:
-                assert c.post("/score", json=bodies[j % len(bodies)]).status_code == 200
-                done[i] += 1
-                j += clients
+                if call(c, i + done[i] * clients).status_code == 200:
+                    done[i] += 1
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
     for t in threads:
@@ -112,6 +113,17 @@ def throughput(url: str, key: str, bodies: list[dict], clients: int, seconds: fl
     for t in threads:
         t.join()
     return sum(done) / seconds
+
+
+def throughput(url: str, key: str, bodies: list[dict], clients: int, seconds: float) -> float:
+    """``closed_loop`` over ``/score`` with ``bodies``; any answer but 200 fails the bench."""
+
+    def call(client: httpx.Client, n: int) -> httpx.Response:
+        response = client.post("/score", json=bodies[n % len(bodies)])
+        assert response.status_code == 200, response.text
+        return response
+
+    return closed_loop(url, key, call, clients, seconds, timeout=5.0)
 
 
 def batch(env: dict[str, str], data: Path, rows: int) -> tuple[float, float, int]:

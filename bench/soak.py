@@ -34,7 +34,7 @@ import httpx
 import pandas as pd
 import psutil
 
-from bench.serving import DAY, HERE, free_port, percentiles, setup
+from bench.serving import DAY, HERE, closed_loop, free_port, percentiles, setup
 from mooc_risk.serving.readiness import wait_until_ready
 
 PLATFORM_LEARNERS = 50_000
@@ -103,24 +103,6 @@ def soak(url: str, key: str, calls: list, rate: float, seconds: float, pid: int)
         w.join()
     rss["end"] = rss_mb(pid)
     return {"sent": n, "latencies": dict(latencies), "errors": dict(errors), "rss": rss}
-
-
-def closed_loop(url: str, key: str, call, clients: int, seconds: float) -> float:
-    done = [0] * clients
-    stop = time.perf_counter() + seconds
-
-    def worker(i: int) -> None:
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
-            while time.perf_counter() < stop:
-                if call(c, i + done[i] * clients).status_code == 200:
-                    done[i] += 1
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(done) / seconds
 
 
 def main() -> None:

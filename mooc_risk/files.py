@@ -59,13 +59,13 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
         return removed
     for entry in entries:
         found = pattern.fullmatch(entry.name)
-        if found and entry.is_file(follow_symlinks=False) and not _running(int(found[1])):
+        if found and entry.is_file(follow_symlinks=False) and not process_running(int(found[1])):
             Path(entry.path).unlink(missing_ok=True)
             removed.append(Path(entry.path))
     return removed
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
     """Whether a process ``pid`` exists on this machine (True when that cannot be told)."""
     if os.name != "posix":
         return True

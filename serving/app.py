@@ -269,17 +269,23 @@ class RiskApp:
         day."""
         today = self._course_day(course_id, run_id)
         if today is None:
-            return max(max(s.bundle.metadata.as_of_days) for s in self.scorers.values())
+            return max(self._trained_days())
+        return int(min(max(today, 0), self._run_length(course_id, run_id)))
+
+    def _trained_days(self) -> set[int]:
+        """The as-of days the loaded models were trained on."""
+        return {d for s in self.scorers.values() for d in s.bundle.metadata.as_of_days}
+
+    def _run_length(self, course_id: str, run_id: str) -> int:
+        """A scheduled run's last course day (whole days from its start to its end)."""
         run = self._calendar.loc[(course_id, run_id)]
-        length = (run["end"] - run["start"]).days
-        return int(min(max(today, 0), length))
+        return (run["end"] - run["start"]).days
 
     def as_of_choices(self, course_id: str, run_id: str) -> list[int]:
         """The as-of days worth showing for a run so far: the models' trained days up to the
         current day, and the current day."""
         day = self.current_day(course_id, run_id)
-        trained = {d for s in self.scorers.values() for d in s.bundle.metadata.as_of_days if d <= day}
-        return sorted(trained | {day})
+        return sorted({d for d in self._trained_days() if d <= day} | {day})
 
     def today(self):
         return self.service.today()
@@ -324,11 +330,9 @@ class RiskApp:
                              f"{course_id!r}, which is at day {today} today "
                              f"({self.service.today():%Y-%m-%d})")
         if today is None:
-            last = max(d for s in self.scorers.values() for d in s.bundle.metadata.as_of_days)
-            what = "the models' last as-of day"
+            last, what = max(self._trained_days()), "the models' last as-of day"
         else:
-            run = self._calendar.loc[(course_id, run_id)]
-            last, what = (run["end"] - run["start"]).days, "the run's last day"
+            last, what = self._run_length(course_id, run_id), "the run's last day"
         if day > last + DAY_MARGIN:
             raise InputError(f"as_of_day: at most {last + DAY_MARGIN} for run {run_id!r} "
                              f"({what}, {last}, plus {DAY_MARGIN})")

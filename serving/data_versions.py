@@ -23,7 +23,7 @@ from pathlib import Path
 
 from mooc_risk.errors import InputError
 from mooc_risk.features.canonical.tables import OPTIONAL, REQUIRED, find_table
-from mooc_risk.files import write_text
+from mooc_risk.files import process_running, write_text
 
 KEEP = 3  # data versions kept in the store (the served one, the one before, a new one)
 CHUNK = 1 << 20
@@ -119,18 +119,8 @@ def _remove_abandoned(root: Path) -> None:
     """Remove the staging folders of pins whose process is gone (killed mid-copy)."""
     for stage in root.glob(".pin-*"):
         pid = stage.name.split("-")[1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_running(int(pid)):
             shutil.rmtree(stage, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _index(root: Path) -> dict[str, str]:

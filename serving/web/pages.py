@@ -112,6 +112,11 @@ def _signed_in(request: Request):
     return session, entry
 
 
+def _home_of(entry) -> str:
+    """Where a key lands: its course's page, or the course list for a key to every course."""
+    return "/app/courses" if entry.course == ALL_COURSES else course_url(entry.course)
+
+
 def _opens(entry, course_id: str) -> bool:
     return entry.course in (ALL_COURSES, course_id)
 
@@ -172,8 +177,7 @@ async def _bad_input(request: Request, exc: InputError) -> Response:
 @web.get("/", include_in_schema=False)
 def home(request: Request) -> Response:
     _, entry = _signed_in(request)
-    target = "/app/courses" if entry.course == ALL_COURSES else course_url(entry.course)
-    return RedirectResponse(target, status_code=303)
+    return RedirectResponse(_home_of(entry), status_code=303)
 
 
 @web.get("/sign-in", response_class=HTMLResponse)
@@ -199,8 +203,7 @@ async def sign_in(request: Request) -> Response:
         entry = ctx.risk.keys.identify(str(form.get("key", "")).strip())
     except AuthError as exc:
         return _page(request, "sign_in.html", 401, session=session, message=str(exc))
-    target = "/app/courses" if entry.course == ALL_COURSES else course_url(entry.course)
-    response = RedirectResponse(target, status_code=303)
+    response = RedirectResponse(_home_of(entry), status_code=303)
     ctx.sessions.write(response, Session.fresh(entry.id))  # new tokens: no session fixation
     return response
 
@@ -308,7 +311,7 @@ def _constructs(risk: RiskApp, course_id: str, run: str, learner_id: str, day: i
     for name, construct in spec.constructs.constructs.items():
         value = features.loc[key, name] if key in features.index and name in features.columns else None
         ref = reference.get(name, {})
-        median = ref.get(min(ref, key=lambda d: abs(int(d) - 0))) if ref else None
+        median = ref[min(ref, key=int)] if ref else None  # day 0's: the earliest day
         out.append({"label": construct.label,
                     "value": None if value is None or pd.isna(value) else round(float(value), 1),
                     "finishers": None if median is None else round(float(median), 1)})
