@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from mooc_risk.serving.follow import Follower, Served
 from mooc_risk.serving.interventions import suggest
 from mooc_risk.serving.keys import KeyRing, Keys
 from mooc_risk.serving.raw import score_raw
-from mooc_risk.serving.scoring import TargetScorer, reason_columns
+from mooc_risk.serving.scoring import TargetScorer
 from mooc_risk.serving.store import FeatureStore
 from mooc_risk.settings import EngineSettings, PathSettings, ServiceSettings, TrackingSettings
 
@@ -157,8 +158,7 @@ class RiskApp:
         then reused."""
         self.scorer(target)  # NotFound for a target without a model
         served, today = self.served, self.service.today()
-        key = (tuple(served.versions().items()), served.store.version if served.store else None,
-               day, today.date())
+        key = self._scored_key(served, day)
         with self._lock:
             found = self._scored.get(key)
             lock = self._locks.setdefault(key, threading.Lock())
@@ -176,6 +176,26 @@ class RiskApp:
                         self._locks = {k: v for k, v in self._locks.items() if k in self._scored
                                        or v.locked()}
         return found[target]
+
+    def _scored_key(self, served: Served, day: int) -> tuple:
+        return (tuple(served.versions().items()), served.store.version if served.store else None,
+                day, self.service.today().date())
+
+    def answers_at_once(self, request: schemas.ScoreRequest) -> bool:
+        """True when ``score(request)`` is lookups only — learner ids, and the day it needs is
+        scored already — so the service may answer it on its event loop instead of a worker
+        thread (BentoML's thread hop halves the throughput of a sub-millisecond endpoint,
+        bench/results/soak.md). False for raw learners, a day not scored yet, or a request
+        ``score`` will reject (it raises the error then)."""
+        if request.learners is not None:
+            return False
+        try:
+            day = request.as_of_day if request.as_of_day is not None else self.default_day(request)
+            key = self._scored_key(self.served, day)
+        except (NotFound, InputError, Unavailable):
+            return False
+        with self._lock:
+            return key in self._scored
 
     # --- POST /score ------------------------------------------------------------------
     def score(self, request: schemas.ScoreRequest, key: str | None) -> schemas.ScoreResponse:
@@ -207,12 +227,11 @@ class RiskApp:
     def _course_day(self, course_id: str, run_id: str) -> int | None:
         """Today's course day of a scheduled run, None for a self-paced one; NotFound for an
         unknown run."""
-        if (course_id, run_id) not in self._calendar.index:
+        dates = self.served.run_dates().get((course_id, run_id))
+        if dates is None:
             raise NotFound(f"unknown run {run_id!r} of course {course_id!r}")
-        run = self._calendar.loc[(course_id, run_id)]
-        if pd.isna(run["end"]):
-            return None
-        return course_day(run["start"].to_pydatetime(), self.service.today())
+        start, end = dates
+        return None if end is None else course_day(start, self.service.today())
 
     def _learner(self, by_target: dict[str, dict], request) -> schemas.LearnerScore:
         first = next(iter(by_target.values()))
@@ -278,8 +297,8 @@ class RiskApp:
 
     def _run_length(self, course_id: str, run_id: str) -> int:
         """A scheduled run's last course day (whole days from its start to its end)."""
-        run = self._calendar.loc[(course_id, run_id)]
-        return (run["end"] - run["start"]).days
+        start, end = self.served.run_dates()[(course_id, run_id)]
+        return (end - start).days
 
     def as_of_choices(self, course_id: str, run_id: str) -> list[int]:
         """The as-of days worth showing for a run so far: the models' trained days up to the
@@ -365,11 +384,32 @@ class ScoredDay:
         return cls(frame, {k: i for i, k in enumerate(keys)},
                    {c: frame[c].to_numpy() for c in frame.columns})
 
-    def row(self, course_id: str, run_id: str, learner_id: str) -> dict | None:
+    def row(self, course_id: str, run_id: str, learner_id: str) -> Mapping | None:
+        """One learner's row, read-only, its values read from the columns when asked (a
+        request reads about 20 of 60 columns); None when the learner was not scored."""
         position = self.positions.get((course_id, run_id, learner_id))
         if position is None:
             return None
-        return {c: values[position] for c, values in self.columns.items()}
+        return _Row(self.columns, position)
+
+
+class _Row(Mapping):
+    __slots__ = ("_columns", "_position")
+
+    def __init__(self, columns: dict[str, object], position: int):
+        self._columns, self._position = columns, position
+
+    def __getitem__(self, name: str):
+        return self._columns[name][self._position]
+
+    def __contains__(self, name) -> bool:
+        return name in self._columns
+
+    def __iter__(self):
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
 
 
 def _clean(value):
@@ -383,8 +423,10 @@ def target_score(row: dict, explain: bool, top_k: int) -> schemas.TargetScore:
     if explain and "base_value" in row:
         reasons = []
         skipped = 0.0
-        for n in range(1, reason_columns(row) + 1):
-            contribution = row.get(f"reason_{n}_contribution")
+        n = 0
+        while f"reason_{n + 1}_contribution" in row:
+            n += 1
+            contribution = row[f"reason_{n}_contribution"]
             if contribution is None or pd.isna(contribution):
                 continue
             if n > top_k:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -57,6 +58,18 @@ class Served:
                 cmap = next(iter(self.scorers.values())).bundle.spec.constructs
                 self._cache["calendar"] = run_calendar(self.store.tables(cmap))
             return self._cache["calendar"]
+
+    def run_dates(self) -> dict[tuple[str, str], tuple[datetime, datetime | None]]:
+        """``calendar`` as a dict for the request path: (course, run) → (start, end; None for a
+        self-paced run), naive UTC; built once (a pandas lookup costs ~70 µs a request)."""
+        with self._lock:
+            found = self._cache.get("run_dates")
+        if found is None:
+            found = {key: (row.start.to_pydatetime(), None if pd.isna(row.end) else row.end.to_pydatetime())
+                     for key, row in zip(self.calendar().index, self.calendar().itertuples(), strict=True)}
+            with self._lock:
+                self._cache["run_dates"] = found
+        return found
 
     def versions(self) -> dict[str, str]:
         return {str(t): str(s.bundle.version) for t, s in self.scorers.items()}

@@ -13,6 +13,7 @@ with a message that names the problem; anything else is a server fault (500, log
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -133,12 +134,16 @@ class RiskService:
                                    Roster(service.data_dir) if service.data_dir else None)
 
     @bentoml.api(route="/score")
-    def score(self, request: schemas.ScoreRequest, /, ctx: bentoml.Context) -> schemas.ScoreResponse:
+    async def score(self, request: schemas.ScoreRequest, /, ctx: bentoml.Context) -> schemas.ScoreResponse:
         """Risk, band, reasons and a suggested intervention per learner and target."""
         headers = ctx.request.headers
         try:
-            return self.app.score(request, bearer(headers.get("authorization"),
-                                                  headers.get("x-api-key")))
+            key = bearer(headers.get("authorization"), headers.get("x-api-key"))
+            if self.app.answers_at_once(request):  # lookups only: on the event loop
+                return self.app.score(request, key)
+            # features to compute or raw learners to score: a worker thread, with the request's
+            # pinned models and data (to_thread copies the context)
+            return await asyncio.to_thread(self.app.score, request, key)
         except (AuthError, NotFound, InputError, Unavailable) as exc:
             response = _fail(exc)
             ctx.response.status_code = response.status_code  # BentoML applies ctx's status
