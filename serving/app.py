@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 import pandas as pd
 from cachetools import LRUCache
@@ -21,6 +21,7 @@ from mooc_risk.features.population import in_population, running_runs
 from mooc_risk.models.targets import Target
 from mooc_risk.serving import schemas
 from mooc_risk.serving.follow import Follower, Served
+from mooc_risk.serving.history import read_history
 from mooc_risk.serving.interventions import suggest
 from mooc_risk.serving.keys import KeyRing, Keys
 from mooc_risk.serving.raw import score_raw
@@ -309,25 +310,38 @@ class RiskApp:
     def today(self):
         return self.service.today()
 
-    def risk_history(self, course_id: str, run_id: str, learner_id: str,
-                     target: str) -> list[tuple[int, float]]:
-        """(as-of day, risk) of one learner at each of ``as_of_choices`` where they were listed:
-        the same features and model as the list, without the reasons (fast: one row a day)."""
-        scorer = self.scorer(target)
-        store, today = self._need_store(), self.service.today()
-        tables = store.tables(scorer.bundle.spec.constructs)
-        out = []
-        for day in self.as_of_choices(course_id, run_id):
-            features = store.features(scorer.bundle.spec, day)
-            key = (course_id, run_id, learner_id)
-            if key not in features.index:
-                continue
-            row = features.loc[[key]].reset_index(drop=True)
-            if not in_population(row, tables, today)[0]:
-                continue
-            p = float(scorer.bundle.probability(row)[0])
-            out.append((day, p if scorer.bundle.risk_of == "label" else 1.0 - p))
-        return out
+    def risk_history(self, course_id: str, run_id: str, learner_id: str, target: str,
+                     day: int) -> list[RiskPoint]:
+        """One learner's risk by as-of day up to ``day``, oldest first: for each earlier day the
+        risk the nightly ``refresh`` issued (the predictions history, ``serving.history``; the
+        latest night that scored that day, never a night after today), and for ``day`` and any
+        of ``as_of_choices`` the history lacks, the served model's risk now (one row a day,
+        without reasons), so the last point is the risk the list shows."""
+        today = self.service.today()
+        points: dict[int, RiskPoint] = {}
+        issued = read_history(self.follower.paths.history_dir, course_id=course_id, run_id=run_id,
+                              learner_id=learner_id)
+        issued = issued[(issued["target"] == target) & (issued["as_of_day"] < day)
+                        & (issued["date"] <= today.date())]
+        for row in issued.sort_values("date", kind="stable").itertuples():
+            points[int(row.as_of_day)] = RiskPoint(int(row.as_of_day), float(row.risk), row.date,
+                                                   str(row.model_version))
+        missing = [d for d in self.as_of_choices(course_id, run_id) if d <= day and d not in points]
+        if missing:
+            scorer, store = self.scorer(target), self._need_store()
+            tables = store.tables(scorer.bundle.spec.constructs)
+            for d in missing:
+                features = store.features(scorer.bundle.spec, d)
+                key = (course_id, run_id, learner_id)
+                if key not in features.index:
+                    continue
+                row = features.loc[[key]].reset_index(drop=True)
+                if not in_population(row, tables, today)[0]:
+                    continue
+                p = float(scorer.bundle.probability(row)[0])
+                points[d] = RiskPoint(d, p if scorer.bundle.risk_of == "label" else 1.0 - p, None,
+                                      str(scorer.bundle.version))
+        return [points[d] for d in sorted(points)]
 
     def running_run(self, course_id: str) -> str:
         """The course's running run as of today (``MOOC_RISK_NOW``; features.population)."""
@@ -367,6 +381,18 @@ class RiskApp:
                 test_metrics={k: meta.test_metrics[k] for k in SHOWN_METRICS if k in meta.test_metrics},
             ))
         return schemas.ModelsResponse(models=out)
+
+
+@dataclass(frozen=True)
+class RiskPoint:
+    """One point of a learner's risk chart: the as-of ``day``, the ``risk`` (0–1), the night
+    it was ``issued`` (a predictions-history date; None: scored now by the served model) and
+    the ``model_version`` that scored it."""
+
+    day: int
+    risk: float
+    issued: date | None
+    model_version: str
 
 
 @dataclass(frozen=True)

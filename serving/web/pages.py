@@ -289,7 +289,7 @@ def learner_page(request: Request, course_id: str, id: str) -> Response:
         raise NotFound(f"learner {id[:40]!r} is not listed in run {run!r} of this course at day {day}")
     row = found.iloc[0].to_dict()
     people = ctx.roster.people([id]) if ctx.roster else None
-    history = [(d, r) for d, r in risk.risk_history(course_id, run, id, target) if d <= day]
+    history = risk.risk_history(course_id, run, id, target, day)
     return _page(request, "learner.html", session=session, entry=entry, course_id=course_id, run=run,
                  target=target, targets=list(risk.scorers), day=day, row=row,
                  reasons=views.reasons(row), person=people.iloc[0].to_dict() if people is not None else None,

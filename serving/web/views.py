@@ -131,13 +131,14 @@ def _safe(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def chart_points(history: list[tuple[int, float]], width: int = 360, height: int = 120,
-                 pad: int = 24) -> dict:
-    """An SVG line chart of risk (0–1) over as-of days: ``points`` ("x,y ..." for a
-    polyline), ``dots`` (x, y, day, risk in %) and the axis ``ticks``; days on x, risk on y."""
+def chart_points(history: list, width: int = 360, height: int = 120, pad: int = 24) -> dict:
+    """An SVG line chart of risk (0–1) over as-of days, from ``RiskApp.risk_history``'s
+    points (``day``, ``risk``, ``issued``, ``model_version``): ``points`` ("x,y ..." for a
+    polyline), ``dots`` (x, y, day, risk in %, ``issued`` — the night's date as text, or ""
+    for a risk scored now — and the model version) and the axis ``ticks``."""
     if not history:
         return {"points": "", "dots": [], "ticks": [], "width": width, "height": height}
-    days = [d for d, _ in history]
+    days = [p.day for p in history]
     low, high = min(days), max(days)
     span = max(high - low, 1)
 
@@ -147,8 +148,9 @@ def chart_points(history: list[tuple[int, float]], width: int = 360, height: int
     def y(risk: float) -> float:
         return height - pad - risk * (height - 2 * pad)
 
-    dots = [{"x": round(x(d), 1), "y": round(y(r), 1), "day": d, "risk": round(r * 100)}
-            for d, r in history]
+    dots = [{"x": round(x(p.day), 1), "y": round(y(p.risk), 1), "day": p.day, "risk": round(p.risk * 100),
+             "issued": f"{p.issued:%Y-%m-%d}" if p.issued else "", "model_version": p.model_version}
+            for p in history]
     return {"points": " ".join(f"{p['x']},{p['y']}" for p in dots), "dots": dots,
             "ticks": [{"y": round(y(v), 1), "label": f"{round(v * 100)}%"} for v in (0.0, 0.5, 1.0)],
             "width": width, "height": height}

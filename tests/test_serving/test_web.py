@@ -333,6 +333,7 @@ def test_every_value_from_data_is_html_escaped_on_every_page():
     """Course, run and learner ids, reason texts, actions, names, notes: all escaped."""
     from datetime import datetime
 
+    from mooc_risk.serving.app import RiskPoint
     from mooc_risk.serving.web.pages import templates
     from mooc_risk.serving.web.views import Filters, chart_points
 
@@ -353,7 +354,7 @@ def test_every_value_from_data_is_html_escaped_on_every_page():
         model=evil, today=datetime(2024, 1, 1))
     learner = templates().env.get_template("learner.html").render(
         **common, targets=[evil], day=3, row=row, reasons=row["reasons"], person=row["person"],
-        chart=chart_points([(0, 0.2), (3, 0.7)]), constructs=[{"label": evil, "value": 2.0, "finishers": 3.0}],
+        chart=chart_points([RiskPoint(0, 0.2, None, evil), RiskPoint(3, 0.7, None, evil)]), constructs=[{"label": evil, "value": 2.0, "finishers": 3.0}],
         interventions=[logged], feedback=[logged], actions=[evil])
     sign_in = templates().env.get_template("sign_in.html").render(csrf=evil, message=evil)
     problem = templates().env.get_template("problem.html").render(csrf=evil, message=evil, status_code=403)
@@ -368,9 +369,44 @@ def test_the_learner_chart_ends_at_the_risk_the_list_shows(web, served):
     learner = learner_ids(page.text)[2]
     listed = int(re.search(rf'data-learner="{learner}".*?</span> (\d+)%</td>', page.text, re.S).group(1))
     detail = web.get(f"/app/courses/C001/learner?id={quote(learner)}&run={web.run_id}").text
-    days = re.findall(r"<title>day (\d+): (\d+)%</title>", detail)
+    days = re.findall(r"<title>day (\d+): (\d+)% \(scored now", detail)
     assert [int(d) for d, _ in days] == [d for d in (0, 7, 14) if d < web.day] + [web.day]
     assert int(days[-1][1]) == listed
+
+
+def test_the_learner_chart_shows_the_risk_each_night_issued_never_a_later_night(web, served):
+    """The chart reads the predictions history the nightly refresh writes: the risk issued at
+    day 3 (model version 7) is drawn as issued; a night after today is not drawn."""
+    from datetime import date, timedelta
+
+    from mooc_risk.serving.history import SCHEMA, partition, write_day
+
+    sign_in(web, served.key)
+    learner = learner_ids(web.get("/app/courses/C001").text)[2]
+    start = pd.read_parquet(served.data / "enrolments.parquet").query(
+        "run_id == @web.run_id")["course_start"].min().date()
+
+    def night(day: int, risk: float, version: str) -> pd.DataFrame:
+        row = dict.fromkeys(SCHEMA.names) | {
+            "course_id": "C001", "run_id": web.run_id, "learner_id": learner, "target": "dropout",
+            "as_of_day": day, "status": "active", "inactive_days": 0, "probability": risk,
+            "risk": risk, "risk_band": "low", "intervention": "none", "model": "mooc-risk-dropout",
+            "model_version": version, "data_version": "0" * 64}
+        return pd.DataFrame([row])
+
+    nights = {start + timedelta(days=3): night(3, 0.123, "7"),
+              date.today() + timedelta(days=30): night(5, 0.987, "8")}
+    try:
+        for when, frame in nights.items():
+            write_day(served.paths.history_dir, when, frame)
+        detail = web.get(f"/app/courses/C001/learner?id={quote(learner)}&run={web.run_id}").text
+    finally:
+        for when in nights:
+            partition(served.paths.history_dir, when).unlink()
+    issued = start + timedelta(days=3)
+    assert f"<title>day 3: 12% (issued on {issued:%Y-%m-%d}, model v7)</title>" in detail
+    assert "day 5: 99%" not in detail and "model v8" not in detail
+    assert re.search(r"<title>day 0: \d+% \(scored now", detail)  # no night scored day 0
 
 
 def test_an_every_course_key_gets_the_course_list(web, served):
