@@ -200,3 +200,31 @@ def test_an_as_of_day_far_past_the_run_is_refused_before_any_computation(client,
     listed = client.post("/courses/C001/predictions", headers=auth(served.key),
                          json={"as_of_day": length + 40, "run_id": row.run_id})
     assert listed.status_code == 400 and "as_of_day: at most" in listed.json()["error"]
+
+
+def test_a_request_in_flight_finishes_on_the_models_and_data_it_started_with(registry, served):
+    """Data replaced and a new champion promoted while a request runs: the request is answered
+    from what it started with; the next request gets the new ones."""
+    from mooc_risk.serving.app import RiskApp
+    from mooc_risk.serving.keys import Keys
+    from mooc_risk.serving.schemas import ScoreRequest
+
+    tracking, follower, data, _ = registry
+    app = RiskApp(ServiceSettings.of(data_dir=data), follower, Keys(served.paths.keys_file), follower.load())
+    row = pd.read_parquet(data / "enrolments.parquet").query("course_id == 'C001'").iloc[0]
+    request = ScoreRequest(course_id="C001", run_id=row.run_id, learner_ids=[row.learner_id],
+                           as_of_day=7, targets=["dropout"])
+    with app.pinned() as started:
+        events = pd.read_parquet(data / "events.parquet")
+        events.iloc[: len(events) - 10].to_parquet(data / "events.parquet")
+        second = new_version(tracking, DROPOUT)
+        promote(tracking, DROPOUT, second)
+        app.poll()  # the service's thread, mid-request
+        assert app.readiness()["models"]["dropout"] == second
+        answer = app.score(request, served.key)
+        assert app.served is started
+    assert answer.predictions[0].scores["dropout"].model_version == started.versions()["dropout"] != second
+    with app.pinned() as next_request:
+        assert next_request.versions()["dropout"] == second
+        assert next_request.store.version != started.store.version
+        assert app.score(request, served.key).predictions[0].scores["dropout"].model_version == second
