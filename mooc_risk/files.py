@@ -1,6 +1,8 @@
 """Writing output files so that a failed or killed run never leaves a half-written file or
 folder behind: write to a temporary sibling, then rename. A run killed outright (SIGKILL, a
-power cut) cannot remove its temporary file; the next write of the same file does."""
+power cut) cannot remove its temporary file or folder; the next write of the same file or
+folder does (for a folder, ``recover_folder`` also puts back one that a killed run had moved
+aside)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -125,20 +127,87 @@ def _decoded(table: pa.Table) -> pa.Table:
 
 @contextmanager
 def folder_replacing(out: Path | str) -> Iterator[Path]:
-    """Yield a temporary sibling folder; when the block succeeds it replaces ``out`` (any
-    failure, or an interrupt, leaves ``out`` as it was and removes the temporary folder)."""
+    """Yield a temporary sibling folder to fill; when the block succeeds it replaces the folder
+    ``out`` (any failure, or an interrupt, leaves ``out`` as it was and removes the temporary
+    folder).
+
+    The temporary folder is ``.{name}.writing-{pid}.{8 random characters}``. To replace an
+    existing ``out``, it is renamed into ``.{name}.old-{pid}.{8 random characters}/``, the new
+    folder is renamed to ``out``, and the old one is removed. A writer killed outright (SIGKILL,
+    a power cut) cannot clean up, and one killed between those two renames leaves no ``out``
+    at all: ``recover_folder``, which runs first here, puts the old folder back and removes
+    what killed writers left. The rule: after a kill at any point, ``out`` is the old folder or
+    the new one once ``recover_folder`` has run (this call's next use, or a reader's).
+
+    One writer of ``out`` at a time (callers hold a lock, or only one runs). OSError if the
+    folder cannot be written or renamed, with ``out`` as it was.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.writing-", dir=out.parent))
+    recover_folder(out)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.writing-{os.getpid()}.", dir=out.parent))
     try:
         yield stage
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            out.rename(old / out.name)
+        if not os.path.lexists(out):
             stage.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
+            return
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-{os.getpid()}.", dir=out.parent))
+        kept = old / out.name
+        try:
+            out.rename(kept)
             stage.rename(out)
+        except BaseException:
+            if os.path.lexists(kept) and not os.path.lexists(out):
+                kept.rename(out)  # put it back
+            with suppress(OSError):
+                old.rmdir()  # only if empty: never the old folder itself
+            raise
+        with suppress(OSError):  # a partly removed old folder is never put back
+            kept.rename(old / ".removing")
+        shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+
+
+def recover_folder(out: Path | str) -> list[Path]:
+    """Repair what ``folder_replacing`` writers of the folder ``out`` that were killed outright
+    left next to it; the leftover folders found (moved back or removed), empty when there was
+    nothing to do (the usual case: one listing of ``out``'s parent).
+
+    A leftover is ``.{name}.writing-{pid}.XXXXXXXX`` (a new folder not swapped in) or
+    ``.{name}.old-{pid}.XXXXXXXX`` (an old folder moved aside) whose writer ``pid`` is not
+    running. When ``out`` does not exist and such an old-folder leftover holds ``{name}``
+    (the writer died between its two renames), that folder is renamed back to ``out`` (the
+    most recently moved aside, if several); then the leftovers are removed, except an old
+    folder that could not be put back. Folders of running writers, and anything else, are
+    left alone, so readers may call this at any time. Assumes one machine writes the folder
+    (a pid names a process of this machine).
+
+    Raises OSError only when the old folder cannot be renamed back (then nothing is removed);
+    a missing parent folder is nothing to do.
+    """
+    out = Path(out)
+    pattern = re.compile(rf"\.{re.escape(out.name)}\.(writing|old)-(\d+)\.[a-z0-9_]{{8}}")
+    try:
+        entries = list(os.scandir(out.parent))
+    except OSError:
+        return []
+    stale = {Path(entry.path): found[1] for entry in entries
+             if (found := pattern.fullmatch(entry.name)) and entry.is_dir(follow_symlinks=False)
+             and not process_running(int(found[2]))}
+    if not stale:
+        return []
+    kept = [folder / out.name for folder, kind in stale.items()
+            if kind == "old" and (folder / out.name).is_dir()]
+    if kept and not os.path.lexists(out):
+        newest = max(kept, key=lambda path: path.parent.stat().st_mtime_ns)  # when moved aside
+        try:
+            newest.rename(out)
+        except OSError:
+            if not os.path.lexists(out):  # not another process recovering it at the same time
+                raise
+    for folder, kind in stale.items():
+        if kind == "writing" or os.path.lexists(out) or not os.path.lexists(folder / out.name):
+            shutil.rmtree(folder, ignore_errors=True)
+    return list(stale)

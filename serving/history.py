@@ -54,11 +54,15 @@ A date's file is written whole to a temporary file in its folder and renamed
 (``mooc_risk.files.replacing``): a refresh killed at any point leaves the file that was there
 (or none), never a part; a refresh of the same date replaces it, so the history has no
 duplicate rows. Temporary files of killed writers are removed by ``remove_leftovers`` (the
-refresh does, under its lock).
+refresh does, under its lock). A write that fails (a full disk, a file size limit, no
+permission) raises ``HistoryWriteError`` naming the file, and leaves the previous file and no
+temporary file.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 from datetime import date
 from pathlib import Path
 
@@ -83,6 +87,27 @@ SCHEMA = pa.schema([
     ("model", pa.string()), ("model_version", pa.string()), ("data_version", pa.string()),
 ])
 ORDER = ["course_id", "run_id", "learner_id", "target"]
+_NO_ROOM = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+            errno.EFBIG: "the file size limit was hit"}
+
+
+class HistoryWriteError(OSError):
+    """A date's partition could not be written; the file that was there (or none) is left, and
+    no temporary file. ``path`` (and ``filename``): the partition; ``errno``, ``strerror``:
+    the cause's (ENOSPC, EDQUOT, EFBIG, EACCES, …). Its message is one line for a user: the
+    partition's path, then the cause in words ("the disk is full (No space left on device)")."""
+
+    def __init__(self, path: Path | str, code: int | None, reason: str):
+        super().__init__(code, reason, str(path))
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        words = f"{_NO_ROOM[self.errno]} ({self.strerror})" if self.errno in _NO_ROOM else self.strerror
+        return (f"cannot write the predictions history partition {self.path}: {words}; "
+                "the date's previous file, if any, is left as it was")
+
+    def __reduce__(self):
+        return type(self), (self.path, self.errno, self.strerror)
 
 
 def partition(history_dir: Path, day: date) -> Path:
@@ -97,6 +122,10 @@ def write_day(history_dir: Path, day: date, frame: pd.DataFrame) -> Path:
     e.g. ``serving.batch.score_population``'s frame with a ``data_version`` column. The file's
     bytes depend on the rows only (sorted, no timestamps, no pandas metadata), so writing the
     same predictions twice gives the same file.
+
+    ValueError when a column is missing; ``HistoryWriteError`` (an OSError) when the file
+    cannot be written (the disk is full, a file size limit, …): the date's previous file, if
+    any, is left as it was.
     """
     missing = [c for c in SCHEMA.names if c not in frame.columns and not c.startswith("reason_")]
     if missing:
@@ -105,8 +134,12 @@ def write_day(history_dir: Path, day: date, frame: pd.DataFrame) -> Path:
     frame["inactive_days"] = frame["inactive_days"].astype("Int64")
     table = pa.Table.from_pandas(frame, schema=SCHEMA, preserve_index=False).replace_schema_metadata(None)
     path = partition(history_dir, day)
-    with replacing(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+    try:
+        with replacing(path) as tmp:  # on a failure it removes the temporary file
+            pq.write_table(table, tmp, compression="zstd")
+    except OSError as exc:  # pyarrow's says "Error writing bytes to file. Detail: [errno 28] …"
+        reason = os.strerror(exc.errno) if exc.errno else " ".join(str(exc).split())
+        raise HistoryWriteError(path, exc.errno, reason) from exc
     return path
 
 
