@@ -23,7 +23,7 @@ from pathlib import Path
 
 from mooc_risk.errors import InputError
 from mooc_risk.features.canonical.tables import OPTIONAL, REQUIRED, find_table
-from mooc_risk.files import process_running, write_text
+from mooc_risk.files import process_running, recover_folder, write_text
 
 KEEP = 3  # data versions kept in the store (the served one, the one before, a new one)
 CHUNK = 1 << 20
@@ -83,6 +83,7 @@ def pin(data_dir: Path, store_dir: Path) -> DataVersion:
     data_dir, root = Path(data_dir), Path(store_dir) / "data"
     with _lock:
         _remove_abandoned(root)
+        recover_folder(data_dir)  # an import killed mid-swap: the folder it moved aside
         printed = fingerprint(data_dir)
         index = _index(root)
         known = index.get(printed)

@@ -18,6 +18,7 @@ from mooc_risk.features.canonical import validation
 from mooc_risk.features.canonical.engine import read_file
 from mooc_risk.features.canonical.schemas import survey_schema, table_schema
 from mooc_risk.features.constructs import ConstructMap
+from mooc_risk.files import recover_folder
 
 REQUIRED = ("enrolments", "events")
 OPTIONAL = ("surveys", "outcomes")
@@ -44,8 +45,10 @@ def find_table(folder: Path, name: str) -> Path | None:
 
 
 def read_tables(folder: Path | str, con: BaseBackend, cmap: ConstructMap) -> Tables:
-    """Read and validate the canonical tables in ``folder``; raise InputError on bad input."""
+    """Read and validate the canonical tables in ``folder``; raise InputError on bad input.
+    A folder an import killed mid-swap left aside is put back first (``recover_folder``)."""
     folder = Path(folder)
+    recover_folder(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: no such data folder")
     paths = {name: find_table(folder, name) for name in REQUIRED + OPTIONAL}

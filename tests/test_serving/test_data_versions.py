@@ -66,3 +66,20 @@ def test_old_versions_are_pruned_and_abandoned_copies_removed(tmp_path):
     dead.mkdir()
     pin(data, store)
     assert not dead.exists()
+
+
+def test_a_data_folder_an_import_left_aside_when_killed_is_put_back_before_pinning(tmp_path):
+    """An import killed between moving the old folder aside and renaming the new one in
+    leaves no data folder; the next reader (the service's poll, refresh) puts it back."""
+    import subprocess
+    import sys
+
+    data = folder(tmp_path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    aside = tmp_path / f".data.old-{dead}.abcd1234"
+    aside.mkdir()
+    data.rename(aside / "data")
+    version = pin(data, tmp_path / "store")
+    assert data.is_dir() and not aside.exists()
+    assert version.fingerprint == fingerprint(data) and len(pd.read_parquet(data / "events.parquet")) == 3
