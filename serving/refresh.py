@@ -6,10 +6,11 @@ date, idempotently,
    only when the import succeeds; events seen before are not added twice);
 2. pin the data version (``serving.data_versions.pin``: a content-hashed copy of the tables);
 3. materialize into the feature store the features of every running run at the date
-   (``serving.store.FeatureStore.materialize``): a scheduled run at its course day on the
+   (``serving.store.FeatureStore.materialize_days``): a scheduled run at its course day on the
    date (0 before it starts, never beyond its last day), a self-paced run at each of the
-   models' trained as-of days some learner of it has reached; each distinct day once per
-   feature spec;
+   models' trained as-of days some learner of it has reached; the days not stored yet are
+   built in one ``build_features`` call per feature spec (one pass over the events), each
+   day stored in its own file;
 4. score every learner on the list of each running run (``features.population``) with both
    targets that have a ``@champion`` — the same code as ``mooc-risk predict``
    (``serving.batch.score_population``): risk, top-3 reasons, one action per learner;
@@ -23,6 +24,21 @@ for the same date — later that night, or a week later — gives the same predi
 and models: the same bytes). In a self-paced run each learner is scored at the latest trained
 as-of day they have reached by then (one row per learner and target a night).
 
+Memory. Both DuckDB steps get a memory limit, by default ``DEFAULT_MEMORY_SHARE`` (40 %) of
+the machine's memory (its cgroup limit when lower), at least 512 MB; the steps run one after
+the other, and the rest is left to Python and pandas (the feature frames, scoring):
+
+- the log import (``Logs.memory_limit``, ``--import-memory``): rebuilding enrolments and
+  outcomes from all events needs more than the ``import`` command's 512 MB at 10^8 events;
+- the feature engine (``feature_memory``, ``--feature-memory``): DuckDB's ``memory_limit``
+  with a spill folder (``temp_directory``) in ``STORE/.spill/<pid>.<random>``, removed when
+  the job ends (and, for a job that was killed, by the next one), so DuckDB spills to disk
+  instead of growing.
+
+When DuckDB cannot stay within a limit it raises ``duckdb.OutOfMemoryException``; the job
+raises ``OutOfMemory`` naming the step, the limit and the option that raises it — a failure of
+resources (exit 1, worth a retry with more memory), not bad input.
+
 Every file is written to a temporary name and renamed (the data folder, the pinned version, the
 feature files, the partition, the result), so a job killed at any point leaves the previous
 state; one job runs at a time per history folder (``HISTORY/.refresh.lock``, an ``flock``
@@ -35,7 +51,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,7 +68,7 @@ from mooc_risk.errors import InputError
 from mooc_risk.features.build import FeatureSpec
 from mooc_risk.features.canonical.schemas import KEYS
 from mooc_risk.features.population import in_population, run_calendar, running_runs
-from mooc_risk.files import write_text
+from mooc_risk.files import process_running, write_text
 from mooc_risk.models.targets import Target
 from mooc_risk.serving import history
 from mooc_risk.serving.batch import score_population
@@ -61,25 +79,92 @@ from mooc_risk.settings import Backend
 
 RUNS_FOLDER = "_runs"  # the results, next to the partitions (never read as one: "_" prefix)
 LOCK_FILE = ".refresh.lock"
+SPILL_FOLDER = ".spill"  # in the store: the feature engine's DuckDB temp_directory, per job
 TOP_K = 3
+DEFAULT_MEMORY_SHARE = 0.4  # of the machine's memory, for each DuckDB step (import, features)
+MIN_MEMORY_MB = 512
 
 
 class RefreshBusy(RuntimeError):
     """Another refresh holds the history folder's lock."""
 
 
+class OutOfMemory(RuntimeError):
+    """A DuckDB step ran out of memory under its limit: a failure of resources, not bad input.
+    ``step`` what ran out (``"the log import"``, ``"building features"``), ``limit`` the
+    DuckDB size, ``option`` the command-line option that raises it."""
+
+    def __init__(self, step: str, limit: str, option: str):
+        self.step, self.limit, self.option = step, limit, option
+        super().__init__(f"{step} hit its DuckDB memory limit ({limit}); raise it with "
+                         f"{option} SIZE, or run where there is more memory")
+
+
+def machine_memory() -> int:
+    """The memory this process may use, in bytes: the physical memory, or the cgroup's limit
+    (v2 ``memory.max``, v1 ``memory.limit_in_bytes``) when lower."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total
+
+
+def default_memory(share: float = DEFAULT_MEMORY_SHARE) -> str:
+    """A DuckDB size (``"9600MB"``, MB = 10^6 bytes) of ``share`` of ``machine_memory``, at
+    least 512 MB."""
+    return f"{max(int(machine_memory() * share // 10**6), MIN_MEMORY_MB)}MB"
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was raised while handling or from, a DuckDB out-of-memory error
+    (the importers turn DuckDB errors into InputError ``from None``: the original stays in
+    ``__context__``)."""
+    import duckdb
+
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        error = todo.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, duckdb.OutOfMemoryException):
+            return True
+        todo += [error.__cause__, error.__context__]
+    return False
+
+
+@contextmanager
+def _memory_limited(step: str, limit: str, option: str) -> Iterator[None]:
+    """Turn a DuckDB out-of-memory error (however wrapped) into ``OutOfMemory``."""
+    try:
+        yield
+    except OutOfMemory:
+        raise
+    except Exception as exc:
+        if out_of_memory(exc):
+            raise OutOfMemory(step, limit, option) from exc
+        raise
+
+
 @dataclass(frozen=True)
 class Logs:
     """New platform logs to append first: ``source`` edx, xapi, caliper or moodle; ``paths``
     files or folders; ``secret`` the HMAC key of learner ids (``IdentitySettings``);
-    ``memory_limit`` DuckDB's memory limit for the import (e.g. ``"2GB"``; the import's own
-    default, 512 MB, when None: enough for streaming the logs, but rebuilding enrolments and
-    outcomes from 10^8 events of 10^6 enrolments needs more)."""
+    ``memory_limit`` DuckDB's memory limit for the import (a size such as ``"2GB"``; None:
+    ``default_memory()``, 40 % of the machine's memory — the ``import`` command's 512 MB is
+    enough for streaming the logs, but rebuilding enrolments and outcomes from 10^8 events of
+    10^6 enrolments needs more)."""
 
     source: str
     paths: list[Path]
     secret: bytes = field(repr=False)
-    memory_limit: str | None = None  # DuckDB's limit for the import (None: the import's default)
+    memory_limit: str | None = None  # DuckDB's limit for the import (None: default_memory())
 
 
 @dataclass(frozen=True)
@@ -123,17 +208,28 @@ class NightlyRefresh:
     ``run``'s number of ``on_step`` calls once prepared.
 
     ``scorers``: the ``@champion`` scorers to score with (``scoring.load_scorers``); ``warn``
-    receives each warning as it happens (they are also in the result).
+    receives each warning as it happens (they are also in the result); ``feature_memory``
+    DuckDB's memory limit for building features (a size such as ``"4GB"``; None:
+    ``default_memory()``), with a spill folder of this job's in ``STORE/.spill``.
+
+    ``prepare`` and ``run`` raise ``OutOfMemory`` when a DuckDB step cannot stay within its
+    limit, InputError for bad input, RefreshBusy (entering) when another job holds the lock.
     """
 
     def __init__(self, data_dir: Path, day: date, scorers: dict[Target, TargetScorer], *,
                  store_dir: Path, history_dir: Path, backend: Backend = Backend.DUCKDB,
-                 logs: Logs | None = None, warn: Callable[[str], None] = lambda _text: None):
+                 logs: Logs | None = None, feature_memory: str | None = None,
+                 warn: Callable[[str], None] = lambda _text: None):
         if not scorers:
             raise InputError("no target has a @champion model; train one with `mooc-risk train`")
         self.data_dir, self.day, self.scorers = Path(data_dir), day, dict(scorers)
         self.store_dir, self.history_dir = Path(store_dir), Path(history_dir)
-        self.backend, self.logs, self._warn = backend, logs, warn
+        self.backend, self._warn = backend, warn
+        if logs is not None and logs.memory_limit is None:
+            logs = replace(logs, memory_limit=default_memory())
+        self.logs = logs
+        self.feature_memory = feature_memory or default_memory()
+        self.spill_dir: Path | None = None
         self.moment = as_of_moment(day)
         self.seconds: dict[str, float] = {}
         self.warnings: list[str] = []
@@ -161,9 +257,13 @@ class NightlyRefresh:
         self._lock = fd
         for leftover in history.remove_leftovers(self.history_dir):
             self.warn(f"removed {leftover.name}, left by a refresh that was stopped")
+        self._remove_stale_spill()
         return self
 
     def __exit__(self, *exc) -> None:
+        if self.spill_dir is not None:
+            shutil.rmtree(self.spill_dir, ignore_errors=True)
+            self.spill_dir = None
         if self._lock is not None:
             fcntl.flock(self._lock, fcntl.LOCK_UN)
             os.close(self._lock)
@@ -172,6 +272,19 @@ class NightlyRefresh:
     def warn(self, text: str) -> None:
         self.warnings.append(text)
         self._warn(text)
+
+    def _remove_stale_spill(self) -> None:
+        """Remove the spill folders of jobs that are no longer running (``<pid>.<random>``)."""
+        root = self.store_dir / SPILL_FOLDER
+        if not root.is_dir():
+            return
+        for folder in root.iterdir():
+            found = re.fullmatch(r"(\d+)\..+", folder.name)
+            if found and folder.is_dir() and not process_running(int(found[1])):
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _features_limited(self):
+        return _memory_limited("building features", self.feature_memory, "--feature-memory")
 
     @contextmanager
     def _timed(self, name: str) -> Iterator[None]:
@@ -192,14 +305,19 @@ class NightlyRefresh:
         if self._lock is None:
             raise RuntimeError("use NightlyRefresh as a context manager (it holds the lock)")
         if self.logs is not None:
-            with self._timed("append_logs"):
+            with self._timed("append_logs"), _memory_limited("the log import", self.logs.memory_limit,
+                                                             "--import-memory"):
                 self.events_appended = self._append_logs(self.logs)
             on_step(f"{self.events_appended:,} events appended")
         with self._timed("pin"):
             self.version = pin(self.data_dir, self.store_dir)
-            self.store = FeatureStore(self.version, self.store_dir, self.backend)
+            (self.store_dir / SPILL_FOLDER).mkdir(parents=True, exist_ok=True)
+            self.spill_dir = self.spill_dir or Path(tempfile.mkdtemp(
+                prefix=f"{os.getpid()}.", dir=self.store_dir / SPILL_FOLDER))
+            self.store = FeatureStore(self.version, self.store_dir, self.backend,
+                                      memory_limit=self.feature_memory, spill_dir=self.spill_dir)
         on_step(f"data version {self.version.short}")
-        with self._timed("plan"):
+        with self._timed("plan"), self._features_limited():
             self.runs = self._plan()
         on_step(f"{len(self.runs)} running run(s)")
 
@@ -278,16 +396,16 @@ class NightlyRefresh:
         """Materialize, score and write the date's partition and result; the result."""
         if self.store is None:
             raise RuntimeError("prepare() first")
-        with self._timed("materialize"):
+        with self._timed("materialize"), self._features_limited():
             for key, spec in self.specs().items():
+                start = time.perf_counter()
+                computed = set(self.store.materialize_days(spec, self.days()))
+                seconds = round(time.perf_counter() - start, 3)  # the one call's, shared
                 for day in self.days():
-                    found = self.store.materialized(spec, day)
-                    start = time.perf_counter()
-                    self.store.materialize(spec, day)
-                    self.materialized.append({"spec": key, "day": day, "computed": not found,
-                                              "seconds": round(time.perf_counter() - start, 3)})
-                    on_step(f"features of day {day} {'found' if found else 'computed'}")
-        with self._timed("score"):
+                    self.materialized.append({"spec": key, "day": day, "computed": day in computed,
+                                              "seconds": seconds if day in computed else 0.0})
+                    on_step(f"features of day {day} {'computed' if day in computed else 'found'}")
+        with self._timed("score"), self._features_limited():
             frame = self.score(on_step)
         with self._timed("write"):
             partition = history.write_day(self.history_dir, self.day, frame)
@@ -363,6 +481,8 @@ class NightlyRefresh:
             "warnings": self.warnings,
             "partition": str(partition),
             "store": str(self.store_dir),
+            "memory_limits": {"import": self.logs.memory_limit if self.logs else None,
+                              "features": self.feature_memory},
             "finished_at": datetime.now().astimezone().isoformat(timespec="seconds"),
         }
 
@@ -379,10 +499,11 @@ class NightlyRefresh:
 
 def refresh(data_dir: Path, day: date, scorers: dict[Target, TargetScorer], *, store_dir: Path,
             history_dir: Path, backend: Backend = Backend.DUCKDB, logs: Logs | None = None,
+            feature_memory: str | None = None,
             on_step: Callable[[str], None] = lambda _label: None,
             warn: Callable[[str], None] = lambda _text: None) -> dict:
     """The whole job in one call (benchmarks, tests, schedulers in Python); the result."""
     with NightlyRefresh(data_dir, day, scorers, store_dir=store_dir, history_dir=history_dir,
-                        backend=backend, logs=logs, warn=warn) as job:
+                        backend=backend, logs=logs, feature_memory=feature_memory, warn=warn) as job:
         job.prepare(on_step)
         return job.run(on_step)

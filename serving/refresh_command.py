@@ -2,7 +2,10 @@
 
 Exit codes: 0 done; 2 bad input (bad logs or data, a date before any run, no ``@champion``,
 a bad setting or option); 1 any other failure (one line on stderr; ``--debug`` shows the
-traceback), including another refresh running on the same history folder.
+traceback), including another refresh running on the same history folder and a DuckDB step
+running out of memory under its limit (the line names the step, the limit and the option that
+raises it: ``--import-memory`` for the log import, ``--feature-memory`` for building features;
+both default to 40 % of the machine's memory, at least 512MB — ``serving.refresh``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,13 @@ from mooc_risk.progress import progress_steps
 
 # --source of refresh: the event-log sources of `import`
 LogSource = StrEnum("LogSource", {s.name: s.value for s in Source if s not in TABLE_SOURCES})
+SIZE = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB)", re.I)  # DuckDB sizes (powers of 1000)
+
+
+def _check_size(value: str | None, option: str) -> None:
+    if value is not None and not SIZE.fullmatch(value):
+        raise typer.BadParameter(f"expected a size such as 512MB or 2GB, got {value!r}",
+                                 param_hint=option)
 
 
 def refresh(
@@ -35,7 +45,12 @@ def refresh(
         "00:00 UTC (default: today, MOOC_RISK_NOW or the clock).")] = None,
     import_memory: Annotated[str | None, typer.Option(
         "--import-memory", metavar="SIZE", help="DuckDB memory limit of the log import, e.g. 2GB "
-        "(default: the import's, 512MB; a folder with a million enrolments needs more).")] = None,
+        "(default: 40% of the machine's memory, at least 512MB; `import`'s 512MB is too little "
+        "for a folder with a million enrolments). Hitting it fails with exit 1.")] = None,
+    feature_memory: Annotated[str | None, typer.Option(
+        "--feature-memory", metavar="SIZE", help="DuckDB memory limit for building features, e.g. "
+        "8GB; beyond it DuckDB spills to STORE/.spill (default: 40% of the machine's memory, at "
+        "least 512MB; the pandas frames come on top). Hitting it fails with exit 1.")] = None,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the result as JSON on stdout (the summary line goes to stderr).")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="On a failure, show the traceback.")] = False,
@@ -59,16 +74,16 @@ def refresh(
         raise typer.BadParameter("--source is for --logs PATH", param_hint="--source")
     if import_memory is not None and not logs:
         raise typer.BadParameter("--import-memory is for --logs PATH", param_hint="--import-memory")
-    if import_memory is not None and not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB)", import_memory, re.I):
-        raise typer.BadParameter(f"expected a size such as 512MB or 2GB, got {import_memory!r}",
-                                 param_hint="--import-memory")
+    _check_size(import_memory, "--import-memory")
+    _check_size(feature_memory, "--feature-memory")
     if more and len(logs) == len(more):
         raise typer.BadParameter(f"unexpected argument {str(more[0])!r} (log paths go after --logs)")
     tracking, paths, engine = (TrackingSettings.from_env(), PathSettings.from_env(),
                                EngineSettings.from_env())
     night = day.date() if day is not None else ServiceSettings.from_env().today().date()
     try:
-        result = _run(data, night, logs, source, import_memory, tracking, paths, engine)
+        result = _run(data, night, logs, source, import_memory, feature_memory, tracking, paths,
+                      engine)
     except (InputError, typer.Exit, typer.Abort):
         raise  # bad input: the CLI prints it, exit 2
     except Exception as exc:  # a nightly job fails with one line and exit code 1
@@ -86,8 +101,8 @@ def refresh(
         typer.echo(line)
 
 
-def _run(data: Path, night: date, logs: list[Path], source, import_memory: str | None, tracking,
-         paths, engine) -> dict:
+def _run(data: Path, night: date, logs: list[Path], source, import_memory: str | None,
+         feature_memory: str | None, tracking, paths, engine) -> dict:
     from mooc_risk.errors import InputError
     from mooc_risk.models.targets import Target
     from mooc_risk.serving.refresh import Logs, NightlyRefresh
@@ -108,7 +123,8 @@ def _run(data: Path, night: date, logs: list[Path], source, import_memory: str |
     if not scorers:
         raise InputError("no target has a @champion model; train one with `mooc-risk train`")
     with NightlyRefresh(data, night, scorers, store_dir=paths.store_dir, history_dir=paths.history_dir,
-                        backend=engine.backend, logs=job_logs, warn=warn) as job:
+                        backend=engine.backend, logs=job_logs, feature_memory=feature_memory,
+                        warn=warn) as job:
         for target, why in missing.items():
             job.warn(f"{target.value} not scored: {why}")
         with progress_steps(job.prepare_steps, f"refresh {night}: data") as step:

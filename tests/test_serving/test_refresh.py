@@ -1,5 +1,5 @@
 """``mooc-risk refresh``: the nightly job — feature store, predictions history, idempotence,
-appended logs, bad input, and a job killed while writing."""
+appended logs, bad input, memory limits, and a job killed while writing."""
 
 import fcntl
 import json
@@ -43,10 +43,26 @@ def temporary_files(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.name.endswith(".tmp") or ".writing-" in p.name]
 
 
+def spy_builds(monkeypatch) -> list[list[int]]:
+    """The as-of days of each ``build_features`` call the feature store makes."""
+    from mooc_risk.serving import store
+
+    calls, build = [], store.build_features
+
+    def counted(tables, as_of_days, spec):
+        calls.append(sorted(as_of_days))
+        return build(tables, as_of_days, spec)
+
+    monkeypatch.setattr(store, "build_features", counted)
+    return calls
+
+
 def test_refresh_materializes_scores_like_predict_and_writes_the_partition_and_result(
         served, nightly, tmp_path, capsys, monkeypatch):
+    builds = spy_builds(monkeypatch)
     result = refresh(["--data", served.data, "--date", DATE], capsys, monkeypatch)
     assert result.code == 0, result.err
+    assert builds == [[7, 14, 21]]  # the three runs' days in one call (one feature spec)
     assert len(result.out.strip().splitlines()) == 1 and result.out.startswith(f"refresh {DATE}: ")
     run = json.loads(result_path(nightly["history"], pd.Timestamp(DATE).date()).read_text())
     assert run["status"] == "ok" and run["date"] == DATE and run["counts"]["runs"] == 3
@@ -54,6 +70,8 @@ def test_refresh_materializes_scores_like_predict_and_writes_the_partition_and_r
     assert run["counts"]["days_materialized"] == 3 and run["counts"]["events_appended"] is None
     assert set(run["models"]) == {"dropout", "certification"}
     assert set(run["seconds"]) >= {"pin", "plan", "materialize", "score", "write", "total"}
+    assert run["memory_limits"]["import"] is None and run["memory_limits"]["features"].endswith("MB")
+    assert not any((nightly["store"] / ".spill").iterdir())  # the job's spill folder is removed
 
     # the store holds the materialized days of the pinned version
     from mooc_risk.serving.data_versions import pin
@@ -153,7 +171,9 @@ def test_a_failed_write_exits_1_in_one_line_and_keeps_the_previous_partition(
     result = refresh(["--data", served.data, "--date", DATE], capsys, monkeypatch)
     assert result.code == 1
     errors = [line for line in result.err.splitlines() if line.startswith("error")]
-    assert errors == [f"error: refresh {DATE} failed: OSError: [Errno 28] No space left on device"]
+    assert errors == [f"error: refresh {DATE} failed: HistoryWriteError: cannot write the predictions "
+                      f"history partition {partition(nightly)}: the disk is full (No space left on "
+                      "device); the date's previous file, if any, is left as it was"]
     assert "Traceback" not in result.err
     assert partition(nightly).read_bytes() == before
     assert not temporary_files(nightly["history"])
@@ -215,7 +235,8 @@ def write_log(path: Path, lines: list[str]) -> Path:
     return path
 
 
-def test_logs_are_appended_first_and_again_add_nothing(served, nightly, tmp_path, capsys, monkeypatch):
+def edx_platform(tmp_path, capsys, monkeypatch) -> Path:
+    """An edX log import: 5 learners of one self-paced run from 2024-03-01, one unenrolled."""
     enrol = [edx("edx.course.enrollment.activated", f"2024-03-01T0{u}:00:00+00:00", u, source="server")
              for u in range(1, 6)]
     active = [edx("play_video", f"2024-03-0{d}T10:00:00+00:00", u, data={"id": f"v{d}"})
@@ -226,6 +247,11 @@ def test_logs_are_appended_first_and_again_add_nothing(served, nightly, tmp_path
                                                                        enrol + active + left),
                         "--out", data], capsys, monkeypatch)
     assert imported.code == 0, imported.err
+    return data
+
+
+def test_logs_are_appended_first_and_again_add_nothing(served, nightly, tmp_path, capsys, monkeypatch):
+    data = edx_platform(tmp_path, capsys, monkeypatch)
     before = len(pd.read_parquet(data / "events.parquet"))
     night = [edx("play_video", "2024-03-09T21:00:00+00:00", u, data={"id": "v9"}) for u in (1, 2)]
     log = write_log(tmp_path / "tracking.log.1", night)
@@ -274,3 +300,106 @@ def test_history_files_are_typed_sorted_and_read_back_by_learner(tmp_path):
     assert back[["learner_id", "status"]].values.tolist() == [["b", "never started"]] * 2
     assert back["date"].astype(str).tolist() == ["2024-05-20", "2024-05-21"]
     assert back["inactive_days"].isna().all() and back["reason_3_text"].isna().all()
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_an_import_out_of_memory_exits_1_naming_the_limit_and_keeps_the_previous_night(
+        served, nightly, tmp_path, capsys, monkeypatch):
+    data = edx_platform(tmp_path, capsys, monkeypatch)
+    first = write_log(tmp_path / "tracking.log.1",
+                      [edx("play_video", "2024-03-09T21:00:00+00:00", 1, data={"id": "v9"})])
+    done = refresh(["--data", data, "--logs", first, "--source", "edx", "--date", "2024-03-10"],
+                   capsys, monkeypatch)
+    assert done.code == 0, done.err
+    before = {name: snapshot(folder) for name, folder in
+              (("data", data), ("history", nightly["history"]), ("store", nightly["store"]))}
+    night = write_log(tmp_path / "tracking.log.0",
+                      [edx("play_video", "2024-03-10T21:00:00+00:00", 2, data={"id": "v10"})])
+
+    # 1MB: DuckDB cannot even read the small log (what 512MB was at 10^8 events)
+    result = refresh(["--data", data, "--logs", night, "--source", "edx", "--date", "2024-03-11",
+                      "--import-memory", "1MB"], capsys, monkeypatch)
+    assert result.code == 1, result.err  # resources, not bad input: a scheduler retries
+    errors = [line for line in result.err.splitlines() if line.startswith("error")]
+    assert errors == ["error: refresh 2024-03-11 failed: OutOfMemory: the log import hit its DuckDB "
+                      "memory limit (1MB); raise it with --import-memory SIZE, or run where there "
+                      "is more memory"]
+    assert "Traceback" not in result.err
+    after = {name: snapshot(folder) for name, folder in
+             (("data", data), ("history", nightly["history"]), ("store", nightly["store"]))}
+    assert after == before  # the data folder, the history and the store as they were
+    assert not partition(nightly, "2024-03-11").exists() and not temporary_files(tmp_path)
+    assert not [p for p in data.parent.iterdir() if p.name.startswith(".")]  # no staged copy
+
+
+def test_features_out_of_memory_exits_1_naming_the_option_and_the_limit_reaches_duckdb(
+        served, nightly, capsys, monkeypatch):
+    from mooc_risk.serving import store as store_module
+
+    result = refresh(["--data", served.data, "--date", DATE, "--feature-memory", "1MB"],
+                     capsys, monkeypatch)
+    assert result.code == 1, result.err
+    errors = [line for line in result.err.splitlines() if line.startswith("error")]
+    assert errors == [f"error: refresh {DATE} failed: OutOfMemory: building features hit its DuckDB "
+                      "memory limit (1MB); raise it with --feature-memory SIZE, or run where there "
+                      "is more memory"]
+    assert not partition(nightly).exists()
+
+    settings = []  # the engine's settings on each connection the store opens
+
+    class Recording(store_module.FeatureStore):
+        def _connect(self):
+            con = super()._connect()
+            settings.append(con.raw_sql("SELECT current_setting('memory_limit'), "
+                                        "current_setting('temp_directory')").fetchone())
+            return con
+
+    monkeypatch.setattr("mooc_risk.serving.refresh.FeatureStore", Recording)
+    stale = nightly["store"] / ".spill" / "999999999.killed"  # a job that was killed
+    stale.mkdir(parents=True)
+    result = refresh(["--data", served.data, "--date", DATE, "--feature-memory", "300MB"],
+                     capsys, monkeypatch)
+    assert result.code == 0, result.err
+    assert settings and all(limit == "286.1 MiB" for limit, _ in settings)  # 300 * 10^6 bytes
+    assert all(Path(spill).parent == nightly["store"] / ".spill" for _, spill in settings)
+    assert not any((nightly["store"] / ".spill").iterdir())  # its own and the stale one removed
+    run = json.loads(result_path(nightly["history"], pd.Timestamp(DATE).date()).read_text())
+    assert run["memory_limits"] == {"import": None, "features": "300MB"}
+    assert refresh(["--data", served.data, "--date", DATE, "--feature-memory", "much"],
+                   capsys, monkeypatch).code == 2
+
+
+def test_materialize_days_builds_the_missing_days_in_one_call_into_the_same_files(
+        served, tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    from mooc_risk.serving.data_versions import pin
+    from mooc_risk.serving.store import FeatureStore
+
+    spec = served_spec(served)
+    by_day = FeatureStore(pin(served.data, tmp_path / "a"), tmp_path / "a")
+    for day in (0, 7, 14):
+        by_day.materialize(spec, day)
+
+    builds = spy_builds(monkeypatch)
+    together = FeatureStore(pin(served.data, tmp_path / "b"), tmp_path / "b")
+    assert together.materialize_days(spec, [14, 0, 7, 7]) == [0, 7, 14]
+    assert builds == [[0, 7, 14]]  # N missing days, one build_features call
+    for day in (0, 7, 14):
+        one, other = by_day.path(spec, day), together.path(spec, day)
+        assert other.relative_to(tmp_path / "b") == one.relative_to(tmp_path / "a")  # same layout
+        assert pq.read_schema(other) == pq.read_schema(one)
+        pd.testing.assert_frame_equal(pd.read_parquet(other), pd.read_parquet(one))
+        assert (pd.read_parquet(other)["as_of_day"] == day).all()
+        pd.testing.assert_frame_equal(together.features(spec, day), by_day.features(spec, day))
+
+    stored = together.path(spec, 7).stat().st_mtime_ns
+    assert together.materialize_days(spec, [7, 14, 21]) == [21]  # stored days are not rebuilt
+    assert builds == [[0, 7, 14], [21]] and together.path(spec, 7).stat().st_mtime_ns == stored
+    assert together.materialize_days(spec, [0, 21]) == [] and len(builds) == 2
+    assert not temporary_files(tmp_path / "b")
+    with pytest.raises(ValueError, match="≥ 0"):
+        together.materialize_days(spec, [-1])
