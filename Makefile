@@ -90,6 +90,9 @@ bench-refresh: $(STAMP) ## benchmark the nightly refresh (10^7 and 10^8 historic
 bench-soak: $(STAMP) ## 10 minutes of steady load on the service (loopback): errors, p50/p99, RSS, throughput
 	$(BIN)/python -m bench.soak
 
+bench-throughput: $(STAMP) ## /score against the framework's floor at 8 clients (loopback), access log on and off
+	$(BIN)/python -m bench.throughput
+
 bench-features: $(STAMP) ## benchmark the feature pipeline on 10M synthetic events
 	$(BIN)/python -m bench.features
 
@@ -104,4 +107,4 @@ clean: ## remove the venv, generated data and caches (keeps mlruns/)
 	rm -rf $(VENV) data .pytest_cache .hypothesis
 
 
-.PHONY: help install demo app screenshots test test-fast wheel-check lint bench-features bench-serving bench-real bench-ingest bench-refresh bench-soak lock clean
+.PHONY: help install demo app screenshots test test-fast wheel-check lint bench-features bench-serving bench-real bench-ingest bench-refresh bench-soak bench-throughput lock clean

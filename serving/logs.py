@@ -6,7 +6,7 @@ its handlers (``bentoml serve`` configures logging before it loads the service):
 
 - the access log is ``mooc_risk.access`` (``serving.metrics``): one line per request with the
   method, the route *template*, the status and the duration, never the path (course ids) or the
-  query string (learner ids). BentoML's access log is off in the service's config, and
+  query string (learner ids); ``MOOC_RISK_ACCESS_LOG=false`` turns it off. BentoML's access log is off in the service's config, and
   uvicorn's (``uvicorn.access``, raw paths) is held at WARNING, which it never logs at;
 - ``json``: every handler already installed (the root's, BentoML's, uvicorn's, MLflow's) writes
   ``{"time", "level", "logger", "message"}`` (plus ``method``, ``route``, ``status``,
@@ -65,7 +65,7 @@ def _handlers() -> list[logging.Handler]:
 def configure(settings: OpsSettings) -> None:
     """Set the service process's logging up for ``settings.log_format``; safe to call again."""
     access = logging.getLogger(ACCESS_LOGGER)
-    access.setLevel(logging.INFO)
+    access.setLevel(logging.INFO if settings.access_log else logging.WARNING)
     access.disabled = False
     for name in RAW_PATH_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -201,7 +201,7 @@ class Metrics:
         finally:
             seconds = time.perf_counter() - start
             self.metrics.observe(route, method, status, seconds)
-            if route not in QUIET:
+            if route not in QUIET and access_log.isEnabledFor(logging.INFO):
                 shown = method_of(method)
                 access_log.info("%s %s %s %.1fms", shown, route, status if status else "-",
                                 seconds * 1000, extra={"method": shown, "route": route,

@@ -337,6 +337,21 @@ def test_text_logs_name_route_templates_only(root_stream):
     assert logging.getLogger("bentoml.access").getEffectiveLevel() >= logging.WARNING
 
 
+def test_the_access_log_can_be_turned_off_and_requests_are_still_counted(root_stream):
+    logs.configure(OpsSettings.of(access_log=False))
+    registry = ServiceMetrics()
+    with TestClient(tiny_app(registry), raise_server_exceptions=False) as client:
+        send(client, ID_PATHS)
+        exposed = client.get("/metrics").text
+    assert root_stream.getvalue() == ""
+    assert any(dict(labels).get("route") == "/courses/{course_id}/predictions"
+               for labels in request_series(exposed))
+    logs.configure(OpsSettings.of())  # on again by default
+    with TestClient(tiny_app(ServiceMetrics()), raise_server_exceptions=False) as client:
+        send(client, ID_PATHS[:1])
+    assert root_stream.getvalue().startswith("POST /courses/{course_id}/predictions 200 ")
+
+
 def test_the_last_refresh_is_a_gauge(client, served, tmp_path):
     from mooc_risk.serving.service import _publish
     from mooc_risk.serving.web.pages import web
