@@ -6,8 +6,9 @@ its handlers (``bentoml serve`` configures logging before it loads the service):
 
 - the access log is ``mooc_risk.access`` (``serving.metrics``): one line per request with the
   method, the route *template*, the status and the duration, never the path (course ids) or the
-  query string (learner ids); ``MOOC_RISK_ACCESS_LOG=false`` turns it off. BentoML's access log is off in the service's config, and
-  uvicorn's (``uvicorn.access``, raw paths) is held at WARNING, which it never logs at;
+  query string (learner ids); ``MOOC_RISK_ACCESS_LOG=false`` turns it off. BentoML's access
+  log is off in the service's config, and uvicorn's (``uvicorn.access``, raw paths) is held
+  at WARNING, which it never logs at;
 - ``json``: every handler already installed (the root's, BentoML's, uvicorn's, MLflow's) writes
   ``{"time", "level", "logger", "message"}`` (plus ``method``, ``route``, ``status``,
   ``duration_ms`` on access lines, ``exception`` with a traceback), and Python warnings are
