@@ -32,7 +32,7 @@ from mooc_risk.models.targets import Target
 from mooc_risk.serving.data_versions import fingerprint, pin
 from mooc_risk.serving.reasons import load_catalogue
 from mooc_risk.serving.scoring import TargetScorer
-from mooc_risk.serving.store import FeatureStore
+from mooc_risk.serving.store import FeatureStore, default_memory, remove_stale_spill, spill_folder
 from mooc_risk.settings import EngineSettings, PathSettings, ServiceSettings, TrackingSettings
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,7 @@ class Follower:
     service: ServiceSettings
     engine: EngineSettings
     problems: dict[str, str] = field(default_factory=dict)
+    _spill_dir: Path | None = field(default=None, repr=False)
 
     def load(self) -> Served:
         """The first ``Served``: whatever can be loaded now (problems recorded, never raised)."""
@@ -160,6 +161,13 @@ class Follower:
         return out
 
     # --- data ---------------------------------------------------------------------------
+    def _spill(self) -> Path:
+        """This process's spill folder for the feature engine (made once; ``STORE/.spill``)."""
+        if self._spill_dir is None or not self._spill_dir.is_dir():
+            remove_stale_spill(self.paths.store_dir)
+            self._spill_dir = spill_folder(self.paths.store_dir)
+        return self._spill_dir
+
     def _data(self, current: FeatureStore | None, scorers: dict) -> FeatureStore | None:
         data_dir = self.service.data_dir
         if data_dir is None or not scorers:
@@ -168,7 +176,9 @@ class Follower:
             if current is not None and fingerprint(data_dir) == current.data.fingerprint:
                 return current
             store = FeatureStore(pin(data_dir, self.paths.store_dir), self.paths.store_dir,
-                                 self.engine.backend)
+                                 self.engine.backend,
+                                 memory_limit=self.engine.feature_memory or default_memory(),
+                                 spill_dir=self._spill())
             if current is not None and store.version == current.version:
                 return current
             for scorer in scorers.values():  # validate now, not in a learner's request

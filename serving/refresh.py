@@ -51,9 +51,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -68,21 +66,18 @@ from mooc_risk.errors import InputError
 from mooc_risk.features.build import FeatureSpec
 from mooc_risk.features.canonical.schemas import KEYS
 from mooc_risk.features.population import in_population, run_calendar, running_runs
-from mooc_risk.files import process_running, write_text
+from mooc_risk.files import write_text
 from mooc_risk.models.targets import Target
 from mooc_risk.serving import history
 from mooc_risk.serving.batch import score_population
 from mooc_risk.serving.data_versions import DataVersion, pin
 from mooc_risk.serving.scoring import TargetScorer
-from mooc_risk.serving.store import FeatureStore, spec_key
+from mooc_risk.serving.store import FeatureStore, default_memory, remove_stale_spill, spec_key, spill_folder
 from mooc_risk.settings import Backend
 
 RUNS_FOLDER = "_runs"  # the results, next to the partitions (never read as one: "_" prefix)
 LOCK_FILE = ".refresh.lock"
-SPILL_FOLDER = ".spill"  # in the store: the feature engine's DuckDB temp_directory, per job
 TOP_K = 3
-DEFAULT_MEMORY_SHARE = 0.4  # of the machine's memory, for each DuckDB step (import, features)
-MIN_MEMORY_MB = 512
 
 
 class RefreshBusy(RuntimeError):
@@ -98,26 +93,6 @@ class OutOfMemory(RuntimeError):
         self.step, self.limit, self.option = step, limit, option
         super().__init__(f"{step} hit its DuckDB memory limit ({limit}); raise it with "
                          f"{option} SIZE, or run where there is more memory")
-
-
-def machine_memory() -> int:
-    """The memory this process may use, in bytes: the physical memory, or the cgroup's limit
-    (v2 ``memory.max``, v1 ``memory.limit_in_bytes``) when lower."""
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            text = Path(limit_file).read_text().strip()
-        except OSError:
-            continue
-        if text.isdigit():
-            total = min(total, int(text))
-    return total
-
-
-def default_memory(share: float = DEFAULT_MEMORY_SHARE) -> str:
-    """A DuckDB size (``"9600MB"``, MB = 10^6 bytes) of ``share`` of ``machine_memory``, at
-    least 512 MB."""
-    return f"{max(int(machine_memory() * share // 10**6), MIN_MEMORY_MB)}MB"
 
 
 def out_of_memory(exc: BaseException) -> bool:
@@ -257,7 +232,7 @@ class NightlyRefresh:
         self._lock = fd
         for leftover in history.remove_leftovers(self.history_dir):
             self.warn(f"removed {leftover.name}, left by a refresh that was stopped")
-        self._remove_stale_spill()
+        remove_stale_spill(self.store_dir)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -272,16 +247,6 @@ class NightlyRefresh:
     def warn(self, text: str) -> None:
         self.warnings.append(text)
         self._warn(text)
-
-    def _remove_stale_spill(self) -> None:
-        """Remove the spill folders of jobs that are no longer running (``<pid>.<random>``)."""
-        root = self.store_dir / SPILL_FOLDER
-        if not root.is_dir():
-            return
-        for folder in root.iterdir():
-            found = re.fullmatch(r"(\d+)\..+", folder.name)
-            if found and folder.is_dir() and not process_running(int(found[1])):
-                shutil.rmtree(folder, ignore_errors=True)
 
     def _features_limited(self):
         return _memory_limited("building features", self.feature_memory, "--feature-memory")
@@ -311,9 +276,7 @@ class NightlyRefresh:
             on_step(f"{self.events_appended:,} events appended")
         with self._timed("pin"):
             self.version = pin(self.data_dir, self.store_dir)
-            (self.store_dir / SPILL_FOLDER).mkdir(parents=True, exist_ok=True)
-            self.spill_dir = self.spill_dir or Path(tempfile.mkdtemp(
-                prefix=f"{os.getpid()}.", dir=self.store_dir / SPILL_FOLDER))
+            self.spill_dir = self.spill_dir or spill_folder(self.store_dir)
             self.store = FeatureStore(self.version, self.store_dir, self.backend,
                                       memory_limit=self.feature_memory, spill_dir=self.spill_dir)
         on_step(f"data version {self.version.short}")

@@ -123,7 +123,8 @@ def _run(data: Path, night: date, logs: list[Path], source, import_memory: str |
     if not scorers:
         raise InputError("no target has a @champion model; train one with `mooc-risk train`")
     with NightlyRefresh(data, night, scorers, store_dir=paths.store_dir, history_dir=paths.history_dir,
-                        backend=engine.backend, logs=job_logs, feature_memory=feature_memory,
+                        backend=engine.backend, logs=job_logs,
+                        feature_memory=feature_memory or engine.feature_memory,
                         warn=warn) as job:
         for target, why in missing.items():
             job.warn(f"{target.value} not scored: {why}")

@@ -22,6 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterable
 from contextlib import ExitStack
@@ -34,11 +38,56 @@ from mooc_risk.features.build import FEATURES_VERSION, FeatureSpec, build_featur
 from mooc_risk.features.canonical.engine import connect
 from mooc_risk.features.canonical.tables import Tables, read_tables
 from mooc_risk.features.constructs import ConstructMap
-from mooc_risk.files import write_table
+from mooc_risk.files import process_running, write_table
 from mooc_risk.serving.data_versions import DataVersion
 from mooc_risk.settings import Backend
 
 IN_MEMORY = 8  # (spec, day) frames kept in memory; older ones are read back from Parquet
+SPILL_FOLDER = ".spill"  # in the store: the feature engine's DuckDB temp_directory, per process
+DEFAULT_MEMORY_SHARE = 0.4  # of the machine's memory, for each DuckDB step (import, features)
+MIN_MEMORY_MB = 512
+
+
+def machine_memory() -> int:
+    """The memory this process may use, in bytes: the physical memory, or the cgroup's limit
+    (v2 ``memory.max``, v1 ``memory.limit_in_bytes``) when lower."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total
+
+
+def default_memory(share: float = DEFAULT_MEMORY_SHARE) -> str:
+    """A DuckDB size (``"9600MB"``, MB = 10^6 bytes) of ``share`` of ``machine_memory``, at
+    least 512 MB."""
+    return f"{max(int(machine_memory() * share // 10**6), MIN_MEMORY_MB)}MB"
+
+
+def spill_folder(store_dir: Path) -> Path:
+    """A new spill folder for this process's feature engine: ``STORE/.spill/<pid>.<random>``
+    (``remove_stale_spill`` removes it once the process is gone)."""
+    root = Path(store_dir) / SPILL_FOLDER
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{os.getpid()}.", dir=root))
+
+
+def remove_stale_spill(store_dir: Path) -> list[Path]:
+    """Remove the spill folders of processes that are no longer running; the folders removed."""
+    root = Path(store_dir) / SPILL_FOLDER
+    if not root.is_dir():
+        return []
+    removed = []
+    for folder in root.iterdir():
+        found = re.fullmatch(r"(\d+)\..+", folder.name)
+        if found and folder.is_dir() and not process_running(int(found[1])):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 def spec_key(spec: FeatureSpec) -> str:

@@ -228,3 +228,24 @@ def test_a_request_in_flight_finishes_on_the_models_and_data_it_started_with(reg
         assert next_request.versions()["dropout"] == second
         assert next_request.store.version != started.store.version
         assert app.score(request, served.key).predictions[0].scores["dropout"].model_version == second
+
+
+def test_the_services_feature_engine_has_a_memory_limit_and_a_spill_folder_in_the_store(served, tmp_path):
+    import pydantic
+
+    data = tmp_path / "data"
+    shutil.copytree(served.data, data)
+    store_dir = tmp_path / "store"
+    stale = store_dir / ".spill" / "999999999.gone"  # a process that no longer runs
+    stale.mkdir(parents=True)
+    follower = Follower(served.tracking, PathSettings.of(store_dir=store_dir),
+                        ServiceSettings.of(data_dir=data), EngineSettings.of(feature_memory="300MB"))
+    store = follower.load().store
+    assert store.memory_limit == "300MB"
+    assert store.spill_dir.parent == store_dir / ".spill" and store.spill_dir.is_dir()
+    assert store.spill_dir.name.startswith(f"{os.getpid()}.") and not stale.exists()
+    default = Follower(served.tracking, PathSettings.of(store_dir=store_dir),
+                       ServiceSettings.of(data_dir=data), EngineSettings.of()).load().store
+    assert default.memory_limit.endswith("MB") and int(default.memory_limit[:-2]) >= 512
+    with pytest.raises(pydantic.ValidationError, match=r"feature_memory|MOOC_RISK_FEATURE_MEMORY"):
+        EngineSettings.of(feature_memory="lots")
