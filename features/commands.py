@@ -63,14 +63,35 @@ def generate(
     fmt: Annotated[TableFormat, typer.Option("--format", help="File format of the tables.")] = (
         TableFormat.PARQUET),
     constructs: Constructs = None,
+    plant_reengage: Annotated[float | None, typer.Option(
+        "--plant-reengage", min=0.0, max=1.0, help="Simulate a course team acting on at-risk "
+        "learners with this effect on re-engagement within 7 days (probability points, e.g. 0.1); "
+        "writes interventions, holdout, at_risk and planted_effects too.")] = None,
+    plant_complete: Annotated[float | None, typer.Option(
+        "--plant-complete", min=0.0, max=1.0, help="The simulated actions' effect on completion "
+        "(probability points).")] = None,
+    holdout_share: Annotated[float, typer.Option(
+        "--holdout-share", min=0.0, max=0.99, help="With a planted effect: share of the at-risk "
+        "learners held out at random.")] = 0.3,
+    intervention_day: Annotated[int, typer.Option(
+        "--intervention-day", min=0, help="With a planted effect: the course day the team acts.")] = 14,
+    confounded: Annotated[bool, typer.Option(
+        "--confounded", help="With a planted effect: no holdout; the team acts more on the "
+        "riskiest (data for the observational estimate).")] = False,
 ) -> None:
     """Write a synthetic MOOC data set (deterministic by seed) in the canonical layout."""
     from mooc_risk.features.constructs import load_construct_map
     from mooc_risk.features.synthetic.generate import generate as write_synthetic
+    from mooc_risk.features.synthetic.interventions import InterventionPlan
 
+    plan = None
+    if plant_reengage is not None or plant_complete is not None:
+        plan = InterventionPlan.uniform(plant_reengage or 0.0, plant_complete or 0.0,
+                                        as_of_day=intervention_day, holdout_share=holdout_share,
+                                        confounded=confounded)
     with progress_steps(3, "generate") as step:
         counts = write_synthetic(out, learners, courses, seed, load_construct_map(constructs),
-                                 runs=runs, fmt=fmt.value, on_step=step)
+                                 runs=runs, fmt=fmt.value, on_step=step, interventions=plan)
     typer.echo(", ".join(f"{n:,} {name}" for name, n in counts.items()) + f" → {out}")
 
 

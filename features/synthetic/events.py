@@ -31,22 +31,82 @@ def _anchor_seconds(e: pd.DataFrame) -> np.ndarray:
     return anchor.to_numpy("datetime64[s]").astype("int64")
 
 
-def _decay(e: pd.DataFrame, owner: np.ndarray, day: np.ndarray) -> np.ndarray:
+def _state(e: pd.DataFrame, owner: np.ndarray, day: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(certified, dropped_out, active_until) of each (owner, course day) row. Without a planted
+    intervention (no ``treated_day`` column) the enrolment's own; with one, the untreated plan
+    (``pre_*`` columns) before the intervention's day and the treated plan from it on."""
+    post = (e["certified"].to_numpy()[owner], e["dropped_out"].to_numpy()[owner],
+            e["active_until"].to_numpy()[owner])
+    if "treated_day" not in e:
+        return post
+    before = day < e["treated_day"].to_numpy()[owner]
+    pre = (e["pre_certified"].to_numpy()[owner], e["pre_dropped_out"].to_numpy()[owner],
+           e["pre_active_until"].to_numpy()[owner])
+    return tuple(np.where(before, a, b) for a, b in zip(pre, post, strict=True))  # type: ignore[return-value]
+
+
+def _segment_end(e: pd.DataFrame) -> np.ndarray:
+    """The course day after an enrolment's last possible active day (over both plans and a
+    planted return day, when there are some)."""
+    end = np.where(e["dropped_out"], e["active_until"], e["length_days"]).astype(int)
+    if "treated_day" in e:
+        pre = np.where(e["pre_dropped_out"], e["pre_active_until"], e["length_days"]).astype(int)
+        end = np.maximum(end, pre)
+    if "return_day" in e:
+        end = np.maximum(end, e["return_day"].fillna(-1).to_numpy().astype(int) + 1)
+    return end
+
+
+def _decay(until: np.ndarray, dropped: np.ndarray, day: np.ndarray) -> np.ndarray:
     """1 while engaged; falls over the days before a dropout; 0 from the dropout day."""
-    until = e["active_until"].to_numpy()[owner]
-    dropped = e["dropped_out"].to_numpy()[owner]
     fading = np.exp(-np.maximum(day - (until - DECAY_DAYS), 0) / 4.0)
-    return np.where(dropped, fading, 1.0)
+    return np.where(dropped, fading * (day < until), 1.0)
+
+
+def _p_active(m: np.ndarray, certified: np.ndarray) -> np.ndarray:
+    """Chance of any activity on a course day, before the dropout decay."""
+    return 1 / (1 + np.exp(-(-0.7 + 0.8 * m + 0.3 * certified)))
+
+
+def _p_submit(m: np.ndarray, certified: np.ndarray) -> np.ndarray:
+    """Chance of submitting a week's quiz, before the dropout decay."""
+    return np.where(certified, 0.95, 1 / (1 + np.exp(-(0.2 + m))))
+
+
+def window_activity_probability(e: pd.DataFrame, first: np.ndarray, last: np.ndarray,
+                                treated: bool) -> np.ndarray:
+    """Each enrolment's chance of at least one event (activity or quiz) on course days
+    ``first`` .. ``last - 1`` (arrays, one per row of ``e``), under its untreated plan
+    (``pre_*`` columns; ``treated=False``) or its treated one, by the same rules as
+    ``activity_events`` and ``quiz_events`` (a planted return day not counted). Shape (len(e),)."""
+    cols = ("pre_certified", "pre_dropped_out", "pre_active_until") if not treated else (
+        "certified", "dropped_out", "active_until")
+    certified, dropped, until = (e[c].to_numpy() for c in cols)
+    m = e["motivation"].to_numpy()
+    owner, day = _segments(first.astype(int), last.astype(int))
+    end = np.where(dropped, until, e["length_days"].to_numpy())[owner]
+    started = day >= e["late_days"].to_numpy()[owner]
+    decay = _decay(until[owner], dropped[owner], day)
+    p_act = np.where(started & (day < end), _p_active(m[owner], certified[owner]) * decay, 0.0)
+    week = day // 7
+    quiz_day = (day % 7 == 6) & (week >= -(-e["late_days"].to_numpy()[owner] // 7)) & (week < end // 7)
+    p_quiz = np.where(quiz_day, _p_submit(m[owner], certified[owner]) * decay, 0.0)
+    log_none = np.zeros(len(e))
+    np.add.at(log_none, owner, np.log1p(-np.minimum(p_act, 1 - 1e-12)) + np.log1p(-p_quiz * (1 - 1e-12)))
+    return 1.0 - np.exp(log_none)
 
 
 def activity_events(rng: np.random.Generator, e: pd.DataFrame) -> dict[str, np.ndarray]:
     m = e["motivation"].to_numpy()
     start = e["late_days"].to_numpy()
-    end = np.where(e["dropped_out"], e["active_until"], e["length_days"]).astype(int)
-    owner, day = _segments(start, end)
-    decay = _decay(e, owner, day)
-    p_active = 1 / (1 + np.exp(-(-0.7 + 0.8 * m[owner] + 0.3 * e["certified"].to_numpy()[owner])))
+    owner, day = _segments(start, _segment_end(e))
+    certified, dropped, until = _state(e, owner, day)
+    decay = _decay(until, dropped, day)
+    p_active = _p_active(m[owner], certified)
     active = rng.random(len(owner)) < p_active * decay
+    if "return_day" in e:  # a planted return: active that day whatever the draw
+        active |= day == e["return_day"].fillna(-1).to_numpy().astype(int)[owner]
     owner, day, decay = owner[active], day[active], decay[active]
     lam = 9.0 * np.exp(0.25 * m[owner]) * (0.4 + 0.6 * decay)
     per_day = 1 + rng.poisson(lam)
@@ -71,14 +131,14 @@ def activity_events(rng: np.random.Generator, e: pd.DataFrame) -> dict[str, np.n
 def quiz_events(rng: np.random.Generator, e: pd.DataFrame) -> dict[str, np.ndarray]:
     """A quiz at the end of each course week, submitted while the learner is still engaged."""
     m, a = e["motivation"].to_numpy(), e["ability"].to_numpy()
-    weeks_end = np.where(e["dropped_out"], e["active_until"], e["length_days"]) // 7
+    weeks_end = _segment_end(e) // 7
     owner, week = _segments(-(-e["late_days"].to_numpy() // 7), weeks_end.astype(int))
     day = week * 7 + 6
-    certified = e["certified"].to_numpy()[owner]
-    p_submit = np.where(certified, 0.95, 1 / (1 + np.exp(-(0.2 + m[owner]))))
-    submit = rng.random(len(owner)) < p_submit * _decay(e, owner, day)
-    owner, week, day = owner[submit], week[submit], day[submit]
-    score = 52 + 10 * a[owner] + 5 * m[owner] + 10 * e["certified"].to_numpy()[owner]
+    certified, dropped, until = _state(e, owner, day)
+    p_submit = _p_submit(m[owner], certified)
+    submit = rng.random(len(owner)) < p_submit * _decay(until, dropped, day)
+    owner, week, day, certified = owner[submit], week[submit], day[submit], certified[submit]
+    score = 52 + 10 * a[owner] + 5 * m[owner] + 10 * certified
     score = np.clip(np.round(score + rng.normal(0, 12, len(owner))), 0, 100)
     offset = rng.uniform(9, 23, len(owner)) * 3600
     return {

@@ -1,4 +1,6 @@
-"""``generate``: write a synthetic data set in the canonical layout."""
+"""``generate``: write a synthetic data set in the canonical layout; with an
+``InterventionPlan``, also a simulated course team's interventions with a planted effect
+(``interventions.py``)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import pandas as pd
 
 from mooc_risk.features.constructs import ConstructMap
 from mooc_risk.features.synthetic.events import make_events
+from mooc_risk.features.synthetic.interventions import InterventionPlan, plant
 from mooc_risk.features.synthetic.population import make_population
 from mooc_risk.features.synthetic.surveys import make_surveys
 from mooc_risk.files import write_table
@@ -43,8 +46,18 @@ def generate(
     runs: int = 3,
     fmt: str = "parquet",
     on_step: Callable[[str], None] | None = None,
+    interventions: InterventionPlan | None = None,
 ) -> dict[str, int]:
-    """Write enrolments, surveys, events and outcomes to ``out``; return row counts."""
+    """Write enrolments, surveys, events and outcomes to ``out``; return row counts.
+
+    With ``interventions`` (default: none, and the tables are byte-identical to a run without
+    the option for the same seed), a course team acts at the plan's as-of day with the planted
+    effect, and ``out`` also gets ``interventions`` (the journal's columns: course_id, run_id,
+    learner_id, action, recorded_at naive UTC, as_of_day, risk, risk_band, suggested, done_by),
+    ``holdout`` (randomised mode: every listed learner with ``held_out``, ``assigned_at``,
+    ``until``), ``at_risk`` (the listed learners, ``listed_at``) and ``planted_effects`` (each
+    listed learner's expected outcomes without (p0_*) and with (p1_*) the action: the truth).
+    ValueError for sizes below 1 or a plan out of range."""
     if learners < 1 or courses < 1 or runs < 1:
         raise ValueError("learners, courses and runs must be at least 1")
     step = on_step or (lambda _label: None)
@@ -54,6 +67,8 @@ def generate(
     surveys = make_surveys(rng, e, cmap)
     e["credential_currency"] = np.where(e["credential_cost"] > 0, "USD", None)
     step("population")
+    planted = None if interventions is None else plant(np.random.default_rng([seed, 15]), e,
+                                                       interventions)
     events, last_seen = make_events(rng, e)
     step("events")
     outcomes = e[["learner_id", "course_id", "run_id", "certified", "dropped_out"]].copy()
@@ -65,6 +80,11 @@ def generate(
         "events": events,
         "outcomes": outcomes,
     }
+    if planted is not None:
+        tables.update(interventions=planted.interventions, at_risk=planted.at_risk,
+                      planted_effects=planted.effects)
+        if not planted.holdout.empty:
+            tables["holdout"] = planted.holdout
     for name, table in tables.items():
         write_table(table, Path(out) / f"{name}.{fmt}")
     step("written")

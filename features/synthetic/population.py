@@ -133,7 +133,9 @@ def plan_outcomes(rng: np.random.Generator, e: pd.DataFrame) -> pd.DataFrame:
     ).to_numpy()
     base = np.where(e["free"], _intercept(score[e["free"]], FREE_COMPLETION), 0.0)
     base = np.where(~e["free"], _intercept(score[~e["free"]], PAID_COMPLETION), base)
-    certified = rng.random(len(e)) < sigmoid(base + score)
+    propensity = sigmoid(base + score)
+    draw = rng.random(len(e))
+    certified = draw < propensity
     finished_uncertified = ~certified & (rng.random(len(e)) < 0.08 * sigmoid(score))
     dropped = ~certified & ~finished_uncertified
     length = e["length_days"].to_numpy()
@@ -141,6 +143,9 @@ def plan_outcomes(rng: np.random.Generator, e: pd.DataFrame) -> pd.DataFrame:
     frac = rng.beta(1.2 + np.clip(m + 1, 0, 3), 2.5)
     no_show = dropped & (rng.random(len(e)) < 0.25 * sigmoid(-m))
     drop_day = np.where(no_show, 0, np.floor(frac * length)).astype(int)
+    # kept (not written out) so a planted intervention effect can re-use the same draw
+    e["completion_propensity"] = propensity
+    e["completion_draw"] = draw
     e["certified"] = certified
     e["dropped_out"] = dropped
     e["active_until"] = np.where(dropped, drop_day, length)

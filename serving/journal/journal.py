@@ -1,5 +1,6 @@
-"""The journal: what course teams did about at-risk learners (interventions) and what they said
-about predictions (feedback), kept in a SQL database — a SQLite file by default, PostgreSQL by
+"""The journal: what course teams did about at-risk learners (interventions), what they said
+about predictions (feedback) and the holdout draws (``serving.holdout``), kept in a SQL
+database — a SQLite file by default, PostgreSQL by
 URL (``postgresql+psycopg://user:password@host:port/db``; ``postgresql://`` means the same).
 
 ``Journal.open(url)`` migrates the database to the newest schema (Alembic, ``migrations/``) and
@@ -35,6 +36,7 @@ from mooc_risk.serving.journal.models import (
     REASON_CHARS,
     TEXT_CHARS,
     Feedback,
+    Holdout,
     Intervention,
 )
 
@@ -154,7 +156,48 @@ class FeedbackRow(_Row):
     key_id: str | None
 
 
-RowT = TypeVar("RowT", InterventionRow, FeedbackRow)
+@dataclass(frozen=True)
+class HoldoutIn:
+    """A holdout draw to record (``serving.holdout.assign`` makes them): the learner, whether
+    they are ``held_out``, ``until`` when (naive UTC), the ``share`` drawn at (0 to 1), and the
+    prediction at the time (``as_of_day``, ``risk``, ``risk_band``, ``suggested``)."""
+
+    course_id: str
+    run_id: str
+    learner_id: str
+    held_out: bool
+    until: datetime
+    share: float
+    as_of_day: int | None = None
+    risk: float | None = None
+    risk_band: str | None = None
+    suggested: str | None = None
+
+
+@dataclass(frozen=True)
+class HoldoutRow(_Row):
+    """A recorded holdout draw: ``HoldoutIn``'s fields, its ``id`` and ``recorded_at``."""
+
+    id: int
+    recorded_at: datetime
+    course_id: str
+    run_id: str
+    learner_id: str
+    held_out: bool
+    until: datetime
+    share: float
+    as_of_day: int | None
+    risk: float | None
+    risk_band: str | None
+    suggested: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["until"] = self.until.isoformat(timespec="seconds") + "Z"
+        return out
+
+
+RowT = TypeVar("RowT", InterventionRow, FeedbackRow, HoldoutRow)
 
 
 # ----------------------------------------------------------------------------------- journal
@@ -287,6 +330,51 @@ class Journal:
             return _frame(FeedbackRow, [_row(FeedbackRow, s) for s in session.scalars(stmt)])
 
 
+    # -- holdout
+
+    def record_holdout(self, rows: list[HoldoutIn]) -> list[HoldoutRow]:
+        """Record each learner's draw unless one is recorded already (course, run, learner), in
+        one transaction, and return every given learner's recorded draw in the given order —
+        the earlier one where there was one: a draw is never changed (insert-only, ``ON
+        CONFLICT DO NOTHING`` on the unique key, so two writers racing keep the first).
+        InputError naming the field for a bad id, share or prediction."""
+        values = _checked(rows, HoldoutIn, _holdout_values)
+        if not values:
+            return []
+        now = _utcnow()
+        with self._writing.begin() as session:
+            dialect = session.get_bind().dialect.name
+            if dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert
+            for start in range(0, len(values), 500):  # under SQLite's bound-parameter limit
+                chunk = [{**v, "recorded_at": now} for v in values[start:start + 500]]
+                session.execute(insert(Holdout).values(chunk).on_conflict_do_nothing(
+                    index_elements=["course_id", "run_id", "learner_id"]))
+            recorded = self._holdout_of(session, values)
+        return [recorded[(v["course_id"], v["run_id"], v["learner_id"])] for v in values]
+
+    def _holdout_of(self, session, values: list[dict[str, Any]]) -> dict[tuple[str, str, str], HoldoutRow]:
+        out = {}
+        for course_id in {v["course_id"] for v in values}:
+            stmt = sa.select(Holdout).where(Holdout.course_id == course_id)
+            for stored in session.scalars(stmt):
+                out[(stored.course_id, stored.run_id, stored.learner_id)] = _row(HoldoutRow, stored)
+        return out
+
+    def holdout(self, course_id: str, *, run_id: str | None = None,
+                learner_id: str | None = None) -> list[HoldoutRow]:
+        """A course's recorded holdout draws (of one run, one learner when given), oldest first."""
+        stmt = _where(sa.select(Holdout), Holdout, course_id, run_id, learner_id)
+        with self._reading() as session:
+            return [_row(HoldoutRow, s) for s in session.scalars(stmt.order_by(Holdout.id))]
+
+    def holdout_frame(self, course_id: str) -> pd.DataFrame:
+        """A course's holdout draws, oldest first, one column per ``HoldoutRow`` field."""
+        return _frame(HoldoutRow, self.holdout(course_id))
+
+
 # ----------------------------------------------------------------------------------- queries
 
 
@@ -304,12 +392,12 @@ def _newest_first(stmt: sa.Select, model: type) -> sa.Select:
     return stmt.order_by(model.recorded_at.desc(), model.id.desc())
 
 
-def _row(cls: type[RowT], stored: Intervention | Feedback) -> RowT:
+def _row(cls: type[RowT], stored: Intervention | Feedback | Holdout) -> RowT:
     return cls(**{f.name: getattr(stored, f.name) for f in fields(cls)})
 
 
 _DTYPES = {"id": "int64", "recorded_at": "datetime64[us]", "as_of_day": "Int64", "risk": "float64",
-           "useful": "bool"}
+           "useful": "bool", "held_out": "bool", "until": "datetime64[us]", "share": "float64"}
 
 
 def _frame(cls: type, rows: list) -> pd.DataFrame:
@@ -358,7 +446,22 @@ def _feedback_values(row: FeedbackIn) -> dict[str, Any]:
             **_prediction(row)}
 
 
-def _ids(row: InterventionIn | FeedbackIn) -> dict[str, str]:
+def _holdout_values(row: HoldoutIn) -> dict[str, Any]:
+    if not isinstance(row.held_out, bool):
+        raise InputError("held_out: must be true or false")
+    if not isinstance(row.until, datetime) or row.until.tzinfo is not None:
+        raise InputError("until: must be a naive UTC datetime")
+    share = row.share
+    if isinstance(share, bool) or not isinstance(share, numbers.Real) or not 0 <= share <= 1:
+        raise InputError("share: must be from 0 to 1")
+    prediction = _prediction(row)
+    return {**_ids(row), "held_out": row.held_out, "until": row.until, "share": float(share),
+            "as_of_day": prediction["as_of_day"], "risk": prediction["risk"],
+            "risk_band": prediction["risk_band"],
+            "suggested": _optional("suggested", row.suggested, ACTION_CHARS)}
+
+
+def _ids(row: InterventionIn | FeedbackIn | HoldoutIn) -> dict[str, str]:
     out = {}
     for name in ("course_id", "run_id", "learner_id"):
         value = getattr(row, name)
@@ -369,7 +472,7 @@ def _ids(row: InterventionIn | FeedbackIn) -> dict[str, str]:
     return out
 
 
-def _prediction(row: InterventionIn | FeedbackIn) -> dict[str, Any]:
+def _prediction(row: InterventionIn | FeedbackIn | HoldoutIn) -> dict[str, Any]:
     day, risk = row.as_of_day, row.risk
     if day is not None and (isinstance(day, bool) or not isinstance(day, numbers.Integral)
                             or not 0 <= day <= _MAX_DAY):
@@ -378,12 +481,12 @@ def _prediction(row: InterventionIn | FeedbackIn) -> dict[str, Any]:
                              or not math.isfinite(risk) or not 0 <= risk <= 1):
         raise InputError("risk: must be a probability from 0 to 1")
     return {"as_of_day": None if day is None else int(day),
-            "target": _optional("target", row.target, TEXT_CHARS),
-            "model_name": _optional("model_name", row.model_name, ID_CHARS),
-            "model_version": _optional("model_version", row.model_version, ID_CHARS),
+            "target": _optional("target", getattr(row, "target", None), TEXT_CHARS),
+            "model_name": _optional("model_name", getattr(row, "model_name", None), ID_CHARS),
+            "model_version": _optional("model_version", getattr(row, "model_version", None), ID_CHARS),
             "risk": None if risk is None else float(risk),
             "risk_band": _optional("risk_band", row.risk_band, TEXT_CHARS),
-            "key_id": _optional("key_id", row.key_id, ID_CHARS)}
+            "key_id": _optional("key_id", getattr(row, "key_id", None), ID_CHARS)}
 
 
 def _optional(name: str, value: str | None, most: int) -> str | None:

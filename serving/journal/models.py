@@ -1,5 +1,6 @@
 """The journal's tables, as SQLAlchemy 2 declarative models: ``interventions`` (what a course
-team did about a learner) and ``feedback`` (was a prediction useful). Alembic's migrations
+team did about a learner), ``feedback`` (was a prediction useful) and ``holdout`` (an at-risk
+learner's draw into or out of a course's holdout, recorded once, never changed). Alembic's migrations
 (``migrations/versions``) create them; these models are what the code reads and writes, and a
 test checks that the two agree.
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, Index, Integer, String
+from sqlalchemy import BigInteger, DateTime, Float, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID_CHARS = 200  # course, run and learner ids, key ids, model names and versions, done_by
@@ -72,3 +73,25 @@ class Feedback(Base):
     risk: Mapped[float | None] = mapped_column(Float)
     risk_band: Mapped[str | None] = mapped_column(String(TEXT_CHARS))
     key_id: Mapped[str | None] = mapped_column(String(ID_CHARS))
+
+
+class Holdout(Base):
+    """One at-risk learner's holdout draw (``serving.holdout``): ``held_out`` (the suggested
+    action withheld) until ``until`` (naive UTC), with the ``share`` it was drawn at. One row
+    per learner of a run, never updated."""
+
+    __tablename__ = "holdout"
+    __table_args__ = (UniqueConstraint("course_id", "run_id", "learner_id", name="uq_holdout_learner"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    course_id: Mapped[str] = mapped_column(String(ID_CHARS))
+    run_id: Mapped[str] = mapped_column(String(ID_CHARS))
+    learner_id: Mapped[str] = mapped_column(String(ID_CHARS))
+    held_out: Mapped[bool]
+    until: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    share: Mapped[float] = mapped_column(Float)
+    as_of_day: Mapped[int | None] = mapped_column(Integer)
+    risk: Mapped[float | None] = mapped_column(Float)
+    risk_band: Mapped[str | None] = mapped_column(String(TEXT_CHARS))
+    suggested: Mapped[str | None] = mapped_column(String(ACTION_CHARS))

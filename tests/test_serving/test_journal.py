@@ -105,11 +105,12 @@ def act(learner: str, run: str = "R1", course: str = "C1", **more) -> Interventi
 def test_migrations_build_an_empty_database_to_head(db_url):
     assert _tables(db_url) == set()
     with Journal.open(db_url) as journal:
-        assert _tables(db_url) == {"interventions", "feedback", "alembic_version"}
+        assert _tables(db_url) == {"interventions", "feedback", "holdout", "alembic_version"}
         engine = journal._engine
         with engine.connect() as connection:
             inspector = sa.inspect(connection)
-            assert set(inspector.get_table_names()) == {"interventions", "feedback", "alembic_version"}
+            assert set(inspector.get_table_names()) == {"interventions", "feedback", "holdout",
+                                                        "alembic_version"}
             for table in ("interventions", "feedback"):
                 assert ["course_id", "run_id", "learner_id"] in [
                     i["column_names"] for i in inspector.get_indexes(table)]
@@ -123,7 +124,7 @@ def test_migrations_build_an_empty_database_to_head(db_url):
             assert compare_metadata(context, Base.metadata) == []
             if engine.dialect.name == "sqlite":
                 assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-    assert _head() == "0001"
+    assert _head() == "0002"
 
 
 def test_opening_twice_changes_nothing(db_url):
