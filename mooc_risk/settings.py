@@ -107,12 +107,14 @@ class TrackingSettings(_EnvSettings):
 
 class PathSettings(_EnvSettings):
     """Local files mooc-risk writes: model cards, the service's feature store, hashed API keys,
-    the predictions history (``refresh``)."""
+    the predictions history (``refresh``); and the holdout configuration it reads."""
 
     cards_dir: Path = Field(Path("models/cards"), validation_alias="MOOC_RISK_CARDS_DIR")
     store_dir: Path = Field(STATE_DIR / "store", validation_alias="MOOC_RISK_STORE")
     keys_file: Path = Field(STATE_DIR / "keys.yaml", validation_alias="MOOC_RISK_KEYS_FILE")
     history_dir: Path = Field(STATE_DIR / "history", validation_alias="MOOC_RISK_HISTORY")
+    # the opt-in holdout per course (serving.holdout; missing or empty: off everywhere)
+    holdout_file: Path = Field(STATE_DIR / "holdout.yaml", validation_alias="MOOC_RISK_HOLDOUT_FILE")
 
 
 class ServiceSettings(_EnvSettings):

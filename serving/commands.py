@@ -41,6 +41,7 @@ def serve(
     from mooc_risk.features.canonical.tables import read_tables
     from mooc_risk.features.constructs import construct_map_for
     from mooc_risk.serving.follow import Follower
+    from mooc_risk.serving.holdout import load_configs
     from mooc_risk.serving.roster import read_roster, roster_file
     from mooc_risk.settings import (
         DatabaseSettings,
@@ -67,6 +68,7 @@ def serve(
     roster = roster_file(data)
     if roster is not None:
         read_roster(roster)  # a bad roster stops here, not on a course team's page
+    load_configs(paths.holdout_file)  # a bad holdout file too
     DatabaseSettings.from_env(), WebSettings.from_env()
     env = {**os.environ, "MOOC_RISK_DATA": str(data.resolve()),  # the service reads the rest itself
            "BENTOML_DO_NOT_TRACK": os.environ.get("BENTOML_DO_NOT_TRACK", "True")}  # no usage reports

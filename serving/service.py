@@ -29,6 +29,7 @@ from mooc_risk.serving import log_hygiene, logs, metrics, schemas
 from mooc_risk.serving.app import NotFound, RiskApp, Unavailable
 from mooc_risk.serving.guards import Guards
 from mooc_risk.serving.health import Health
+from mooc_risk.serving.holdout import load_configs
 from mooc_risk.serving.journal.journal import Journal
 from mooc_risk.serving.keys import AuthError, bearer
 from mooc_risk.serving.landing import FrontDoor
@@ -131,7 +132,8 @@ class RiskService:
                          name="mooc-risk-follow").start()
         self.logbook = Logbook(self.app, Journal.open(DatabaseSettings.from_env().db_url))
         web.state.ctx = WebContext(self.app, self.logbook, Sessions(WebSettings.from_env()),
-                                   Roster(service.data_dir) if service.data_dir else None)
+                                   Roster(service.data_dir) if service.data_dir else None,
+                                   load_configs(PathSettings.from_env().holdout_file))
 
     @bentoml.api(route="/score")
     async def score(self, request: schemas.ScoreRequest, /, ctx: bentoml.Context) -> schemas.ScoreResponse:

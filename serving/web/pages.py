@@ -10,7 +10,7 @@ course the key does not open, 404 for an unknown course, run or learner, 400 for
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -22,7 +22,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from mooc_risk.errors import InputError
+from mooc_risk.serving import holdout
 from mooc_risk.serving.app import NotFound, RiskApp, Unavailable
+from mooc_risk.serving.holdout import HoldoutConfig
 from mooc_risk.serving.keys import ALL_COURSES, AuthError, KeysUnavailable
 from mooc_risk.serving.logbook import Logbook
 from mooc_risk.serving.roster import Roster
@@ -45,6 +47,7 @@ class WebContext:
     logbook: Logbook
     sessions: Sessions
     roster: Roster | None
+    holdout: dict[str, HoldoutConfig] = field(default_factory=dict)  # course → config (opt-in)
 
 
 @cache
@@ -260,10 +263,28 @@ def _choices(risk: RiskApp, course_id: str, params) -> tuple[str, str, int]:
     return run, target, day
 
 
+def _with_holdout(ctx: WebContext, course_id: str, run: str, day: int, rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with ``holdout_until`` (a date; None: not held out). Where the course has a
+    holdout (``serving.holdout``, opt-in), the list of today's day draws its at-risk learners
+    first (recorded once: a learner's draw never changes); a held-out learner's suggested
+    action is withheld until that date."""
+    rows = rows.assign(holdout_until=None)
+    if course_id not in ctx.holdout:
+        return rows
+    now = ctx.risk.today()
+    if day == ctx.risk.current_day(course_id, run):
+        holdout.assign(ctx.logbook.journal, course_id, [
+            holdout.Listed(run, r.learner_id, r.risk_band, r.intervention, int(r.as_of_day), float(r.risk))
+            for r in rows.itertuples()], ctx.holdout, now)
+    until = holdout.withheld(ctx.logbook.journal, course_id, run, now)
+    rows["holdout_until"] = rows["learner_id"].map(lambda lid: until[lid].date() if lid in until else None)
+    return rows
+
+
 def _listing(ctx: WebContext, course_id: str, params) -> dict:
     """The run's scored rows with filters and the newest intervention, for a page or export."""
     run, target, day = _choices(ctx.risk, course_id, params)
-    rows = ctx.risk.run_rows(course_id, run, target, day)
+    rows = _with_holdout(ctx, course_id, run, day, ctx.risk.run_rows(course_id, run, target, day))
     filters = views.Filters(**{k: str(params.get(k, "")) for k in ("band", "status", "category", "action")})
     shown = views.with_last(filters.apply(rows), ctx.logbook.last(course_id, run))
     return {"run": run, "target": target, "day": day, "all_rows": rows, "rows": shown,
@@ -283,7 +304,7 @@ def learner_page(request: Request, course_id: str, id: str) -> Response:
     ctx = _ctx(request)
     risk = ctx.risk
     run, target, day = _choices(risk, course_id, request.query_params)
-    found = risk.run_rows(course_id, run, target, day)
+    found = _with_holdout(ctx, course_id, run, day, risk.run_rows(course_id, run, target, day))
     found = found[found["learner_id"] == id]
     if found.empty:
         raise NotFound(f"learner {id[:40]!r} is not listed in run {run!r} of this course at day {day}")
@@ -419,4 +440,5 @@ def course_page(request: Request, course_id: str, page: int = 1) -> Response:
         actions=ctx.logbook.actions(), has_roster=people is not None,
         model_version=str(all_rows["model_version"].iloc[0]) if len(all_rows) else "",
         model=ctx.risk.scorer(listing["target"]).bundle.name, today=ctx.risk.today(),
-        data_until=ctx.risk.data_until())
+        data_until=ctx.risk.data_until(), holdout=ctx.holdout.get(course_id),
+        held_out=int(all_rows["holdout_until"].notna().sum()))

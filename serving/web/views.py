@@ -90,6 +90,7 @@ def export_frame(rows: pd.DataFrame, day: int, data_date: str) -> pd.DataFrame:
         "Risk (%)": (rows["risk"].astype(float) * 100).round(1),
         **{f"Reason {n}": rows.get(f"reason_{n}_text") for n in range(1, SHOWN_REASONS + 1)},
         "Suggested action": rows["intervention"],
+        "Holdout until": rows.get("holdout_until"),
         "Last intervention": rows.get("last_action"),
         "Last intervention at (UTC)": _dates(rows.get("last_at")),
         "Last intervention by": rows.get("last_by"),
@@ -103,7 +104,11 @@ def export_frame(rows: pd.DataFrame, day: int, data_date: str) -> pd.DataFrame:
 
 def mail_merge_frame(rows: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
     """Name, e-mail and what to say, for a mail merge: the roster's ``display_name`` and
-    ``email`` beside each listed learner (``people`` in the rows' order)."""
+    ``email`` beside each listed learner (``people`` in the rows' order), leaving out the
+    learners in the holdout (``holdout_until`` set: their action is withheld)."""
+    if "holdout_until" in rows:
+        keep = rows["holdout_until"].isna().to_numpy()
+        rows, people = rows[keep], people[keep]
     out = pd.DataFrame({
         "Name": people["display_name"].to_numpy(),
         "Email": people["email"].to_numpy(),

@@ -50,7 +50,8 @@ def served(tmp_path_factory, cmap, synthetic) -> Served:
     tracking = TrackingSettings.of(tracking_uri=f"sqlite:///{root}/mlflow.db",
                                 artifact_root=root / "artifacts")
     paths = PathSettings.of(cards_dir=root / "cards", store_dir=root / "store",
-                            keys_file=root / "keys.yaml", history_dir=root / "history")
+                            keys_file=root / "keys.yaml", history_dir=root / "history",
+                            holdout_file=root / "holdout.yaml")  # none: the holdout is off
     tables = read_tables(data, connect(), cmap)
     spec = default_spec(tables, cmap)
     for target in ("dropout", "certification"):

@@ -416,3 +416,42 @@ def test_an_every_course_key_gets_the_course_list(web, served):
     assert [c for c in ("C001", "C002", "C003") if f'href="/app/courses/{c}"' in page.text] == [
         "C001", "C002", "C003"]
     assert web.get("/app/courses/C002").status_code == 200
+
+
+def test_a_course_with_a_holdout_says_who_is_in_it_and_until_when(web, served):
+    """Opt-in per course: the at-risk learners drawn into the holdout are marked with the date
+    their action is withheld until, on the list, the learner page and the export, and left out
+    of the mail merge; a later change of the share does not change a recorded draw."""
+    from datetime import date, timedelta
+
+    from mooc_risk.serving.holdout import HoldoutConfig, draw_unit
+    from mooc_risk.serving.web.pages import web as app
+
+    ctx = app.state.ctx
+    assert ctx.holdout == {}  # off unless a course turns it on
+    sign_in(web, served.key)
+    assert 'id="holdout"' not in web.get("/app/courses/C001").text
+    ctx.holdout = {"C001": HoldoutConfig(share=0.5, days=14)}
+    try:
+        exported = web.get("/app/courses/C001/export.csv", params={"run": web.run_id})
+        rows = list(csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff"))))
+        at_risk = [r for r in rows if r["Risk band"] in ("medium", "high")]
+        drawn = {r["Learner ID"] for r in at_risk if draw_unit("C001", "C001", web.run_id, r["Learner ID"]) < 0.5}
+        until = (date.today() + timedelta(days=14)).isoformat()
+        assert drawn and {r["Learner ID"] for r in rows if r["Holdout until"]} == drawn
+        assert {r["Holdout until"] for r in rows if r["Holdout until"]} == {until}
+        page = web.get("/app/courses/C001", params={"run": web.run_id}).text
+        assert f"{len(drawn)} learner(s) of this run are in it now" in page
+        assert f"In the holdout: no action until {until}" in page
+        held = sorted(drawn)[0]
+        detail = web.get(f"/app/courses/C001/learner?id={quote(held)}&run={web.run_id}").text
+        assert f"In the holdout until {until}:" in detail and "Please do not act" in detail
+        merged = web.get("/app/courses/C001/mail-merge.csv", params={"run": web.run_id})
+        mailed = {r["Learner ID"] for r in csv.DictReader(io.StringIO(merged.text.lstrip("\ufeff")))}
+        assert mailed and not mailed & drawn
+        ctx.holdout = {"C001": HoldoutConfig(share=0.1, days=30)}  # a recorded draw never changes
+        again = web.get("/app/courses/C001/export.csv", params={"run": web.run_id})
+        rows = list(csv.DictReader(io.StringIO(again.text.lstrip("\ufeff"))))
+        assert {r["Learner ID"] for r in rows if r["Holdout until"]} == drawn
+    finally:
+        ctx.holdout = {}
