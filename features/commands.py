@@ -3,6 +3,7 @@ options every stage's commands share (the data folder, the instrument, as-of day
 
 from __future__ import annotations
 
+import re
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -184,6 +185,10 @@ def import_data(
         "--max-bad-share", min=0.0, max=1.0,
         help="Event logs: fail when more than this share of the records cannot be used "
              "(an import that keeps nothing always fails).")] = 0.5,
+    memory: Annotated[str | None, typer.Option(
+        "--memory", metavar="SIZE", help="Event logs: DuckDB's memory limit for the import, e.g. "
+        "4GB; beyond it DuckDB spills to disk (default: 40% of the machine's memory, at least "
+        "512MB).")] = None,
     more: Annotated[list[Path] | None, typer.Argument(
         metavar="PATH", help="More input paths after --in (as a shell glob expands).",
         show_default=False)] = None,
@@ -192,12 +197,16 @@ def import_data(
     from mooc_risk.features.sources.staging import staged_output
 
     inputs = [*inputs, *(more or [])]
+    if memory is not None and not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB)", memory, re.I):
+        raise typer.BadParameter(f"expected a size such as 512MB or 4GB, got {memory!r}",
+                                 param_hint="--memory")
     if source not in TABLE_SOURCES:
-        _import_logs(source, inputs, out, append, strict, vocabulary, final, max_bad_share)
+        _import_logs(source, inputs, out, append, strict, vocabulary, final, max_bad_share, memory)
         return
-    if len(inputs) != 1 or append or strict or final or vocabulary or max_bad_share != 0.5:
+    if len(inputs) != 1 or append or strict or final or vocabulary or max_bad_share != 0.5 or memory:
         raise typer.BadParameter(f"--source {source} reads one folder (--in PATH); --append, "
-                                 "--strict, --final, --vocabulary and --max-bad-share are for event logs")
+                                 "--strict, --final, --vocabulary, --max-bad-share and --memory are "
+                                 "for event logs")
     import importlib
 
     adapter = importlib.import_module(f"mooc_risk.features.sources.{TABLE_SOURCES[source]}")
@@ -213,19 +222,29 @@ def import_data(
 
 
 def _import_logs(source: Source, inputs: list[Path], out: Path, append: bool, strict: bool,
-                 vocabulary: Path | None, final: bool, max_bad_share: float) -> None:
+                 vocabulary: Path | None, final: bool, max_bad_share: float, memory: str | None) -> None:
+    import duckdb
+
+    from mooc_risk.errors import ResourceError
     from mooc_risk.features.sources.inputs import LOG_SUFFIXES, input_files
     from mooc_risk.features.sources.logs import LogImport, convert_logs, source_module
     from mooc_risk.features.sources.staging import staged_output
+    from mooc_risk.memory import default_memory
 
     files = input_files(inputs, getattr(source_module(source.value), "SUFFIXES", LOG_SUFFIXES)).read
     job = LogImport(source.value, inputs, _id_secret(),
                     append_to=out if append and out.exists() else None, strict=strict,
-                    vocabulary=vocabulary, final=final, max_bad_share=max_bad_share)
+                    vocabulary=vocabulary, final=final, max_bad_share=max_bad_share,
+                    memory_limit=memory)
     with progress_steps(len(files) + 1, f"import {source}") as step:
         # the import's SQL fixes the tables' types and values; `features` validates on reading
         with staged_output(out, validate=False) as stage:
-            counts, problems = convert_logs(job, stage, step)
+            try:
+                counts, problems = convert_logs(job, stage, step)
+            except duckdb.OutOfMemoryException as exc:  # a later step than reading the files
+                raise ResourceError(f"the log import hit its DuckDB memory limit "
+                                    f"({memory or default_memory()}); raise it with --memory SIZE, "
+                                    "or run where there is more memory") from exc
         step("written")
     typer.echo(", ".join(f"{n:,} {name}" for name, n in counts.items()) + f" → {out}")
     typer.echo(problems.report())

@@ -8,12 +8,13 @@ import sys
 
 import typer
 
-from mooc_risk.errors import InputError
+from mooc_risk.errors import InputError, ResourceError
 from mooc_risk.features import commands as feature_commands
 from mooc_risk.serving import commands as serving_commands
 from mooc_risk.training import commands as training_commands
 
 EXIT_BAD_INPUT = 2
+EXIT_FAILURE = 1
 
 
 def build_app() -> typer.Typer:
@@ -31,7 +32,8 @@ def build_app() -> typer.Typer:
 
 
 def main() -> None:
-    """Entry point: bad input data ends with its message and exit code 2, not a traceback."""
+    """Entry point: bad input data ends with its message and exit code 2, a resource that ran
+    out (``ResourceError``) with its message and exit code 1, not a traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # MLflow sets its level on import
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -40,6 +42,9 @@ def main() -> None:
     except InputError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         sys.exit(EXIT_BAD_INPUT)
+    except ResourceError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(EXIT_FAILURE)
 
 
 if __name__ == "__main__":

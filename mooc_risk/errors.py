@@ -1,4 +1,5 @@
-"""The one exception type for bad input data, and the wording of a validation error."""
+"""The exception types a user sees as one line — bad input data (exit 2), a resource that ran
+out (exit 1) — and the wording of a validation error."""
 
 
 class InputError(ValueError):
@@ -7,6 +8,12 @@ class InputError(ValueError):
     The message names the file, the column and the first offending rows, and is meant to be
     printed to a user as it is (the CLI prints it and exits with code 2, HTTP answers 4xx).
     """
+
+
+class ResourceError(RuntimeError):
+    """The machine ran out of something a step needs (memory under its limit, disk): not bad
+    input, so a scheduler may retry it. The message names the limit and how to raise it; the
+    CLI prints it and exits with code 1."""
 
 
 def validation_problems(exc, first_only: bool = False) -> str:

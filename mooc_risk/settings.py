@@ -151,7 +151,7 @@ class IdentitySettings(_EnvSettings):
 class EngineSettings(_EnvSettings):
     """The feature engine: DuckDB embedded (default) or PySpark for scale-out, and the memory
     DuckDB may use when the service or ``refresh`` builds features (a size such as ``4GB``;
-    unset: 40 % of the machine's memory, ``serving.store.default_memory``; beyond it DuckDB
+    unset: 40 % of the machine's memory, ``mooc_risk.memory.default_memory``; beyond it DuckDB
     spills to ``STORE/.spill``)."""
 
     backend: Backend = Field(Backend.DUCKDB, validation_alias="MOOC_RISK_BACKEND")

@@ -26,13 +26,14 @@ import pandas as pd
 
 from mooc_risk.errors import InputError
 from mooc_risk.features.population import run_calendar
+from mooc_risk.memory import default_memory
 from mooc_risk.models.bundle import BundleError, ModelBundle
 from mooc_risk.models.registry import CHAMPION
 from mooc_risk.models.targets import Target
 from mooc_risk.serving.data_versions import fingerprint, pin
 from mooc_risk.serving.reasons import load_catalogue
 from mooc_risk.serving.scoring import TargetScorer
-from mooc_risk.serving.store import FeatureStore, default_memory, remove_stale_spill, spill_folder
+from mooc_risk.serving.store import FeatureStore, remove_stale_spill, spill_folder
 from mooc_risk.settings import EngineSettings, PathSettings, ServiceSettings, TrackingSettings
 
 log = logging.getLogger(__name__)

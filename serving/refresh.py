@@ -29,7 +29,7 @@ the machine's memory (its cgroup limit when lower), at least 512 MB; the steps r
 the other, and the rest is left to Python and pandas (the feature frames, scoring):
 
 - the log import (``Logs.memory_limit``, ``--import-memory``): rebuilding enrolments and
-  outcomes from all events needs more than the ``import`` command's 512 MB at 10^8 events;
+  outcomes from all events needed more than a fixed 512 MB at 10^8 events;
 - the feature engine (``feature_memory``, ``--feature-memory``): DuckDB's ``memory_limit``
   with a spill folder (``temp_directory``) in ``STORE/.spill/<pid>.<random>``, removed when
   the job ends (and, for a job that was killed, by the next one), so DuckDB spills to disk
@@ -62,17 +62,18 @@ from pathlib import Path
 import pandas as pd
 
 from mooc_risk.days import course_day
-from mooc_risk.errors import InputError
+from mooc_risk.errors import InputError, ResourceError
 from mooc_risk.features.build import FeatureSpec
 from mooc_risk.features.canonical.schemas import KEYS
 from mooc_risk.features.population import in_population, run_calendar, running_runs
 from mooc_risk.files import write_text
+from mooc_risk.memory import default_memory
 from mooc_risk.models.targets import Target
 from mooc_risk.serving import history
 from mooc_risk.serving.batch import score_population
 from mooc_risk.serving.data_versions import DataVersion, pin
 from mooc_risk.serving.scoring import TargetScorer
-from mooc_risk.serving.store import FeatureStore, default_memory, remove_stale_spill, spec_key, spill_folder
+from mooc_risk.serving.store import FeatureStore, remove_stale_spill, spec_key, spill_folder
 from mooc_risk.settings import Backend
 
 RUNS_FOLDER = "_runs"  # the results, next to the partitions (never read as one: "_" prefix)
@@ -84,7 +85,7 @@ class RefreshBusy(RuntimeError):
     """Another refresh holds the history folder's lock."""
 
 
-class OutOfMemory(RuntimeError):
+class OutOfMemory(ResourceError):
     """A DuckDB step ran out of memory under its limit: a failure of resources, not bad input.
     ``step`` what ran out (``"the log import"``, ``"building features"``), ``limit`` the
     DuckDB size, ``option`` the command-line option that raises it."""
@@ -132,9 +133,9 @@ class Logs:
     """New platform logs to append first: ``source`` edx, xapi, caliper or moodle; ``paths``
     files or folders; ``secret`` the HMAC key of learner ids (``IdentitySettings``);
     ``memory_limit`` DuckDB's memory limit for the import (a size such as ``"2GB"``; None:
-    ``default_memory()``, 40 % of the machine's memory — the ``import`` command's 512 MB is
-    enough for streaming the logs, but rebuilding enrolments and outcomes from 10^8 events of
-    10^6 enrolments needs more)."""
+    ``default_memory()``, 40 % of the machine's memory, as for ``import`` — 512 MB is enough
+    for streaming the logs, but rebuilding enrolments and outcomes from 10^8 events of 10^6
+    enrolments needs more)."""
 
     source: str
     paths: list[Path]

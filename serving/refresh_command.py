@@ -45,8 +45,8 @@ def refresh(
         "00:00 UTC (default: today, MOOC_RISK_NOW or the clock).")] = None,
     import_memory: Annotated[str | None, typer.Option(
         "--import-memory", metavar="SIZE", help="DuckDB memory limit of the log import, e.g. 2GB "
-        "(default: 40% of the machine's memory, at least 512MB; `import`'s 512MB is too little "
-        "for a folder with a million enrolments). Hitting it fails with exit 1.")] = None,
+        "(default: 40% of the machine's memory, at least 512MB; 512MB is too little for a "
+        "folder with a million enrolments). Hitting it fails with exit 1.")] = None,
     feature_memory: Annotated[str | None, typer.Option(
         "--feature-memory", metavar="SIZE", help="DuckDB memory limit for building features, e.g. "
         "8GB; beyond it DuckDB spills to STORE/.spill (default: 40% of the machine's memory, at "

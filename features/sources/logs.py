@@ -37,7 +37,7 @@ from pathlib import Path
 
 import duckdb
 
-from mooc_risk.errors import InputError
+from mooc_risk.errors import InputError, ResourceError
 from mooc_risk.features.sources import log_tables
 from mooc_risk.features.sources.course_keys import BLANKS
 from mooc_risk.features.sources.documents import documents_sql, layout
@@ -53,6 +53,7 @@ from mooc_risk.features.sources.log_problems import (
 from mooc_risk.features.sources.staging import duckdb_connection, engine_words, quoted
 from mooc_risk.features.sources.timestamps import TIME_OF_DAY, ZONE
 from mooc_risk.features.sources.vocabulary import case_sql, load_vocabulary
+from mooc_risk.memory import default_memory
 
 # what a source's fields SQL gives per record, in this order
 FIELDS = {
@@ -83,7 +84,7 @@ class LogImport:
     vocabulary: Path | None = None
     final: bool = False  # the logs cover whole runs: no pass = not certified, quiet = dropped
     max_bad_share: float = 0.5  # more records than this share unusable: the import fails
-    memory_limit: str = "512MB"
+    memory_limit: str | None = None  # DuckDB's limit (None: mooc_risk.memory.default_memory())
 
 
 # why an event cannot be imported (NULL: it can); an unknown event name is imported as other
@@ -115,13 +116,15 @@ def convert_logs(job: LogImport, stage: Path, step: Callable[[str], None]) -> tu
     Raises:
         InputError: a file cannot be read at all (named, in the project's words), ``--strict``
             and a problem, or the import would keep nothing / too little (``check_usable``).
+        ResourceError: DuckDB ran out of memory under ``job.memory_limit`` (not bad input).
     """
     module = source_module(job.source)
     vocabulary = load_vocabulary(job.source, job.vocabulary)
     work = stage / ".work"
     work.mkdir()
     con = duckdb_connection()
-    con.execute(f"SET memory_limit = '{job.memory_limit}'; SET temp_directory = {quoted(work)};"
+    limit = job.memory_limit or default_memory()
+    con.execute(f"SET memory_limit = '{limit}'; SET temp_directory = {quoted(work)};"
                 "SET preserve_insertion_order = true")
     found = input_files(job.inputs, getattr(module, "SUFFIXES", LOG_SUFFIXES))
     files, skipped, without_events = found.read, list(found.skipped), []
@@ -133,6 +136,11 @@ def convert_logs(job: LogImport, stage: Path, step: Callable[[str], None]) -> tu
     for number, path in enumerate(files):
         try:
             numbered.append(_parse_file(con, module, path, work / f"part-{number}.parquet", number))
+        except duckdb.OutOfMemoryException as exc:
+            raise ResourceError(f"the log import hit its DuckDB memory limit ({limit}) reading "
+                                f"{path}; raise it with --memory SIZE (import) or "
+                                "--import-memory SIZE (refresh), or run where there is more "
+                                "memory") from exc
         except duckdb.Error as exc:
             raise InputError(f"{path}: cannot read as {job.source} events: {engine_words(exc)}") from None
         step(path.name)

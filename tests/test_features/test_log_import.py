@@ -389,3 +389,23 @@ def test_blank_lines_are_found_across_read_blocks(tmp_path, monkeypatch, block):
         (gzip.open if name.endswith(".gz") else open)(path, "wt").write(text)
         assert lines.blank_lines(path, 5, tmp_path / "found") == 4
         assert (tmp_path / "found").read_text().split() == ["1", "2", "4", "4"]  # records before each
+
+
+def test_an_import_out_of_memory_is_a_failure_naming_the_limit_and_the_folder_is_kept(
+        tmp_path, capsys, monkeypatch):
+    """Out of memory under the import's DuckDB limit is no bad input (exit 1, not 2: a
+    scheduler retries it); the message names the limit and the option that raises it."""
+    out = tmp_path / "out"
+    run("edx", [write_lines(tmp_path / "day1.log", edx_events()[:4])], out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    monkeypatch.setenv("MOOC_RISK_ID_SECRET", "x")
+    day2 = write_lines(tmp_path / "day2.log", edx_events()[4:])
+    result = run_cli(["import", "--source", "edx", "--in", day2, "--out", out, "--append",
+                      "--memory", "1MB"], capsys, monkeypatch)
+    assert result.code == 1, result.err
+    assert "the log import hit its DuckDB memory limit (1MB)" in result.err
+    assert "raise it with --memory SIZE" in result.err and "Traceback" not in result.err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    bad = run_cli(["import", "--source", "edx", "--in", day2, "--out", out, "--memory", "lots"],
+                  capsys, monkeypatch)
+    assert bad.code == 2 and "--memory" in bad.err
