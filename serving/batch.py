@@ -100,13 +100,19 @@ def score_population(scorers: list[TargetScorer], population: Callable[[TargetSc
 def only_runs(tables: Tables, runs: dict[str, str]) -> Tables:
     """The tables restricted to the given course → run pairs; InputError for an unknown run."""
     pairs = ibis.memtable({"course_id": list(runs), "run_id": list(runs.values())})
-    e = tables.enrolments.semi_join(pairs, ["course_id", "run_id"])
+
+    def kept(table: ibis.Table) -> ibis.Table:
+        # an inner join with the (unique) pairs, not a semi join: with DuckDB 1.5.6 a semi join
+        # under build_features' window functions gave rows the wrong enrolment ids once the
+        # plan used them twice (several as-of days): events of one course counted in another
+        return table.join(pairs, ["course_id", "run_id"]).select(*table.columns)
+
+    e = kept(tables.enrolments)
     if e.count().to_pandas() == 0:
         shown = ", ".join(f"{c} {r}" for c, r in runs.items())
         raise InputError(f"no enrolment in run(s) {shown} (not in the enrolments table)")
     keep = {name: getattr(tables, name) for name in ("events", "surveys", "outcomes")}
-    return replace(tables, enrolments=e, **{n: t.semi_join(pairs, ["course_id", "run_id"])
-                                            for n, t in keep.items() if t is not None})
+    return replace(tables, enrolments=e, **{n: kept(t) for n, t in keep.items() if t is not None})
 
 
 def one_course(tables: Tables, course: str) -> Tables:

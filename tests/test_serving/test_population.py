@@ -128,3 +128,26 @@ def test_an_unknown_run_is_404_and_a_day_not_reached_is_400(client, served):
     rows, total, _ = app.course_predictions("C001", asked.model_copy(update={"as_of_day": 5}),
                                             served.admin_key)
     assert total > 0 and len(rows) == min(total, asked.page_size)
+
+
+@pytest.mark.parametrize("days", [[7], [0, 7, 14]])
+def test_features_of_some_runs_equal_those_runs_rows_of_the_whole_folder(synthetic, cmap, duck, days):
+    """Scoring some runs (predict --course, refresh, monitor) builds features on the tables
+    restricted to them; each row equals that enrolment's row built on the whole folder, for
+    several as-of days at once (a semi join once mixed up learners enrolled in two courses)."""
+    from mooc_risk.features.build import build_features
+    from mooc_risk.features.population import run_calendar, running_runs
+    from mooc_risk.serving.batch import only_runs
+
+    tables = read_tables(synthetic(1500, 3, 6, 3), duck, cmap)
+    spec = default_spec(tables, cmap)
+    calendar = run_calendar(tables)
+    runs = running_runs(calendar, calendar["start"].max() + pd.Timedelta(days=20))
+    keys = ["learner_id", "course_id", "run_id", "as_of_day"]
+    some = build_features(only_runs(tables, runs), days, spec)
+    whole = build_features(tables, days, spec)
+    whole = whole[[runs.get(c) == r for c, r in zip(whole.course_id, whole.run_id, strict=True)]]
+    assert len(some) == len(whole) > 0
+    plain = [c for c in some.columns if not c.endswith("_vs_cohort") and c != "cohort_active_7d_share"]
+    pd.testing.assert_frame_equal(some.sort_values(keys).reset_index(drop=True)[plain],
+                                  whole.sort_values(keys).reset_index(drop=True)[plain], check_like=True)
