@@ -15,7 +15,7 @@ import typer
 from mooc_risk.features.commands import DataDir
 from mooc_risk.models.targets import Target
 from mooc_risk.progress import progress_steps
-from mooc_risk.serving import impact_command, key_commands, refresh_command
+from mooc_risk.serving import impact_command, key_commands, monitor_command, refresh_command
 from mooc_risk.serving.journal import commands as journal_commands
 
 SERVICE = "mooc_risk.serving.service:RiskService"
@@ -189,3 +189,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(journal_commands.interventions_app, name="interventions")
     refresh_command.register(app)
     impact_command.register(app)
+    monitor_command.register(app)

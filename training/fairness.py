@@ -10,7 +10,7 @@ import pandas as pd
 from fairlearn.metrics import MetricFrame, count
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from mooc_risk.training.metrics import expected_calibration_error
+from mooc_risk.models.quality import expected_calibration_error
 
 GROUP_COLUMNS = ("gender", "age_band", "education_level", "disability")  # audited by default
 MIN_GROUP_ROWS = 30

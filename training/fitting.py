@@ -96,7 +96,7 @@ def compare_calibrations(model: Pipeline, X: pd.DataFrame, y: np.ndarray, learne
     from sklearn.metrics import brier_score_loss
     from sklearn.model_selection import GroupKFold, cross_val_predict
 
-    from mooc_risk.training.metrics import expected_calibration_error
+    from mooc_risk.models.quality import expected_calibration_error
 
     n_folds = min(folds, len(np.unique(learners)))
     scores = model.predict_proba(X)[:, 1].reshape(-1, 1)  # the model's scores, computed once

@@ -4,6 +4,7 @@ registered with signature and input example, the promotion gate, and the model c
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,9 @@ from mooc_risk.training.tracking import experiment_id, log_datasets, log_test_me
 from mooc_risk.training.train import Trained
 
 SHAP_ROWS = 2000
+REFERENCE_ARTIFACT = "reference/features.parquet"  # read by serving.monitor (drift)
+REFERENCE_ROWS_PER_DAY = 5000
+REFERENCE_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ def publish(trained: Trained, tables: Tables, tracking: TrackingSettings, cards_
     exp = experiment_id(tracking, config.registered_name)
     with mlflow.start_run(experiment_id=exp) as run:
         _log_run(trained, source)
+        _log_reference(trained)
         decision = _gate(trained, tables, tracking, c)  # before registering: it may fail
         bundle = trained.bundle()
         version = bundle.log(trained.test.head(5)).registered_model_version  # feature rows
@@ -88,6 +93,35 @@ def _log_run(trained: Trained, source: str) -> None:
     if len(trained.assessment.groups):
         mlflow.log_table(trained.assessment.groups, "evaluation/groups.json")
     _log_figures(trained)
+
+
+def reference_sample(trained: Trained, rows_per_day: int = REFERENCE_ROWS_PER_DAY,
+                     seed: int = REFERENCE_SEED) -> pd.DataFrame:
+    """The training reference ``mooc-risk monitor`` compares current runs with (drift): the
+    model's feature columns, ``as_of_day`` and ``probability`` (the model's P(label), 0–1) of
+    the rows it was not fitted to — the validation and test runs, so that the scores are the
+    ones the model gives to runs it has not seen, as it does to current runs (scores of its own
+    training rows are sharper and would read as score drift). At most ``rows_per_day`` rows per
+    as-of day, sampled with ``seed``; no keys, no labels."""
+    rows, split = trained.rows, trained.split
+    held = rows.frame[split.valid | split.test]
+    columns = list(dict.fromkeys([*rows.feature_columns, "as_of_day"]))
+    shuffled = held.sample(frac=1.0, random_state=seed)
+    sample = shuffled[shuffled.groupby("as_of_day").cumcount() < rows_per_day].sort_index()
+    out = sample[columns].reset_index(drop=True)
+    out["as_of_day"] = out["as_of_day"].astype("int64")
+    out["probability"] = est.positive_proba(trained.model, est.as_model_input(
+        sample, rows.feature_columns, rows.categorical_columns))
+    return out
+
+
+def _log_reference(trained: Trained) -> None:
+    """``reference_sample`` as the run's artifact ``REFERENCE_ARTIFACT`` (Parquet)."""
+    folder, name = REFERENCE_ARTIFACT.rsplit("/", 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        reference_sample(trained).to_parquet(path, index=False)
+        mlflow.log_artifact(str(path), folder)
 
 
 def _log_figures(trained: Trained) -> None:

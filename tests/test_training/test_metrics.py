@@ -3,12 +3,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from mooc_risk.models.quality import expected_calibration_error, top_share_precision_recall
 from mooc_risk.training.fairness import abroca, group_report
-from mooc_risk.training.metrics import (
-    classification_metrics,
-    expected_calibration_error,
-    top_share_precision_recall,
-)
+from mooc_risk.training.metrics import classification_metrics
 
 Y = np.array([0, 0, 1, 1, 0, 1, 0, 1, 1, 0])
 P = np.array([0.1, 0.4, 0.35, 0.8, 0.2, 0.9, 0.65, 0.55, 0.7, 0.05])
