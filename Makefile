@@ -16,11 +16,19 @@ REAL_DATA ?= ../shared/data
 # the demo service's state, all under data/: keys, feature store, intervention log, session secret
 APP_ENV = MOOC_RISK_KEYS_FILE=data/keys.yaml MOOC_RISK_STORE=data/store \
   MOOC_RISK_DB_URL=sqlite:///data/journal.db MOOC_RISK_SESSION_SECRET_FILE=data/session_secret \
-  MOOC_RISK_NOW=$(APP_NOW)
+  MOOC_RISK_HISTORY=data/history MOOC_RISK_NOW=$(APP_NOW)
 # "today" for the demo app: 14 days into the latest run of C001 (the synthetic runs are in 2024)
 APP_NOW = $(shell test -f $(DATA)/enrolments.parquet && $(BIN)/python -c "import pandas as pd; \
   e = pd.read_parquet('$(DATA)/enrolments.parquet'); c = e[e.course_id == 'C001']; \
   print((c.course_start.max() + pd.Timedelta(days=14)).isoformat())")
+
+# the nights `make checks` refreshes: days 7, 10 and 14 of C001's latest run (the last is APP_NOW's)
+NIGHTS = $(shell test -f $(DATA)/enrolments.parquet && $(BIN)/python -c "import pandas as pd; \
+  e = pd.read_parquet('$(DATA)/enrolments.parquet'); s = e[e.course_id == 'C001'].course_start.max(); \
+  print(' '.join(f'{s + pd.Timedelta(days=d):%Y-%m-%d}' for d in (7, 10, 14)))")
+# the demo's course team acts on day 14 on learners at risk, 30% held out at random; the planted
+# effect (+10 points of re-engagement, +5 of completion) is what `mooc-risk impact` should find
+PLANT ?= --plant-reengage 0.10 --plant-complete 0.05 --holdout-share 0.3 --intervention-day 14
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,7 +43,7 @@ $(STAMP): requirements.lock pyproject.toml
 install: $(STAMP) ## create .venv and install the pinned dependencies (requirements.lock)
 
 demo: $(STAMP) ## the main job on synthetic data: data → features → train → register → serve → score
-	$(BIN)/mooc-risk generate --learners $(LEARNERS) --courses $(COURSES) --seed $(SEED) --out $(DATA)
+	$(BIN)/mooc-risk generate --learners $(LEARNERS) --courses $(COURSES) --seed $(SEED) $(PLANT) --out $(DATA)
 	$(BIN)/mooc-risk survey-report --data $(DATA)
 	$(BIN)/mooc-risk features --data $(DATA) --as-of $(AS_OF) --out data/features.parquet
 	$(BIN)/mooc-risk train --data $(DATA) --target dropout
@@ -57,6 +65,20 @@ app: $(STAMP) ## serve the demo (after `make demo`) with the course-team app at 
 	@echo "--- open http://127.0.0.1:$(DEMO_PORT)/app/courses/C001 and sign in with $$(cat data/demo-key.txt)"
 	@echo "    (today is $(APP_NOW) for the demo: day 14 of C001's latest run; Ctrl-C stops)"
 	$(APP_ENV) $(BIN)/mooc-risk serve --data $(DATA) --port $(DEMO_PORT)
+
+checks: $(STAMP) ## after `make demo`: nightly refreshes, then `monitor` and `impact` on the demo data (reports in data/reports)
+	@test -f data/demo-key.txt || { echo "run \`make demo\` first"; exit 2; }
+	@for night in $(NIGHTS); do $(APP_ENV) $(BIN)/mooc-risk refresh --data $(DATA) --date $$night || exit $$?; done
+	$(APP_ENV) $(BIN)/mooc-risk monitor --data $(DATA) --date $(lastword $(NIGHTS)) --out data/reports/monitor; \
+	  code=$$?; test $$code -eq 0 -o $$code -eq 3  # 3: a retrain rule fired (the report says which)
+	$(APP_ENV) $(BIN)/mooc-risk impact --data $(DATA) --out data/reports/impact
+	@echo "--- open data/reports/monitor/index.html and data/reports/impact/index.html"
+
+checks-images: checks ## the README's "Is it working?" plots, from `make checks` on the demo data
+	mkdir -p docs/img
+	cp data/reports/monitor/scores-dropout.png docs/img/monitor-scores-dropout.png
+	cp data/reports/monitor/auc-dropout.png docs/img/monitor-auc-dropout.png
+	cp data/reports/impact/effects.png docs/img/impact-effects.png
 
 screenshots: $(STAMP) ## the README's screenshots of the app, taken by the browser test on the demo data
 	@test -f data/demo-key.txt || { echo "run \`make demo\` first"; exit 2; }
@@ -107,4 +129,4 @@ clean: ## remove the venv, generated data and caches (keeps mlruns/)
 	rm -rf $(VENV) data .pytest_cache .hypothesis
 
 
-.PHONY: help install demo app screenshots test test-fast wheel-check lint bench-features bench-serving bench-real bench-ingest bench-refresh bench-soak bench-throughput lock clean
+.PHONY: help install demo app checks checks-images screenshots test test-fast wheel-check lint bench-features bench-serving bench-real bench-ingest bench-refresh bench-soak bench-throughput lock clean

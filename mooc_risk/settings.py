@@ -184,8 +184,7 @@ class OpsSettings(_EnvSettings):
     """How the running service behaves: how often it looks for a new ``@champion``, a new data
     version or a newly materialized day (seconds); the largest request body it reads (bytes,
     413 above); the log format (``text``, or ``json``: one JSON object per line); whether it
-    writes an access log line per request (off where a proxy logs requests already: the line
-    costs about a tenth of a ``/score`` request's time, bench/results/soak.md)."""
+    writes an access log line per request (off where a proxy logs requests already)."""
 
     poll_seconds: float = Field(30.0, gt=0, le=86_400, validation_alias="MOOC_RISK_POLL_SECONDS")
     max_body_bytes: int = Field(1_000_000, ge=1_000, validation_alias="MOOC_RISK_MAX_BODY_BYTES")

@@ -69,6 +69,7 @@ def monitor(
 def _run(data, night, course, thresholds_file, out, tracking, paths, engine):
     from mooc_risk.serving.monitor import load_thresholds, monitor, set_signal_tags
     from mooc_risk.serving.monitor_report import log_to_mlflow, write_report
+    from mooc_risk.serving.monitor_status import write_status
 
     thresholds = load_thresholds(thresholds_file)
     result = write_report(out, lambda stage: monitor(
@@ -76,6 +77,7 @@ def _run(data, night, course, thresholds_file, out, tracking, paths, engine):
         backend=engine.backend, html_dir=stage))
     run_id = log_to_mlflow(tracking, result, out)
     tagged = set_signal_tags(tracking, result)
+    write_status(paths.history_dir, result, out)  # what the app shows a course team
     return result, tagged, run_id
 
 

@@ -27,6 +27,7 @@ from mooc_risk.serving.app import NotFound, RiskApp, Unavailable
 from mooc_risk.serving.holdout import HoldoutConfig
 from mooc_risk.serving.keys import ALL_COURSES, AuthError, KeysUnavailable
 from mooc_risk.serving.logbook import Logbook
+from mooc_risk.serving.monitor_status import course_status
 from mooc_risk.serving.roster import Roster
 from mooc_risk.serving.web import views
 from mooc_risk.serving.web.session import COOKIE, SIGN_IN_COOKIE, Session, Sessions
@@ -441,4 +442,5 @@ def course_page(request: Request, course_id: str, page: int = 1) -> Response:
         model_version=str(all_rows["model_version"].iloc[0]) if len(all_rows) else "",
         model=ctx.risk.scorer(listing["target"]).bundle.name, today=ctx.risk.today(),
         data_until=ctx.risk.data_until(), holdout=ctx.holdout.get(course_id),
+        checked=course_status(ctx.risk.follower.paths.history_dir, course_id, ctx.risk.today().date()),
         held_out=int(all_rows["holdout_until"].notna().sum()))

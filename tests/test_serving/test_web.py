@@ -4,6 +4,7 @@ document, in-process (the browser tests drive the same pages in Chromium)."""
 import csv
 import io
 import re
+import shutil
 from urllib.parse import quote
 
 import pandas as pd
@@ -455,3 +456,35 @@ def test_a_course_with_a_holdout_says_who_is_in_it_and_until_when(web, served):
         assert {r["Learner ID"] for r in rows if r["Holdout until"]} == drawn
     finally:
         ctx.holdout = {}
+
+
+def test_the_course_page_shows_the_last_model_check_of_the_course(web, served):
+    """``mooc-risk monitor`` leaves its status next to the predictions history; the course page
+    says whether a retrain is advised, with the signals that concern this course only."""
+    from datetime import date, timedelta
+
+    from mooc_risk.serving.monitor import MonitorResult, Signal, TargetReport
+    from mooc_risk.serving.monitor_status import FOLDER, write_status
+
+    sign_in(web, served.key)
+    assert "has not run for this course yet" in web.get("/app/courses/C001").text
+    history = served.paths.history_dir
+
+    def checked(day: date, *signals: Signal) -> None:
+        report = TargetReport("dropout", "mooc-risk-dropout", "4", {}, signals=list(signals))
+        write_status(history, MonitorResult(f"{day}", "data", None, [report]), history / "report")
+
+    today = date.today()
+    try:
+        checked(today - timedelta(days=2))
+        checked(today - timedelta(days=1),
+                Signal("dropout", "auc_drop", 14, 0.61, 0.05, "C001", "AUC 0.61 at day 14 in C001"),
+                Signal("dropout", "auc_drop", 14, 0.55, 0.05, "C002", "AUC 0.55 at day 14 in C002"))
+        checked(today + timedelta(days=1))  # a date after today is not read
+        page = web.get("/app/courses/C001").text
+        assert f"Model check {today - timedelta(days=1)}: retrain advised" in page
+        assert "AUC 0.61 at day 14 in C001" in page and "C002" not in page.split('id="monitoring"')[1].split("</p>")[0]
+        checked(today)
+        assert f"Model check {today}: no drift or decay past the thresholds" in web.get("/app/courses/C001").text
+    finally:
+        shutil.rmtree(history / FOLDER, ignore_errors=True)
