@@ -14,10 +14,12 @@
   AUC, PR-AUC (``sklearn.metrics``), ECE (10 equal-width bins; see ``decay_cells``) and the
   precision among the top 10 % by risk, against the model's test figures
   (``BundleMetadata.test_metrics``: ``test_auc``, ``test_pr_auc``, ``test_ece``,
-  ``test_precision_top10``). A learner scored at the same as-of day on several nights (a
+  ``test_precision_top10``). Only the nights up to the monitored date are read (a back-dated
+  run is as of its date). A learner scored at the same as-of day on several nights (a
   self-paced run) counts once, with the first prediction issued.
 - **Signals** (``Thresholds``, ``models/monitor.yaml``): feature drift share ≥ 0.5 at an as-of
-  day, score drift, an AUC ≥ 0.05 below the test AUC, an ECE ≥ 0.1, decay only in cells with
+  day, score drift, an AUC ≥ 0.05 below the test AUC of that as-of day (``test_auc_by_day``;
+  the pooled ``test_auc`` for a day training did not log), an ECE ≥ 0.1, decay only in cells with
   ≥ 200 labelled learners. Each fired rule sets the MLflow tag ``retrain_signal`` on the model
   version (``set_signal_tags``).
 
@@ -289,16 +291,31 @@ def decay_cells(rows: pd.DataFrame, risk_of: str, min_labelled: int,
     return cells
 
 
+def test_auc_of(report: TargetReport, day: int) -> tuple[float | None, str]:
+    """The test AUC a cell of as-of day ``day`` is compared with, and which: the model's test
+    AUC at that day (``test_auc_by_day``, "as-of day d") when training logged it, else the
+    pooled ``test_auc`` ("pooled"); (None, "none") when the model has neither."""
+    if day in report.test_auc_by_day:
+        return float(report.test_auc_by_day[day]), f"as-of day {day}"
+    pooled = report.test_metrics.get("test_auc")
+    return (None, "none") if pooled is None else (float(pooled), "pooled")
+
+
 def decay_signals(report: TargetReport, thresholds: DecayThresholds) -> None:
-    test_auc = report.test_metrics.get("test_auc")
+    """Fill ``report.signals`` from ``report.decay``: ``auc_drop`` when a cell's AUC is ≥
+    ``auc_drop`` below the test AUC of its as-of day (``test_auc_of``; each cell records it as
+    ``test_auc`` and ``test_auc_of``), ``ece`` when its ECE is ≥ ``ece``."""
     for cell in report.decay:
+        test_auc, of = test_auc_of(report, int(cell["as_of_day"]))
+        cell.update(test_auc=test_auc, test_auc_of=of)
         if cell["status"] != "ok":
             continue
         where = f"{cell['course_id']} day {cell['as_of_day']}"
         if test_auc is not None and cell["auc"] <= test_auc - thresholds.auc_drop:
+            reference = f"test {test_auc:.3f}" + (" (pooled)" if of == "pooled" else "")
             report.signals.append(Signal(report.target, "auc_drop", cell["as_of_day"], cell["auc"],
                                          test_auc - thresholds.auc_drop, cell["course_id"],
-                                         f"AUC {cell['auc']:.3f} vs test {test_auc:.3f} in {where}"))
+                                         f"AUC {cell['auc']:.3f} vs {reference} in {where}"))
         if cell["ece"] is not None and cell["ece"] >= thresholds.ece:
             report.signals.append(Signal(report.target, "ece", cell["as_of_day"], cell["ece"],
                                          thresholds.ece, cell["course_id"],
@@ -338,6 +355,8 @@ def monitor(data: Path, day: date, tracking: TrackingSettings, history_dir: Path
     tables_by_spec: dict[str, Tables] = {}
     features_by_spec: dict[str, pd.DataFrame] = {}
     predictions = history.read_history(history_dir, course_id=course)
+    # as of ``day``: the nights up to it, not those a back-dated run finds after it
+    predictions = predictions[pd.to_datetime(predictions["date"]) <= pd.Timestamp(day)]
     outcomes = None
     result = MonitorResult(f"{day:%Y-%m-%d}", str(Path(data).resolve()), course, [], notes)
     for target, bundle in bundles.items():
@@ -368,7 +387,8 @@ def monitor(data: Path, day: date, tracking: TrackingSettings, history_dir: Path
         if outcomes is None:
             report.notes.append("no outcomes table in the data folder: decay not computed")
         elif mine.empty:
-            report.notes.append(f"no predictions of v{bundle.version} in the history yet: decay not computed")
+            report.notes.append(f"no predictions of v{bundle.version} in the history yet "
+                                f"(up to {day:%Y-%m-%d}): decay not computed")
         else:
             rows = issued_with_outcomes(mine, outcomes)
             report.decay = decay_cells(rows, bundle.risk_of, thresholds.decay.min_labelled, ece)

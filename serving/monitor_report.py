@@ -6,6 +6,8 @@
     REPORT_DIR/monitor.json               the same figures, machine-readable (``monitor.as_dict``)
     REPORT_DIR/scores-<target>.png        the model's probability, reference vs current, per day
     REPORT_DIR/auc-<target>.png           realised AUC by as-of day (per course) vs the test AUC
+                                          (by as-of day; the decay table names the test AUC each
+                                          cell was compared with: ``test_auc``, ``test_auc_of``)
     REPORT_DIR/drift-<target>-day<d>.html Evidently's data drift report of the day (its own JS)
 
 and the same figures logged to the MLflow experiment ``mooc-risk-monitor``, one run per call.
@@ -127,16 +129,20 @@ def render_html(result: MonitorResult, figures: dict[str, list[str]]) -> str:
         if report.decay:
             test = report.test_metrics
             out.append("<h3>Decay (predictions issued vs outcomes)</h3><p>Test figures: AUC "
-                       f"{_fmt(test.get('test_auc'))}, PR-AUC {_fmt(test.get('test_pr_auc'))}, ECE "
-                       f"{_fmt(test.get('test_ece'))}, top-10% precision "
-                       f"{_fmt(test.get('test_precision_top10'))}</p><table><tr><th>course</th>"
-                       "<th>as-of day</th><th>labelled</th><th>positives</th><th>AUC</th><th>PR-AUC</th>"
-                       "<th>ECE</th><th>top-10% precision</th><th>status</th></tr>")
+                       f"{_fmt(test.get('test_auc'))} (pooled), PR-AUC {_fmt(test.get('test_pr_auc'))}, "
+                       f"ECE {_fmt(test.get('test_ece'))}, top-10% precision "
+                       f"{_fmt(test.get('test_precision_top10'))}. Each cell's AUC is compared with "
+                       "the test AUC of its as-of day, or the pooled one for a day without it.</p>"
+                       "<table><tr><th>course</th><th>as-of day</th><th>labelled</th><th>positives</th>"
+                       "<th>AUC</th><th>test AUC (of)</th><th>PR-AUC</th><th>ECE</th>"
+                       "<th>top-10% precision</th><th>status</th></tr>")
             for c in report.decay:
+                reference = (f"{_fmt(c['test_auc'])} ({_e(c.get('test_auc_of', ''))})"
+                             if c.get("test_auc") is not None else "–")
                 out.append(f"<tr><td>{_e(c['course_id'])}</td><td>{c['as_of_day']}</td><td>{c['n']}</td>"
-                           f"<td>{c['positives']}</td><td>{_fmt(c['auc'])}</td><td>{_fmt(c['pr_auc'])}"
-                           f"</td><td>{_fmt(c['ece'])}</td><td>{_fmt(c['precision_top10'])}</td>"
-                           f"<td>{_e(c['status'])}</td></tr>")
+                           f"<td>{c['positives']}</td><td>{_fmt(c['auc'])}</td><td>{reference}</td>"
+                           f"<td>{_fmt(c['pr_auc'])}</td><td>{_fmt(c['ece'])}</td>"
+                           f"<td>{_fmt(c['precision_top10'])}</td><td>{_e(c['status'])}</td></tr>")
             out.append("</table>")
         for name in figures.get(report.target, []):
             out.append(f"<p><img src='{_e(name)}' alt='{_e(name)}'></p>")

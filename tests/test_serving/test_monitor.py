@@ -21,12 +21,19 @@ from mooc_risk.serving.monitor import (
     REFERENCE_ARTIFACT,
     SIGNAL_TAG,
     DecayThresholds,
+    MonitorResult,
+    Signal,
+    TargetReport,
     Thresholds,
+    as_dict,
     decay_cells,
+    decay_signals,
     issued_with_outcomes,
     monitor,
 )
 from mooc_risk.serving.monitor_command import register
+from mooc_risk.serving.monitor_report import render_html
+from mooc_risk.serving.monitor_status import FOLDER, course_status, write_status
 from mooc_risk.settings import TrackingSettings
 
 DATE = pd.Timestamp("2024-05-20").date()  # the served data: C001 at day 21, C002 day 14, C003 day 7
@@ -105,6 +112,8 @@ def test_decay_equals_sklearn_on_the_history_and_outcomes(served, watched):
 
     result = monitor(served.data, DATE, watched["tracking"], watched["history"], thresholds=FEW)
     issued = history.read_history(watched["history"])
+    assert issued["date"].max() == NEXT  # the night after DATE is in the history, and not read:
+    issued = issued[pd.to_datetime(issued["date"]) <= pd.Timestamp(DATE)]  # as of DATE
     outcomes = pd.read_parquet(served.data / "outcomes.parquet")
     for report in result.targets:
         target = Target(report.target)
@@ -208,3 +217,96 @@ def replace_history(source: Path, folder: Path, version: str) -> Path:
         history.write_day(folder, day, frame.assign(model_version=version))
     return folder
 
+
+
+def test_a_back_dated_monitor_reads_only_the_predictions_issued_by_its_date(watched, served):
+    """The history holds DATE and NEXT; a monitor as of the day before DATE has nothing issued
+    yet, and one as of DATE only the predictions of DATE."""
+    before = DATE - pd.Timedelta(days=1)
+    report = dropout(monitor(served.data, before, watched["tracking"], watched["history"],
+                             thresholds=FEW, targets=[Target.DROPOUT]))
+    assert report.decay == [] and "in the history yet" in " ".join(report.notes), report.notes
+
+
+def reported(decay: list[dict], by_day: dict[int, float], test_auc: float | None = 0.80) -> TargetReport:
+    report = TargetReport("dropout", "mooc-risk-dropout", "3",
+                          {} if test_auc is None else {"test_auc": test_auc}, by_day)
+    report.decay = [{"course_id": course, "as_of_day": day, "n": 300, "positives": 90, "auc": auc,
+                     "pr_auc": 0.5, "ece": 0.02, "precision_top10": 0.6, "status": "ok"}
+                    for course, day, auc in decay]
+    return report
+
+
+def test_the_auc_of_an_as_of_day_is_compared_with_the_test_auc_of_that_day():
+    """Test AUC by day 0: 0.65, 14: 0.85 (pooled 0.80). Day 0 at 0.62 is fine (the pooled AUC
+    would fire), day 14 at 0.78 has decayed (the pooled AUC would not fire), day 21 (not
+    trained) falls back on the pooled AUC."""
+    report = reported([("C1", 0, 0.62), ("C1", 14, 0.78), ("C1", 21, 0.74), ("C1", 7, 0.70)],
+                      {0: 0.65, 7: 0.72, 14: 0.85})
+    decay_signals(report, DecayThresholds())
+    fired = {(s.course_id, s.as_of_day): s for s in report.signals if s.rule == "auc_drop"}
+    assert set(fired) == {("C1", 14), ("C1", 21)}
+    assert fired[("C1", 14)].threshold == pytest.approx(0.80)  # 0.85 - 0.05
+    assert fired[("C1", 21)].threshold == pytest.approx(0.75)  # 0.80 - 0.05
+    assert "day 14" in fired[("C1", 14)].text and "0.850" in fired[("C1", 14)].text
+    cells = {c["as_of_day"]: c for c in report.decay}
+    assert (cells[0]["test_auc"], cells[0]["test_auc_of"]) == (0.65, "as-of day 0")
+    assert (cells[21]["test_auc"], cells[21]["test_auc_of"]) == (0.80, "pooled")
+    # monitor.json and the report say which test AUC each cell was compared with
+    result = MonitorResult("2024-05-20", "data", None, [report])
+    cell = next(c for c in as_dict(result)["targets"]["dropout"]["decay"] if c["as_of_day"] == 14)
+    assert (cell["test_auc"], cell["test_auc_of"]) == (0.85, "as-of day 14")
+    page = render_html(result, {})
+    assert "test AUC" in page and "0.850 (as-of day 14)" in page and "0.800 (pooled)" in page
+    # no test AUC at all: no auc_drop, and the cell says so
+    bare = reported([("C1", 0, 0.51)], {}, test_auc=None)
+    decay_signals(bare, DecayThresholds())
+    assert bare.signals == [] and bare.decay[0]["test_auc"] is None
+
+
+def status_of(day: str, course: str | None, *signals: Signal) -> MonitorResult:
+    return MonitorResult(day, "data", course, [TargetReport("dropout", "mooc-risk-dropout", "3", {},
+                                                            signals=list(signals))])
+
+
+def test_a_course_monitor_keeps_the_all_courses_status_of_the_same_date(tmp_path):
+    history_dir, report = tmp_path / "history", tmp_path / "report"
+    weird = "course-v1:MITx+6.00x/2024_T1"  # "/" and "+" in a course id
+    today = pd.Timestamp("2024-05-21").date()
+    write_status(history_dir, status_of("2024-05-20", None,
+                                        Signal("dropout", "auc_drop", 14, 0.6, 0.7, "C2", "AUC C2"),
+                                        Signal("dropout", "auc_drop", 14, 0.6, 0.7, weird, "AUC weird")),
+                 report)
+    write_status(history_dir, status_of("2024-05-20", "C2"), report)  # C2 re-checked: nothing fired
+    write_status(history_dir, status_of("2024-05-20", weird,
+                                        Signal("dropout", "ece", 7, 0.3, 0.1, weird, "ECE weird")), report)
+    files = sorted(p.name for p in (history_dir / FOLDER).iterdir())
+    assert len(files) == 3 and all("/" not in f and "+" not in f for f in files), files
+    # C1: the all-courses run is still there (the C2 run did not replace it)
+    assert course_status(history_dir, "C1", today) == {
+        "date": "2024-05-20", "report": str(report), "signals": [], "versions": {"dropout": "3"}}
+    # C2 and the weird course: their own run of the same date wins over the all-courses one
+    assert course_status(history_dir, "C2", today)["signals"] == []
+    assert [s["text"] for s in course_status(history_dir, weird, today)["signals"]] == ["ECE weird"]
+    # a later all-courses run wins over an older course run
+    write_status(history_dir, status_of("2024-05-21", None), report)
+    assert course_status(history_dir, weird, today)["date"] == "2024-05-21"
+    assert course_status(history_dir, weird, pd.Timestamp("2024-05-20").date())["signals"][0]["text"] \
+        == "ECE weird"
+
+
+@pytest.mark.parametrize("broken", [
+    {"date": "2024-05-21", "course": None},  # no targets
+    {"date": "2024-05-21", "course": None, "targets": {"dropout": {"version": "3"}}},  # no signals
+    {"date": "2024-05-21", "course": None, "targets": {"dropout": {"version": "3", "signals": [{}]}}},
+    {"date": "2024-05-21", "course": None, "targets": ["dropout"]},
+    {"date": "2024-05-21", "course": None, "targets": {"dropout": {"version": "3", "signals": 3}}},
+    {"course": None, "targets": {}},  # no date
+    ["not", "an", "object"],
+])
+def test_a_status_file_missing_keys_is_skipped(tmp_path, broken):
+    history_dir = tmp_path / "history"
+    write_status(history_dir, status_of("2024-05-20", None), tmp_path / "report")
+    (history_dir / FOLDER / "2024-05-21.json").write_text(json.dumps(broken))
+    found = course_status(history_dir, "C1", pd.Timestamp("2024-05-22").date())
+    assert found is not None and found["date"] == "2024-05-20"
