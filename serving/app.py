@@ -20,7 +20,7 @@ from mooc_risk.errors import InputError
 from mooc_risk.features.population import in_population, running_runs
 from mooc_risk.models.targets import Target
 from mooc_risk.serving import schemas
-from mooc_risk.serving.follow import Follower, Served
+from mooc_risk.serving.follow import Follower, NotReady, Served
 from mooc_risk.serving.history import read_history
 from mooc_risk.serving.interventions import suggest
 from mooc_risk.serving.keys import KeyRing, Keys
@@ -152,17 +152,19 @@ class RiskApp:
         if course_id not in self._need_store().courses(self._instrument()):
             raise NotFound(f"unknown course {course_id!r}")
 
-    def scored(self, target: str, day: int) -> ScoredDay:
+    def scored(self, target: str, day: int, *, wait: bool = True) -> ScoredDay:
         """Every listed enrolment scored (with reasons) at ``day`` by ``target``'s model, with
         one intervention per learner over all loaded targets; computed once per model
         versions, data version and date (under that key's own lock: other days never wait),
-        then reused."""
+        then reused. ``wait=False``: NotReady instead of computing."""
         self.scorer(target)  # NotFound for a target without a model
         served, today = self.served, self.service.today()
         key = self._scored_key(served, day)
         with self._lock:
             found = self._scored.get(key)
             lock = self._locks.setdefault(key, threading.Lock())
+        if found is None and not wait:
+            raise NotReady(f"day {day} is not scored yet")
         if found is None:
             with lock:
                 with self._lock:
@@ -182,24 +184,16 @@ class RiskApp:
         return (tuple(served.versions().items()), served.store.version if served.store else None,
                 day, self.service.today().date())
 
-    def answers_at_once(self, request: schemas.ScoreRequest) -> bool:
-        """True when ``score(request)`` is lookups only — learner ids, and the day it needs is
-        scored already — so the service may answer it on its event loop instead of a worker
-        thread (BentoML's thread hop halves the throughput of a sub-millisecond endpoint,
-        bench/results/soak.md). False for raw learners, a day not scored yet, or a request
-        ``score`` will reject (it raises the error then)."""
-        if request.learners is not None:
-            return False
-        try:
-            day = request.as_of_day if request.as_of_day is not None else self.default_day(request)
-            key = self._scored_key(self.served, day)
-        except (NotFound, InputError, Unavailable):
-            return False
-        with self._lock:
-            return key in self._scored
-
     # --- POST /score ------------------------------------------------------------------
-    def score(self, request: schemas.ScoreRequest, key: str | None) -> schemas.ScoreResponse:
+    def score(self, request: schemas.ScoreRequest, key: str | None, *,
+              wait: bool = True) -> schemas.ScoreResponse:
+        """``POST /score``. ``wait=False``: answer only from memory — learner ids, on a day
+        scored already, with the runs' dates and courses known — else raise NotReady before
+        reading any table (the service answers such requests on its event loop, the others in
+        a worker thread: BentoML's thread hop halves a sub-millisecond endpoint's throughput,
+        bench/results/throughput.md)."""
+        if not wait and (request.learners is not None or not self.served.lookups_ready()):
+            raise NotReady("needs computing")
         if request.learners is not None:
             return score_raw(self, request, key)
         self.keys.check(key, request.course_id)
@@ -209,7 +203,7 @@ class RiskApp:
         wanted = list(dict.fromkeys(request.learner_ids))
         found: dict[str, dict[str, dict]] = {}
         for target in self.targets(request.targets):
-            scored = self.scored(target, day)
+            scored = self.scored(target, day, wait=wait)
             for learner_id in wanted:
                 row = scored.row(request.course_id, request.run_id, learner_id)
                 if row is not None:

@@ -39,6 +39,11 @@ from mooc_risk.settings import EngineSettings, PathSettings, ServiceSettings, Tr
 log = logging.getLogger(__name__)
 
 
+class NotReady(Exception):
+    """The answer needs computing (tables, features, scores) and the caller asked not to wait:
+    ask again where waiting is fine (the service: off its event loop)."""
+
+
 class RegistryUnavailable(RuntimeError):
     """The model registry cannot be read (unreachable, missing, corrupt)."""
 
@@ -71,6 +76,13 @@ class Served:
             with self._lock:
                 self._cache["run_dates"] = found
         return found
+
+    def lookups_ready(self) -> bool:
+        """Whether the runs' dates and the courses are in memory, so that answering from an
+        already scored day reads no table."""
+        with self._lock:
+            dates = "run_dates" in self._cache
+        return dates and self.store is not None and self.store.courses_known
 
     def versions(self) -> dict[str, str]:
         return {str(t): str(s.bundle.version) for t, s in self.scorers.items()}

@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from mooc_risk.errors import InputError
 from mooc_risk.serving import log_hygiene, logs, metrics, schemas
 from mooc_risk.serving.app import NotFound, RiskApp, Unavailable
+from mooc_risk.serving.follow import NotReady
 from mooc_risk.serving.guards import Guards
 from mooc_risk.serving.health import Health
 from mooc_risk.serving.holdout import load_configs
@@ -141,15 +142,22 @@ class RiskService:
         headers = ctx.request.headers
         try:
             key = bearer(headers.get("authorization"), headers.get("x-api-key"))
-            if self.app.answers_at_once(request):  # lookups only: on the event loop
-                return self.app.score(request, key)
-            # features to compute or raw learners to score: a worker thread, with the request's
-            # pinned models and data (to_thread copies the context)
-            return await asyncio.to_thread(self.app.score, request, key)
+            try:
+                return self._score(request, key, wait=False)  # lookups only: on the event loop
+            except NotReady:  # features to compute or raw learners to score: a worker thread,
+                # with the request's pinned models and data (to_thread copies the context)
+                return await asyncio.to_thread(self._score, request, key)
         except (AuthError, NotFound, InputError, Unavailable) as exc:
             response = _fail(exc)
             ctx.response.status_code = response.status_code  # BentoML applies ctx's status
             return response
+
+    def _score(self, request: schemas.ScoreRequest, key: str | None,
+               wait: bool = True) -> schemas.ScoreResponse:
+        response = self.app.score(request, key, wait=wait)
+        if request.learners is not None:  # raw learners: not on a run's list, no holdout
+            return response
+        return self.logbook.withhold_scores(request.course_id, request.run_id, response, wait=wait)
 
     @api.post("/courses/{course_id:path}/predictions", response_model=schemas.CoursePredictionsPage,
               responses={200: {"content": {"text/csv": {}}}})
@@ -161,6 +169,7 @@ class RiskService:
         try:
             rows, total, run_id = self.app.course_predictions(course_id, request,
                                                               bearer(authorization, x_api_key))
+            rows = self.logbook.withhold_rows(course_id, run_id, rows)
         except (AuthError, NotFound, InputError) as exc:
             return _fail(exc)
         if request.format == "csv":

@@ -114,6 +114,11 @@ class FeatureStore:
                 con.raw_sql("SET temp_directory = '" + str(self.spill_dir).replace("'", "''") + "'")
         return con
 
+    @property
+    def courses_known(self) -> bool:
+        """Whether ``courses`` is answered from memory (no table is read)."""
+        return self._courses is not None
+
     def courses(self, cmap: ConstructMap) -> set[str]:
         if self._courses is None:
             frame = self.tables(cmap).enrolments.select("course_id").distinct().to_pyarrow()

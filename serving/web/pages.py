@@ -9,6 +9,7 @@ course the key does not open, 404 for an unknown course, run or learner, 400 for
 
 from __future__ import annotations
 
+import asyncio
 import io
 from dataclasses import dataclass, field
 from functools import cache
@@ -277,6 +278,7 @@ def _with_holdout(ctx: WebContext, course_id: str, run: str, day: int, rows: pd.
         holdout.assign(ctx.logbook.journal, course_id, [
             holdout.Listed(run, r.learner_id, r.risk_band, r.intervention, int(r.as_of_day), float(r.risk))
             for r in rows.itertuples()], ctx.holdout, now)
+        ctx.logbook.forget_withheld(course_id, run)  # the API withholds the new draws at once
     until = holdout.withheld(ctx.logbook.journal, course_id, run, now)
     rows["holdout_until"] = rows["learner_id"].map(lambda lid: until[lid].date() if lid in until else None)
     return rows
@@ -344,12 +346,19 @@ def _constructs(risk: RiskApp, course_id: str, run: str, learner_id: str, day: i
 async def record_intervention(request: Request, course_id: str) -> Response:
     session, entry = _open(request, course_id)
     form = await _form(request, session)
+    # scoring and the journal's writes run in a worker thread, not on the service's event loop
+    # (to_thread copies the request's pinned models and data)
+    return await asyncio.to_thread(_record_intervention, request, course_id, entry, form)
+
+
+def _record_intervention(request: Request, course_id: str, entry, form) -> Response:
     ctx = _ctx(request)
     run, target, day = _choices(ctx.risk, course_id, form)
-    if form.get("scope") == "filtered":
-        learner_ids = list(_listing(ctx, course_id, form)["rows"]["learner_id"])
+    if form.get("scope") == "filtered":  # the list shown, but for the learners in the holdout
+        rows = _listing(ctx, course_id, form)["rows"]
+        learner_ids = list(rows.loc[rows["holdout_until"].isna(), "learner_id"])
         if not learner_ids:
-            raise InputError("the filtered list is empty: nothing was recorded")
+            raise InputError("the filtered list is empty (or all in the holdout): nothing was recorded")
     else:
         learner_ids = [str(v) for v in form.getlist("learner_id") if str(v)]
         if not learner_ids:
@@ -364,6 +373,10 @@ async def record_intervention(request: Request, course_id: str) -> Response:
 async def record_feedback(request: Request, course_id: str) -> Response:
     session, entry = _open(request, course_id)
     form = await _form(request, session)
+    return await asyncio.to_thread(_record_feedback, request, course_id, entry, form)
+
+
+def _record_feedback(request: Request, course_id: str, entry, form) -> Response:
     ctx = _ctx(request)
     run, target, day = _choices(ctx.risk, course_id, form)
     learner_id = str(form.get("learner_id", "")).strip()
@@ -443,4 +456,5 @@ def course_page(request: Request, course_id: str, page: int = 1) -> Response:
         model=ctx.risk.scorer(listing["target"]).bundle.name, today=ctx.risk.today(),
         data_until=ctx.risk.data_until(), holdout=ctx.holdout.get(course_id),
         checked=course_status(ctx.risk.follower.paths.history_dir, course_id, ctx.risk.today().date()),
-        held_out=int(all_rows["holdout_until"].notna().sum()))
+        held_out=int(all_rows["holdout_until"].notna().sum()),
+        held_listed=int(listing["rows"]["holdout_until"].notna().sum()))

@@ -249,3 +249,33 @@ def test_the_services_feature_engine_has_a_memory_limit_and_a_spill_folder_in_th
     assert default.memory_limit.endswith("MB") and int(default.memory_limit[:-2]) >= 512
     with pytest.raises(pydantic.ValidationError, match=r"feature_memory|MOOC_RISK_FEATURE_MEMORY"):
         EngineSettings.of(feature_memory="lots")
+
+
+def test_answering_without_waiting_reads_no_table_and_says_not_ready_instead(registry, served, monkeypatch):
+    """The service answers /score on its event loop only from memory: a new data version, a
+    day not scored yet or raw learners are NotReady (answered in a worker thread), never
+    computed on the loop."""
+    from mooc_risk.serving.app import RiskApp
+    from mooc_risk.serving.follow import NotReady
+    from mooc_risk.serving.keys import Keys
+    from mooc_risk.serving.schemas import ScoreRequest
+    from mooc_risk.serving.store import FeatureStore
+
+    _, follower, data, _ = registry
+    app = RiskApp(ServiceSettings.of(data_dir=data), follower, Keys(served.paths.keys_file), follower.load())
+    row = pd.read_parquet(data / "enrolments.parquet").query("course_id == 'C001'").iloc[0]
+
+    def ask(day: int) -> ScoreRequest:
+        return ScoreRequest(course_id="C001", run_id=row.run_id, learner_ids=[row.learner_id], as_of_day=day)
+
+    with app.pinned():
+        with pytest.raises(NotReady):  # nothing read yet: not even the runs' dates
+            app.score(ask(7), served.key, wait=False)
+        waited = app.score(ask(7), served.key)
+        reads = []
+        monkeypatch.setattr(FeatureStore, "features", lambda *a, **k: reads.append(a) or 1 / 0)
+        monkeypatch.setattr(FeatureStore, "tables", lambda *a, **k: reads.append(a) or 1 / 0)
+        assert app.score(ask(7), served.key, wait=False) == waited  # from memory
+        with pytest.raises(NotReady):
+            app.score(ask(0), served.key, wait=False)  # another day: not scored yet
+        assert reads == []

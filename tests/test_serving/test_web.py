@@ -349,7 +349,7 @@ def test_every_value_from_data_is_html_escaped_on_every_page():
     common = {"csrf": evil, "entry": type("E", (), {"id": evil, "label": evil, "course": evil})(),
               "course_id": evil, "run": evil, "target": evil, "done": evil}
     course = templates().env.get_template("course.html").render(
-        **common, rows=[row], page=1, pages=1, total=1, listed=1, query={"band": evil}, runs=[evil],
+        **common, rows=[row], page=1, pages=1, total=1, listed=1, held_listed=0, query={"band": evil}, runs=[evil],
         targets=[evil], day=3, days=[3], filters=Filters(band=evil), bands=[evil], statuses=[evil],
         categories=[evil], actions_shown=[evil], actions=[evil], has_roster=True, model_version=evil,
         model=evil, today=datetime(2024, 1, 1))
@@ -450,12 +450,32 @@ def test_a_course_with_a_holdout_says_who_is_in_it_and_until_when(web, served):
         merged = web.get("/app/courses/C001/mail-merge.csv", params={"run": web.run_id})
         mailed = {r["Learner ID"] for r in csv.DictReader(io.StringIO(merged.text.lstrip("\ufeff")))}
         assert mailed and not mailed & drawn
+        # nobody can record an action for a held-out learner: no checkbox, no form, a 400 naming why
+        assert f'name="learner_id" value="{held}"' not in page
+        assert 'id="record"' not in detail
+        refused = web.post("/courses/C001/interventions", headers=auth(served.key), json={
+            "learner_ids": [held], "action": "send a welcome message: how the course works and a "
+            "link to the first activity", "done_by": "tutor", "run_id": web.run_id})
+        assert refused.status_code == 400 and "holdout until" in refused.json()["error"]
+        # the API withholds the action too
+        scored = web.post("/score", headers=auth(served.key), json={
+            "course_id": "C001", "run_id": web.run_id, "learner_ids": [held], "as_of_day": web.day})
+        assert {s["intervention"] for s in scored.json()["predictions"][0]["scores"].values()} == {
+            f"withheld: in the course's holdout until {until}"}
+        listed = web.post("/courses/C001/predictions", headers=auth(served.key), json={
+            "run_id": web.run_id, "as_of_day": web.day, "page_size": 500}).json()["rows"]
+        assert {r["learner_id"] for r in listed if r["intervention"].startswith("withheld")} == drawn
         ctx.holdout = {"C001": HoldoutConfig(share=0.1, days=30)}  # a recorded draw never changes
         again = web.get("/app/courses/C001/export.csv", params={"run": web.run_id})
         rows = list(csv.DictReader(io.StringIO(again.text.lstrip("\ufeff"))))
         assert {r["Learner ID"] for r in rows if r["Holdout until"]} == drawn
-    finally:
+    finally:  # the session's other tests run without a holdout
         ctx.holdout = {}
+        import sqlalchemy as sa
+
+        with ctx.logbook.journal._engine.begin() as connection:
+            connection.execute(sa.text("DELETE FROM holdout"))
+        ctx.logbook._withheld.clear()
 
 
 def test_the_course_page_shows_the_last_model_check_of_the_course(web, served):
