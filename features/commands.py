@@ -71,25 +71,28 @@ def generate(
     plant_complete: Annotated[float | None, typer.Option(
         "--plant-complete", min=0.0, max=1.0, help="The simulated actions' effect on completion "
         "(probability points).")] = None,
-    holdout_share: Annotated[float, typer.Option(
+    holdout_share: Annotated[float | None, typer.Option(
         "--holdout-share", min=0.0, max=0.99, help="With a planted effect: share of the at-risk "
-        "learners held out at random.")] = 0.3,
+        "learners held out at random (default 0.3); not with --confounded.")] = None,
     intervention_day: Annotated[int, typer.Option(
         "--intervention-day", min=0, help="With a planted effect: the course day the team acts.")] = 14,
     confounded: Annotated[bool, typer.Option(
         "--confounded", help="With a planted effect: no holdout; the team acts more on the "
-        "riskiest (data for the observational estimate).")] = False,
+        "riskiest (data for the observational estimate); not with --holdout-share.")] = False,
 ) -> None:
     """Write a synthetic MOOC data set (deterministic by seed) in the canonical layout."""
     from mooc_risk.features.constructs import load_construct_map
     from mooc_risk.features.synthetic.generate import generate as write_synthetic
     from mooc_risk.features.synthetic.interventions import InterventionPlan
 
+    if confounded and holdout_share is not None:
+        raise typer.BadParameter("--confounded and --holdout-share exclude each other: a "
+                                 "confounded plan has no holdout", param_hint="--holdout-share")
     plan = None
     if plant_reengage is not None or plant_complete is not None:
+        share = {} if holdout_share is None else {"holdout_share": holdout_share}
         plan = InterventionPlan.uniform(plant_reengage or 0.0, plant_complete or 0.0,
-                                        as_of_day=intervention_day, holdout_share=holdout_share,
-                                        confounded=confounded)
+                                        as_of_day=intervention_day, confounded=confounded, **share)
     with progress_steps(3, "generate") as step:
         counts = write_synthetic(out, learners, courses, seed, load_construct_map(constructs),
                                  runs=runs, fmt=fmt.value, on_step=step, interventions=plan)

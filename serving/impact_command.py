@@ -2,8 +2,10 @@
 (``serving.impact``), written as a report folder.
 
 Exit codes: 0 done; 2 bad input (a missing table or column, no interventions, no comparison
-group, a bad database URL); 1 any other failure (one line on stderr; ``--debug`` shows the
-traceback).
+group, a bad database URL: our message, which names files and columns, never values); 1 any
+other failure — one line on stderr with the error's type only, since a library's message
+(pandas, EconML, a database driver) can quote data such as learner ids; ``--debug`` re-raises
+it with the traceback.
 """
 
 from __future__ import annotations
@@ -26,19 +28,21 @@ def impact(
                                                "in DATA, reads its interventions and holdout from "
                                                "the journal (MOOC_RISK_DB_URL).")] = None,
     interventions: Annotated[Path | None, typer.Option(
-        "--interventions", help="The intervention log as .parquet or .csv (default: DATA's "
-        "interventions.parquet, else the journal).")] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="On a failure, show the traceback.")] = False,
+        "--interventions", help="The intervention log as .parquet, .csv or a folder of .parquet "
+        "files (default: DATA's interventions table, else the journal).")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="On a failure, show the error's message "
+                                        "and traceback (may quote data).")] = False,
 ) -> None:
     """Measure whether the interventions help: randomised (treated vs held out) where a holdout
     exists, else observational (doubly robust, with its assumptions, overlap diagnostics and a
-    warning); by action and risk band. Exit 0 done, 2 bad input, 1 any other failure."""
+    warning); by suggested action and risk band. Exit 0 done, 2 bad input, 1 any other failure."""
     from mooc_risk.errors import InputError
+    from mooc_risk.features.canonical.tables import find_table
     from mooc_risk.serving.impact import analyse, write_report
 
     journal = None
     try:
-        in_data = (Path(data) / "interventions.parquet").exists()
+        in_data = find_table(Path(data), "interventions") is not None
         if course is not None and interventions is None and not in_data:
             from mooc_risk.serving.journal.journal import Journal
             from mooc_risk.settings import DatabaseSettings
@@ -52,7 +56,9 @@ def impact(
     except Exception as exc:
         if debug:
             raise
-        typer.secho(f"error: {type(exc).__name__}: {exc}", err=True, fg=typer.colors.RED)
+        typer.secho(f"error: the impact report failed ({type(exc).__name__}); its message is "
+                    "not shown as it may quote data — rerun with --debug to see it", err=True,
+                    fg=typer.colors.RED)
         raise typer.Exit(EXIT_FAILURE) from None
     finally:
         if journal is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from cli_helpers import run_cli
 
 from mooc_risk.features.synthetic.generate import generate
 from mooc_risk.features.synthetic.interventions import Effect, InterventionPlan
@@ -62,3 +63,15 @@ def test_plan_writes_the_log_and_keeps_events_and_outcomes_consistent(tmp_path, 
 def test_a_plan_out_of_range_is_refused(tmp_path, cmap):
     with pytest.raises(ValueError, match="holdout_share"):
         generate(tmp_path, 100, 2, seed=1, cmap=cmap, interventions=InterventionPlan(holdout_share=1.5))
+
+
+def test_confounded_and_holdout_share_exclude_each_other(tmp_path, capsys, monkeypatch):
+    args = ["generate", "--learners", 50, "--courses", 2, "--plant-reengage", 0.1, "--out", tmp_path / "d"]
+    result = run_cli([*args, "--confounded", "--holdout-share", 0.2], capsys, monkeypatch)
+    assert result.code == 2
+    assert "--confounded" in result.err and "--holdout-share" in result.err
+    assert not (tmp_path / "d").exists()
+    assert run_cli([*args, "--confounded"], capsys, monkeypatch).code == 0
+    assert not (tmp_path / "d" / "holdout.parquet").exists()
+    assert run_cli([*args, "--holdout-share", 0.2], capsys, monkeypatch).code == 0
+    assert 0 < pd.read_parquet(tmp_path / "d" / "holdout.parquet").held_out.mean() < 0.5
