@@ -4,10 +4,18 @@ memory, so that DuckDB spills to disk instead of growing until the kernel kills 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 DEFAULT_MEMORY_SHARE = 0.4  # of the machine's memory, for each DuckDB step (import, features)
 MIN_MEMORY_MB = 512
+# a DuckDB memory size as a user writes it: 512MB, 2GB, 1.5 gb (powers of 1000)
+SIZE_PATTERN = r"\d+(\.\d+)?\s*(KB|MB|GB|TB|kb|mb|gb|tb)"
+
+
+def is_size(text: str) -> bool:
+    """Whether ``text`` is a DuckDB memory size (``SIZE_PATTERN``)."""
+    return re.fullmatch(SIZE_PATTERN, text) is not None
 
 
 def machine_memory() -> int:

@@ -30,6 +30,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mooc_risk.errors import InputError
+from mooc_risk.memory import SIZE_PATTERN
 
 STATE_DIR = Path(".mooc-risk")  # local state of a working folder (keys, store, id secret)
 
@@ -155,7 +156,7 @@ class EngineSettings(_EnvSettings):
     spills to ``STORE/.spill``)."""
 
     backend: Backend = Field(Backend.DUCKDB, validation_alias="MOOC_RISK_BACKEND")
-    feature_memory: str | None = Field(None, pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|kb|mb|gb|tb)$",
+    feature_memory: str | None = Field(None, pattern=f"^{SIZE_PATTERN}$",
                                        validation_alias="MOOC_RISK_FEATURE_MEMORY")
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import pandas as pd
+import pyarrow as pa
 from cachetools import LRUCache
 
 from mooc_risk.days import course_day
@@ -21,7 +22,7 @@ from mooc_risk.features.population import in_population, running_runs
 from mooc_risk.models.targets import Target
 from mooc_risk.serving import schemas
 from mooc_risk.serving.follow import Follower, NotReady, Served
-from mooc_risk.serving.history import read_history
+from mooc_risk.serving.history import empty_history, read_history
 from mooc_risk.serving.interventions import suggest
 from mooc_risk.serving.keys import KeyRing, Keys
 from mooc_risk.serving.raw import score_raw
@@ -313,8 +314,13 @@ class RiskApp:
         without reasons), so the last point is the risk the list shows."""
         today = self.service.today()
         points: dict[int, RiskPoint] = {}
-        issued = read_history(self.follower.paths.history_dir, course_id=course_id, run_id=run_id,
-                              learner_id=learner_id)
+        try:
+            issued = read_history(self.follower.paths.history_dir, course_id=course_id, run_id=run_id,
+                                  learner_id=learner_id)
+        except (OSError, pa.ArrowException) as exc:  # a foreign or broken file in HISTORY
+            log.warning("the predictions history cannot be read (%s): the chart scores every day now",
+                        type(exc).__name__)
+            issued = empty_history()
         issued = issued[(issued["target"] == target) & (issued["as_of_day"] < day)
                         & (issued["date"] <= today.date())]
         for row in issued.sort_values("date", kind="stable").itertuples():

@@ -159,6 +159,12 @@ def dates(history_dir: Path) -> list[date]:
     return sorted(found)
 
 
+def empty_history() -> pd.DataFrame:
+    """A history without rows: ``read_history``'s columns and types."""
+    empty = pa.schema([(PARTITION, pa.date32()), *SCHEMA]).empty_table()
+    return empty.to_pandas()[[PARTITION, *SCHEMA.names]]
+
+
 def read_history(history_dir: Path, *, course_id: str | None = None, run_id: str | None = None,
                  learner_id: str | None = None) -> pd.DataFrame:
     """The history's rows (optionally of one course, run, learner), ``date`` first, sorted by
@@ -166,8 +172,7 @@ def read_history(history_dir: Path, *, course_id: str | None = None, run_id: str
     columns = [PARTITION, *SCHEMA.names]
     root = Path(history_dir)
     if not dates(root):
-        empty = pa.schema([(PARTITION, pa.date32()), *SCHEMA]).empty_table()
-        return empty.to_pandas()[columns]
+        return empty_history()
     dataset = ds.dataset(root, format="parquet", schema=SCHEMA.append(pa.field(PARTITION, pa.date32())),
                          partitioning=ds.partitioning(pa.schema([(PARTITION, pa.date32())]), flavor="hive"),
                          exclude_invalid_files=False)  # "_runs/" and ".*" (temporary) are ignored

@@ -17,7 +17,7 @@ after the share or the salt changed — returns the recorded one.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -83,11 +83,14 @@ class Listed:
 
 
 def assign(journal: Journal, course_id: str, listed: Iterable[Listed],
-           configs: Mapping[str, HoldoutConfig], now: datetime | None = None) -> list[HoldoutRow]:
-    """Draw and record the holdout of a course's listed learners at risk (band medium or high);
-    the recorded draws, one per such learner, in the given order (a learner drawn before keeps
-    that draw). [] when the course has no holdout configured (off) — nothing is recorded.
-    ``now``: naive UTC (default: the clock); ``until`` = now + the configured days."""
+           configs: Mapping[str, HoldoutConfig], now: datetime | None = None,
+           eligible: Callable[[Listed], bool] | None = None) -> list[HoldoutRow]:
+    """Draw and record the holdout of a course's listed learners who are ``eligible`` (default:
+    at risk, band medium or high; the app: any learner with a suggested action, whatever the
+    target shown); the recorded draws, one per such learner, in the given order (a learner
+    drawn before keeps that draw). [] when the course has no holdout configured (off) —
+    nothing is recorded. ``now``: naive UTC (default: the clock); ``until`` = now + the
+    configured days."""
     config = configs.get(course_id)
     if config is None:
         return []
@@ -97,7 +100,7 @@ def assign(journal: Journal, course_id: str, listed: Iterable[Listed],
                       held_out=draw_unit(salt, course_id, x.run_id, x.learner_id) < config.share,
                       until=now + timedelta(days=config.days), share=config.share,
                       as_of_day=x.as_of_day, risk=x.risk, risk_band=x.risk_band, suggested=x.suggested)
-            for x in listed if x.risk_band in AT_RISK_BANDS]
+            for x in listed if (eligible(x) if eligible else x.risk_band in AT_RISK_BANDS)]
     return journal.record_holdout(rows)
 
 

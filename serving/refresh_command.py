@@ -11,7 +11,6 @@ both default to 40 % of the machine's memory, at least 512MB — ``serving.refre
 from __future__ import annotations
 
 import json
-import re
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -20,15 +19,15 @@ from typing import Annotated
 import typer
 
 from mooc_risk.features.commands import TABLE_SOURCES, DataDir, Source
+from mooc_risk.memory import is_size
 from mooc_risk.progress import progress_steps
 
 # --source of refresh: the event-log sources of `import`
 LogSource = StrEnum("LogSource", {s.name: s.value for s in Source if s not in TABLE_SOURCES})
-SIZE = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB)", re.I)  # DuckDB sizes (powers of 1000)
 
 
 def _check_size(value: str | None, option: str) -> None:
-    if value is not None and not SIZE.fullmatch(value):
+    if value is not None and not is_size(value):
         raise typer.BadParameter(f"expected a size such as 512MB or 2GB, got {value!r}",
                                  param_hint=option)
 

@@ -71,11 +71,6 @@ class TargetScorer:
         return suggest(self.catalogue.interventions, {self.target: out})[self.target]
 
 
-def reason_columns(columns) -> int:
-    """How many reason ranks a scored frame (or row) carries."""
-    return sum(1 for c in columns if c.startswith("reason_") and c.endswith("_text"))
-
-
 def load_scorers(tracking: TrackingSettings, targets: list[Target],
                  skip_missing: bool = False) -> tuple[dict[Target, TargetScorer], dict[Target, str]]:
     """A scorer on each target's ``@champion`` bundle, and why the others have none. Without

@@ -267,17 +267,20 @@ def _choices(risk: RiskApp, course_id: str, params) -> tuple[str, str, int]:
 
 def _with_holdout(ctx: WebContext, course_id: str, run: str, day: int, rows: pd.DataFrame) -> pd.DataFrame:
     """``rows`` with ``holdout_until`` (a date; None: not held out). Where the course has a
-    holdout (``serving.holdout``, opt-in), the list of today's day draws its at-risk learners
-    first (recorded once: a learner's draw never changes); a held-out learner's suggested
-    action is withheld until that date."""
+    holdout (``serving.holdout``, opt-in), the list of today's day draws its learners with a
+    suggested action first — the one action chosen over all targets, so the draw does not
+    depend on the target shown (recorded once: a learner's draw never changes); a held-out
+    learner's suggested action is withheld until that date."""
     rows = rows.assign(holdout_until=None)
     if course_id not in ctx.holdout:
         return rows
     now = ctx.risk.today()
     if day == ctx.risk.current_day(course_id, run):
+        none = ctx.risk._catalogue().none
         holdout.assign(ctx.logbook.journal, course_id, [
             holdout.Listed(run, r.learner_id, r.risk_band, r.intervention, int(r.as_of_day), float(r.risk))
-            for r in rows.itertuples()], ctx.holdout, now)
+            for r in rows.itertuples()], ctx.holdout, now,
+            eligible=lambda x: x.suggested != none)  # an action on any target: not the target shown
         ctx.logbook.forget_withheld(course_id, run)  # the API withholds the new draws at once
     until = holdout.withheld(ctx.logbook.journal, course_id, run, now)
     rows["holdout_until"] = rows["learner_id"].map(lambda lid: until[lid].date() if lid in until else None)
