@@ -3,7 +3,6 @@ options every stage's commands share (the data folder, the instrument, as-of day
 
 from __future__ import annotations
 
-import re
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Annotated
 import typer
 
 from mooc_risk.days import parse_days
+from mooc_risk.memory import is_size
 from mooc_risk.progress import progress_steps
 from mooc_risk.settings import Backend
 
@@ -200,7 +200,7 @@ def import_data(
     from mooc_risk.features.sources.staging import staged_output
 
     inputs = [*inputs, *(more or [])]
-    if memory is not None and not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB)", memory, re.I):
+    if memory is not None and not is_size(memory):
         raise typer.BadParameter(f"expected a size such as 512MB or 4GB, got {memory!r}",
                                  param_hint="--memory")
     if source not in TABLE_SOURCES:
