@@ -293,10 +293,13 @@ def decay_cells(rows: pd.DataFrame, risk_of: str, min_labelled: int,
 
 def test_auc_of(report: TargetReport, day: int) -> tuple[float | None, str]:
     """The test AUC a cell of as-of day ``day`` is compared with, and which: the model's test
-    AUC at that day (``test_auc_by_day``, "as-of day d") when training logged it, else the
-    pooled ``test_auc`` ("pooled"); (None, "none") when the model has neither."""
-    if day in report.test_auc_by_day:
-        return float(report.test_auc_by_day[day]), f"as-of day {day}"
+    AUC at the latest trained day at or before ``day`` (``test_auc_by_day``, "as-of day d":
+    a learner known for longer is no harder to rank, so an earlier day's figure does not
+    flag a day the model was not trained on), else the pooled ``test_auc`` ("pooled");
+    (None, "none") when the model has neither."""
+    earlier = [d for d in report.test_auc_by_day if d <= day]
+    if earlier:
+        return float(report.test_auc_by_day[max(earlier)]), f"as-of day {max(earlier)}"
     pooled = report.test_metrics.get("test_auc")
     return (None, "none") if pooled is None else (float(pooled), "pooled")
 

@@ -238,26 +238,31 @@ def reported(decay: list[dict], by_day: dict[int, float], test_auc: float | None
 
 
 def test_the_auc_of_an_as_of_day_is_compared_with_the_test_auc_of_that_day():
-    """Test AUC by day 0: 0.65, 14: 0.85 (pooled 0.80). Day 0 at 0.62 is fine (the pooled AUC
-    would fire), day 14 at 0.78 has decayed (the pooled AUC would not fire), day 21 (not
-    trained) falls back on the pooled AUC."""
-    report = reported([("C1", 0, 0.62), ("C1", 14, 0.78), ("C1", 21, 0.74), ("C1", 7, 0.70)],
-                      {0: 0.65, 7: 0.72, 14: 0.85})
+    """Test AUC by day 0: 0.65, 7: 0.72, 14: 0.85 (pooled 0.80). Day 0 at 0.62 is fine (the
+    pooled AUC would fire), day 14 at 0.78 has decayed (the pooled AUC would not fire); a day
+    not trained on is compared with the latest trained day before it (day 10 at 0.70 with day
+    7's 0.72: fine; the pooled AUC would fire), and with the pooled AUC when there is none."""
+    report = reported([("C1", 0, 0.62), ("C1", 14, 0.78), ("C1", 21, 0.74), ("C1", 7, 0.70),
+                       ("C1", 10, 0.70)], {0: 0.65, 7: 0.72, 14: 0.85})
     decay_signals(report, DecayThresholds())
     fired = {(s.course_id, s.as_of_day): s for s in report.signals if s.rule == "auc_drop"}
     assert set(fired) == {("C1", 14), ("C1", 21)}
     assert fired[("C1", 14)].threshold == pytest.approx(0.80)  # 0.85 - 0.05
-    assert fired[("C1", 21)].threshold == pytest.approx(0.75)  # 0.80 - 0.05
+    assert fired[("C1", 21)].threshold == pytest.approx(0.80)  # day 14's 0.85 - 0.05
     assert "day 14" in fired[("C1", 14)].text and "0.850" in fired[("C1", 14)].text
     cells = {c["as_of_day"]: c for c in report.decay}
     assert (cells[0]["test_auc"], cells[0]["test_auc_of"]) == (0.65, "as-of day 0")
-    assert (cells[21]["test_auc"], cells[21]["test_auc_of"]) == (0.80, "pooled")
+    assert (cells[10]["test_auc"], cells[10]["test_auc_of"]) == (0.72, "as-of day 7")
+    assert (cells[21]["test_auc"], cells[21]["test_auc_of"]) == (0.85, "as-of day 14")
+    early = reported([("C1", 3, 0.60)], {7: 0.72, 14: 0.85})  # before any trained day: pooled
+    decay_signals(early, DecayThresholds())
+    assert (early.decay[0]["test_auc"], early.decay[0]["test_auc_of"]) == (0.80, "pooled")
     # monitor.json and the report say which test AUC each cell was compared with
     result = MonitorResult("2024-05-20", "data", None, [report])
     cell = next(c for c in as_dict(result)["targets"]["dropout"]["decay"] if c["as_of_day"] == 14)
     assert (cell["test_auc"], cell["test_auc_of"]) == (0.85, "as-of day 14")
     page = render_html(result, {})
-    assert "test AUC" in page and "0.850 (as-of day 14)" in page and "0.800 (pooled)" in page
+    assert "test AUC" in page and "0.850 (as-of day 14)" in page and "0.720 (as-of day 7)" in page
     # no test AUC at all: no auc_drop, and the cell says so
     bare = reported([("C1", 0, 0.51)], {}, test_auc=None)
     decay_signals(bare, DecayThresholds())
