@@ -408,14 +408,18 @@ def signal_text(report: TargetReport) -> str:
 
 
 def set_signal_tags(tracking: TrackingSettings, result: MonitorResult) -> dict[str, str]:
-    """Tag each model version whose rules fired with ``retrain_signal`` = ``signal_text``;
-    the tags set, by target."""
+    """Tag each model version whose rules fired with ``retrain_signal`` = ``signal_text``, and
+    remove the tag of a version none of whose rules fired when the monitor covered every
+    course (a ``--course`` run cannot clear what another course raised); the tags set, by
+    target."""
     c = registry.client(tracking)
     tagged = {}
     for report in result.targets:
         if report.signals:
             tagged[report.target] = signal_text(report)
             c.set_model_version_tag(report.model, report.version, SIGNAL_TAG, tagged[report.target])
+        elif result.course is None and SIGNAL_TAG in c.get_model_version(report.model, report.version).tags:
+            c.delete_model_version_tag(report.model, report.version, SIGNAL_TAG)
     return tagged
 
 

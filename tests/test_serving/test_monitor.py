@@ -173,6 +173,13 @@ def test_a_fired_rule_exits_3_tags_the_model_version_and_writes_the_report(
     assert (out / "scores-dropout.png").is_file() and (out / "auc-dropout.png").is_file()
     runs = c.search_runs([c.get_experiment_by_name("mooc-risk-monitor").experiment_id])
     assert runs and "dropout_drift_share_day_7" in runs[0].data.metrics
+    # the next monitor of every course with nothing past its thresholds clears the tag
+    lenient = tmp_path / "lenient.yaml"
+    lenient.write_text("drift: {feature_share: 1.0, score: false}\ndecay: {auc_drop: 0.99, ece: 0.99}\n")
+    again = run_monitor(["--data", thinned, "--date", DATE, "--out", tmp_path / "again",
+                         "--thresholds", lenient], env)
+    assert again.exit_code == 0, (again.output, again.exception)
+    assert SIGNAL_TAG not in c.get_model_version("mooc-risk-dropout", version.version).tags
 
 
 def test_bad_input_raises_input_error(watched, tmp_path):
