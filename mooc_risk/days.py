@@ -5,7 +5,7 @@ start, or the enrolment for a self-paced run); a row at day d sees events before
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import date, datetime
 
 DAY_SECONDS = 86_400
 
@@ -25,3 +25,9 @@ def parse_days(text: str) -> list[int]:
 def course_day(start: datetime, now: datetime) -> int:
     """The as-of day of ``now`` in a run that started at ``start`` (0 before the start)."""
     return max(0, math.floor((now - start).total_seconds() / DAY_SECONDS))
+
+
+def as_of_moment(day: date) -> datetime:
+    """The moment a date is scored as of: 00:00 UTC of ``day`` (naive UTC), as the nightly
+    ``refresh`` scores a night and ``monitor`` checks one."""
+    return datetime(day.year, day.month, day.day)

@@ -40,6 +40,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mooc_risk.days import as_of_moment
 from mooc_risk.errors import InputError, validation_problems
 from mooc_risk.features.build import FeatureSpec, build_features
 from mooc_risk.features.canonical.tables import Tables, read_tables
@@ -140,11 +141,6 @@ class MonitorResult:
     @property
     def signals(self) -> list[Signal]:
         return [s for t in self.targets for s in t.signals]
-
-
-def as_of_moment(day: date) -> datetime:
-    """00:00 UTC of ``day`` (naive), as ``refresh`` scores a night."""
-    return datetime(day.year, day.month, day.day)
 
 
 # --- the training reference ---------------------------------------------------------------

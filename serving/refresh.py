@@ -61,7 +61,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mooc_risk.days import course_day
+from mooc_risk.days import as_of_moment, course_day
 from mooc_risk.errors import InputError, ResourceError
 from mooc_risk.features.build import FeatureSpec
 from mooc_risk.features.canonical.schemas import KEYS
@@ -171,11 +171,6 @@ def _nothing_new(problems) -> bool:
 
 def result_path(history_dir: Path, day: date) -> Path:
     return Path(history_dir) / RUNS_FOLDER / f"{day:%Y-%m-%d}.json"
-
-
-def as_of_moment(day: date) -> datetime:
-    """The moment a date is scored as of: 00:00 UTC of the date (naive UTC)."""
-    return datetime(day.year, day.month, day.day)
 
 
 class NightlyRefresh:
