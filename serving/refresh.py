@@ -179,7 +179,10 @@ class NightlyRefresh:
     ``run``'s number of ``on_step`` calls once prepared.
 
     ``scorers``: the ``@champion`` scorers to score with (``scoring.load_scorers``); ``warn``
-    receives each warning as it happens (they are also in the result); ``feature_memory``
+    receives each warning as it happens (they are also in the result); ``draw_holdout(frame,
+    moment)`` (optional) draws the courses' holdouts on the night's scored rows and returns
+    how many learners are held out (``serving.holdout``; ``refresh`` passes it when a holdout
+    file is set up); ``feature_memory``
     DuckDB's memory limit for building features (a size such as ``"4GB"``; None:
     ``default_memory()``), with a spill folder of this job's in ``STORE/.spill``.
 
@@ -190,7 +193,8 @@ class NightlyRefresh:
     def __init__(self, data_dir: Path, day: date, scorers: dict[Target, TargetScorer], *,
                  store_dir: Path, history_dir: Path, backend: Backend = Backend.DUCKDB,
                  logs: Logs | None = None, feature_memory: str | None = None,
-                 warn: Callable[[str], None] = lambda _text: None):
+                 warn: Callable[[str], None] = lambda _text: None,
+                 draw_holdout: Callable[[pd.DataFrame, datetime], int] | None = None):
         if not scorers:
             raise InputError("no target has a @champion model; train one with `mooc-risk train`")
         self.data_dir, self.day, self.scorers = Path(data_dir), day, dict(scorers)
@@ -202,6 +206,7 @@ class NightlyRefresh:
         self.feature_memory = feature_memory or default_memory()
         self.spill_dir: Path | None = None
         self.moment = as_of_moment(day)
+        self.draw_holdout, self.held_out = draw_holdout, None
         self.seconds: dict[str, float] = {}
         self.warnings: list[str] = []
         self.events_appended: int | None = None
@@ -369,6 +374,9 @@ class NightlyRefresh:
         with self._timed("write"):
             partition = history.write_day(self.history_dir, self.day, frame)
         on_step("history written")
+        if self.draw_holdout is not None:  # the courses' opt-in holdouts, drawn on tonight's list
+            with self._timed("holdout"):
+                self.held_out = self.draw_holdout(frame, self.moment)
         self.seconds["total"] = round(time.perf_counter() - self._started, 3)
         result = self._result(frame, partition)
         write_text(result_path(self.history_dir, self.day), json.dumps(result, indent=1) + "\n")
@@ -431,6 +439,7 @@ class NightlyRefresh:
                 "days_materialized": len(self.materialized),
                 "days_computed": sum(m["computed"] for m in self.materialized),
                 "rows_written": len(frame),
+                "held_out": self.held_out,  # learners in a holdout drawn tonight or before
             },
             "runs": [{"course_id": r.course_id, "run_id": r.run_id,
                       "kind": "self-paced" if r.self_paced else "scheduled", "days": list(r.days)}

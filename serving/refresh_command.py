@@ -104,6 +104,7 @@ def _run(data: Path, night: date, logs: list[Path], source, import_memory: str |
          feature_memory: str | None, tracking, paths, engine) -> dict:
     from mooc_risk.errors import InputError
     from mooc_risk.models.targets import Target
+    from mooc_risk.serving.holdout import load_configs
     from mooc_risk.serving.refresh import Logs, NightlyRefresh
     from mooc_risk.serving.scoring import load_scorers
 
@@ -121,16 +122,43 @@ def _run(data: Path, night: date, logs: list[Path], source, import_memory: str |
     scorers, missing = load_scorers(tracking, list(Target), skip_missing=True)
     if not scorers:
         raise InputError("no target has a @champion model; train one with `mooc-risk train`")
+    holdouts = load_configs(paths.holdout_file)  # InputError for a bad file: before any work
     with NightlyRefresh(data, night, scorers, store_dir=paths.store_dir, history_dir=paths.history_dir,
                         backend=engine.backend, logs=job_logs,
-                        feature_memory=feature_memory or engine.feature_memory,
-                        warn=warn) as job:
+                        feature_memory=feature_memory or engine.feature_memory, warn=warn,
+                        draw_holdout=_holdout_drawer(holdouts, scorers) if holdouts else None) as job:
         for target, why in missing.items():
             job.warn(f"{target.value} not scored: {why}")
         with progress_steps(job.prepare_steps, f"refresh {night}: data") as step:
             job.prepare(step)
         with progress_steps(job.steps, f"refresh {night}: features and scores") as step:
             return job.run(step)
+
+
+def _holdout_drawer(configs: dict, scorers: dict):
+    """``draw_holdout`` for the night: in each course with a holdout, draw its learners with a
+    suggested action (any target: the one action per learner) and record them in the journal
+    (``MOOC_RISK_DB_URL``), as the app does when it shows the list — the same hash, so the same
+    learners; the number held out now."""
+    from mooc_risk.serving import holdout
+    from mooc_risk.serving.journal.journal import Journal
+    from mooc_risk.settings import DatabaseSettings
+
+    none = next(iter(scorers.values())).catalogue.interventions.none
+
+    def draw(frame, moment) -> int:
+        rows = frame.drop_duplicates(["course_id", "run_id", "learner_id"])
+        held = 0
+        with Journal.open(DatabaseSettings.from_env().db_url) as journal:
+            for course, listed in rows[rows["course_id"].isin(list(configs))].groupby("course_id"):
+                drawn = holdout.assign(journal, course, [
+                    holdout.Listed(r.run_id, r.learner_id, r.risk_band, r.intervention, int(r.as_of_day),
+                                   float(r.risk)) for r in listed.itertuples()], configs, moment,
+                    eligible=lambda x: x.suggested != none)
+                held += sum(d.held_out and d.until > moment for d in drawn)
+        return held
+
+    return draw
 
 
 def summary(result: dict) -> str:

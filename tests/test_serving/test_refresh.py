@@ -24,7 +24,9 @@ KEYS = ["course_id", "run_id", "learner_id", "target"]
 def nightly(served, tmp_path, monkeypatch) -> dict[str, Path]:
     """The served models; a store and a history of this test's own."""
     env = {**served.tracking.to_env(), "MOOC_RISK_STORE": str(tmp_path / "store"),
-           "MOOC_RISK_HISTORY": str(tmp_path / "history"), "MOOC_RISK_ID_SECRET": "s"}
+           "MOOC_RISK_HISTORY": str(tmp_path / "history"), "MOOC_RISK_ID_SECRET": "s",
+           "MOOC_RISK_HOLDOUT_FILE": str(tmp_path / "holdout.yaml"),  # none: no holdout
+           "MOOC_RISK_DB_URL": f"sqlite:///{tmp_path / 'journal.db'}"}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("MOOC_RISK_NOW", raising=False)
@@ -403,3 +405,33 @@ def test_materialize_days_builds_the_missing_days_in_one_call_into_the_same_file
     assert not temporary_files(tmp_path / "b")
     with pytest.raises(ValueError, match="≥ 0"):
         together.materialize_days(spec, [-1])
+
+
+def test_a_course_holdout_is_drawn_each_night_on_the_list_scored(served, nightly, tmp_path, capsys,
+                                                                  monkeypatch):
+    """A course with a holdout gets its draws from the nightly refresh too (a team using only
+    the API has one): the learners with a suggested action, by the same hash as the app, once."""
+    from mooc_risk.serving.holdout import draw_unit
+    from mooc_risk.serving.journal.journal import Journal
+
+    (tmp_path / "holdout.yaml").write_text("holdout:\n  C001: {share: 0.5, days: 14}\n")
+    result = refresh(["--data", served.data, "--date", DATE], capsys, monkeypatch)
+    assert result.code == 0, result.err
+    frame = pd.read_parquet(partition(nightly)).drop_duplicates(KEYS[:3])
+    listed = frame[(frame.course_id == "C001") & (frame.intervention != "no action needed now")]
+    expected = {r.learner_id for r in listed.itertuples()
+                if draw_unit("C001", "C001", r.run_id, r.learner_id) < 0.5}
+    with Journal.open(nightly["env"]["MOOC_RISK_DB_URL"]) as journal:
+        rows = journal.holdout("C001")
+    assert {r.learner_id for r in rows if r.held_out} == expected and expected
+    assert {r.learner_id for r in rows} == set(listed.learner_id)  # C002, C003: no holdout
+    run = json.loads(result_path(nightly["history"], pd.Timestamp(DATE).date()).read_text())
+    assert run["counts"]["held_out"] == len(expected)
+    again = refresh(["--data", served.data, "--date", DATE], capsys, monkeypatch)
+    assert again.code == 0
+    with Journal.open(nightly["env"]["MOOC_RISK_DB_URL"]) as journal:
+        assert [(r.learner_id, r.held_out, r.until) for r in journal.holdout("C001")] == [
+            (r.learner_id, r.held_out, r.until) for r in rows]
+    (tmp_path / "holdout.yaml").write_text("holdout:\n  C001: {share: 2, days: 14}\n")
+    bad = refresh(["--data", served.data, "--date", DATE], capsys, monkeypatch)
+    assert bad.code == 2 and "holdout C001: share" in bad.err
