@@ -316,10 +316,10 @@ NOTES = [
     "- the feature engine's DuckDB has a memory limit (`--feature-memory`, default 40 % of the "
     "machine's memory) and spills to `STORE/.spill` beyond it; the pandas frames of the 7 days "
     "come on top;",
-    "- the `import` command's DuckDB limit (512 MB) runs out of memory at 10^8 events "
-    "(10^6 enrolments) when it rebuilds enrolments and outcomes from all events; refresh's "
-    "`--import-memory` defaults to 40 % of the machine's memory, and running out exits 1 "
-    "naming the option;",
+    "- a fixed 512 MB DuckDB limit for the log import (the former default) runs out of memory "
+    "at 10^8 events (10^6 enrolments) when it rebuilds enrolments and outcomes from all events; "
+    "`import --memory` and refresh's `--import-memory` default to 40 % of the machine's memory, "
+    "and running out exits 1 naming the option;",
     "- same night again: the logs hold nothing new, so the data folder is left as it was and the "
     "pinned version and its feature files are found; what is left is reading the log and checking "
     "it against the history, validating the tables and scoring.",
