@@ -104,6 +104,18 @@ def assign(journal: Journal, course_id: str, listed: Iterable[Listed],
     return journal.record_holdout(rows)
 
 
+def assign_scored(journal: Journal, course_id: str, rows, configs: Mapping[str, HoldoutConfig],
+                  now: datetime, no_action: str) -> list[HoldoutRow]:
+    """``assign`` on a course's scored rows (a DataFrame with ``run_id``, ``learner_id``,
+    ``risk_band``, ``intervention``, ``as_of_day``, ``risk``; one row per learner), as the app
+    and the nightly refresh draw: the eligible are the learners whose suggested action is not
+    ``no_action`` — the one action chosen over all targets, so the draw does not depend on the
+    target a row was scored for."""
+    listed = [Listed(r.run_id, r.learner_id, r.risk_band, r.intervention, int(r.as_of_day), float(r.risk))
+              for r in rows.itertuples()]
+    return assign(journal, course_id, listed, configs, now, eligible=lambda x: x.suggested != no_action)
+
+
 def held_out_learners(journal: Journal, course_id: str, now: datetime | None = None,
                       run_id: str | None = None) -> list[HoldoutRow]:
     """For the app: the course's learners held out now (``until`` after ``now``, naive UTC,

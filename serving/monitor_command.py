@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from mooc_risk.features.commands import DataDir
+from mooc_risk.serving.job_errors import one_line_on_failure
 
 EXIT_RETRAIN = 3
 
@@ -37,23 +38,13 @@ def monitor(
     reference, and decay of the predictions issued (MOOC_RISK_HISTORY) once outcomes arrive.
     Exit 0 nothing fired, 3 a retrain rule fired (tag retrain_signal set on the model version),
     2 bad input, 1 any other failure."""
-    from mooc_risk.errors import InputError
     from mooc_risk.settings import EngineSettings, PathSettings, ServiceSettings, TrackingSettings
 
     tracking, paths, engine = (TrackingSettings.from_env(), PathSettings.from_env(),
                                EngineSettings.from_env())
     night = day.date() if day is not None else ServiceSettings.from_env().today().date()
-    try:
+    with one_line_on_failure(f"monitor {night}", debug):
         result, tagged, run_id = _run(data, night, course, thresholds, out, tracking, paths, engine)
-    except (InputError, typer.Exit, typer.Abort):
-        raise
-    except Exception as exc:
-        if debug:
-            raise
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        typer.secho(f"error: monitor {night} failed: {type(exc).__name__}: {text}", err=True,
-                    fg=typer.colors.RED)
-        raise typer.Exit(1) from None
     for report in result.targets:
         for note in report.notes:
             typer.echo(f"{report.target}: {note}", err=True)

@@ -21,6 +21,7 @@ import typer
 from mooc_risk.features.commands import TABLE_SOURCES, DataDir, Source
 from mooc_risk.memory import is_size
 from mooc_risk.progress import progress_steps
+from mooc_risk.serving.job_errors import one_line_on_failure
 
 # --source of refresh: the event-log sources of `import`
 LogSource = StrEnum("LogSource", {s.name: s.value for s in Source if s not in TABLE_SOURCES})
@@ -63,7 +64,6 @@ def refresh(
     the predictions history (MOOC_RISK_HISTORY/date=YYYY-MM-DD/predictions.parquet) and its
     result (MOOC_RISK_HISTORY/_runs/YYYY-MM-DD.json). Running it again for the same date
     replaces that date's files. Exit 0 done, 2 bad input, 1 any other failure."""
-    from mooc_risk.errors import InputError
     from mooc_risk.settings import EngineSettings, PathSettings, ServiceSettings, TrackingSettings
 
     logs = [*(logs or []), *(more or [])]
@@ -80,18 +80,9 @@ def refresh(
     tracking, paths, engine = (TrackingSettings.from_env(), PathSettings.from_env(),
                                EngineSettings.from_env())
     night = day.date() if day is not None else ServiceSettings.from_env().today().date()
-    try:
+    with one_line_on_failure(f"refresh {night}", debug):  # a nightly job: one line, exit 1
         result = _run(data, night, logs, source, import_memory, feature_memory, tracking, paths,
                       engine)
-    except (InputError, typer.Exit, typer.Abort):
-        raise  # bad input: the CLI prints it, exit 2
-    except Exception as exc:  # a nightly job fails with one line and exit code 1
-        if debug:
-            raise
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        typer.secho(f"error: refresh {night} failed: {type(exc).__name__}: {text}", err=True,
-                    fg=typer.colors.RED)
-        raise typer.Exit(1) from None
     line = summary(result)
     if as_json:
         typer.echo(line, err=True)
@@ -151,10 +142,7 @@ def _holdout_drawer(configs: dict, scorers: dict):
         held = 0
         with Journal.open(DatabaseSettings.from_env().db_url) as journal:
             for course, listed in rows[rows["course_id"].isin(list(configs))].groupby("course_id"):
-                drawn = holdout.assign(journal, course, [
-                    holdout.Listed(r.run_id, r.learner_id, r.risk_band, r.intervention, int(r.as_of_day),
-                                   float(r.risk)) for r in listed.itertuples()], configs, moment,
-                    eligible=lambda x: x.suggested != none)
+                drawn = holdout.assign_scored(journal, course, listed, configs, moment, none)
                 held += sum(d.held_out and d.until > moment for d in drawn)
         return held
 

@@ -276,11 +276,8 @@ def _with_holdout(ctx: WebContext, course_id: str, run: str, day: int, rows: pd.
         return rows
     now = ctx.risk.today()
     if day == ctx.risk.current_day(course_id, run):
-        none = ctx.risk._catalogue().none
-        holdout.assign(ctx.logbook.journal, course_id, [
-            holdout.Listed(run, r.learner_id, r.risk_band, r.intervention, int(r.as_of_day), float(r.risk))
-            for r in rows.itertuples()], ctx.holdout, now,
-            eligible=lambda x: x.suggested != none)  # an action on any target: not the target shown
+        holdout.assign_scored(ctx.logbook.journal, course_id, rows, ctx.holdout, now,
+                              ctx.risk._catalogue().none)
         ctx.logbook.forget_withheld(course_id, run)  # the API withholds the new draws at once
     until = holdout.withheld(ctx.logbook.journal, course_id, run, now)
     rows["holdout_until"] = rows["learner_id"].map(lambda lid: until[lid].date() if lid in until else None)
