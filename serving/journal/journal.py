@@ -18,6 +18,8 @@ import logging
 import math
 import numbers
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -232,7 +234,8 @@ class Journal:
         shown = parsed.render_as_string(hide_password=True)
         engine = _engine(parsed, shown)
         try:
-            _migrate(engine, shown, parsed.password)
+            with _opening_alone(parsed, shown):
+                _migrate(engine, shown, parsed.password)
         except BaseException:
             engine.dispose()
             raise
@@ -559,6 +562,31 @@ def _sqlite_engine(url: URL, shown: str) -> Engine:
     event.listen(engine, "connect", _sqlite_connected)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+@contextmanager
+def _opening_alone(url: URL, shown: str) -> Iterator[None]:
+    """For a SQLite file, hold a lock file beside it (``<file>.open-lock``) while this process
+    connects first and migrates: switching a new file to write-ahead logging while another
+    process opens it can fail at once with "database is locked", whatever the busy timeout
+    (seen with three processes opening an empty file together). PostgreSQL has its advisory
+    lock in ``_migrate``. InputError when the lock is not had within a minute."""
+    from filelock import FileLock, Timeout
+
+    if url.get_backend_name() != "sqlite" or url.query.get("uri"):
+        yield
+        return
+    path = Path(url.database).expanduser()
+    lock = FileLock(path.with_name(path.name + ".open-lock"), timeout=6 * BUSY_TIMEOUT_S)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise InputError(f"database {shown}: another process has been opening it for "
+                         f"{6 * BUSY_TIMEOUT_S} s") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _sqlite_connected(dbapi_connection, _record) -> None:
