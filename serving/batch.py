@@ -111,7 +111,7 @@ def only_runs(tables: Tables, runs: dict[str, str]) -> Tables:
     if e.count().to_pandas() == 0:
         shown = ", ".join(f"{c} {r}" for c, r in runs.items())
         raise InputError(f"no enrolment in run(s) {shown} (not in the enrolments table)")
-    keep = {name: getattr(tables, name) for name in ("events", "surveys", "outcomes")}
+    keep = {name: getattr(tables, name) for name in ("events", "surveys", "outcomes", "assessments")}
     return replace(tables, enrolments=e, **{n: kept(t) for n, t in keep.items() if t is not None})
 
 
@@ -120,6 +120,7 @@ def one_course(tables: Tables, course: str) -> Tables:
     e = tables.enrolments
     if e.filter(e.course_id == course).count().to_pandas() == 0:
         raise InputError(f"unknown course {course!r} (not in the enrolments table)")
-    keep = {name: getattr(tables, name) for name in ("enrolments", "events", "surveys", "outcomes")}
+    keep = {name: getattr(tables, name)
+            for name in ("enrolments", "events", "surveys", "outcomes", "assessments")}
     return replace(tables, **{n: t.filter(t.course_id == course) for n, t in keep.items()
                               if t is not None})

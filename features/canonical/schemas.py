@@ -90,12 +90,33 @@ class Outcomes(pa.DataFrameModel):
         strict = False
 
 
+class Assessments(pa.DataFrameModel):
+    """The course calendar (optional): one row per assessment of a run, known before the run
+    starts. A learner's submission is an assessment event (``Events``, an event type of the
+    spec's assessment types) whose ``object_id`` is the ``assessment_id``; its ``value`` is the
+    score (0–100 in OULAD). ``due_at`` empty: no deadline is known (OULAD's final exams);
+    ``weight`` in the course's own units (OULAD: percent of the module score), empty = unknown.
+    """
+
+    course_id: str
+    run_id: str
+    assessment_id: str
+    kind: str | None = pa.Field(nullable=True)  # the source's own word: TMA, CMA, Exam, quiz
+    due_at: dt.Timestamp | None = pa.Field(nullable=True)
+    weight: float | None = pa.Field(nullable=True, ge=0)
+
+    class Config:
+        strict = False
+
+
 TABLE_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "enrolments": Enrolments,
     "surveys": Surveys,
     "events": Events,
     "outcomes": Outcomes,
+    "assessments": Assessments,
 }
+ASSESSMENT_KEYS: tuple[str, str, str] = ("course_id", "run_id", "assessment_id")
 
 
 def survey_schema(items: list[str], scale_min: int, scale_max: int) -> pa.DataFrameSchema:

@@ -1,7 +1,8 @@
 """The four canonical tables, read from a folder and validated, as Ibis tables.
 
-A data folder holds ``enrolments`` and ``events`` (required) and ``surveys`` and ``outcomes``
-(optional), each as ``NAME.parquet``, ``NAME.csv`` or a folder ``NAME/`` of Parquet files.
+A data folder holds ``enrolments`` and ``events`` (required) and ``surveys``, ``outcomes`` and
+``assessments`` (the course calendar; optional), each as ``NAME.parquet``, ``NAME.csv`` or a
+folder ``NAME/`` of Parquet files.
 """
 
 from __future__ import annotations
@@ -16,22 +17,24 @@ from ibis.backends import BaseBackend
 from mooc_risk.errors import InputError
 from mooc_risk.features.canonical import validation
 from mooc_risk.features.canonical.engine import read_file
-from mooc_risk.features.canonical.schemas import survey_schema, table_schema
+from mooc_risk.features.canonical.schemas import ASSESSMENT_KEYS, survey_schema, table_schema
 from mooc_risk.features.constructs import ConstructMap
 from mooc_risk.files import recover_folder
 
 REQUIRED = ("enrolments", "events")
-OPTIONAL = ("surveys", "outcomes")
+OPTIONAL = ("surveys", "outcomes", "assessments")
 
 
 @dataclass(frozen=True)
 class Tables:
-    """Canonical, validated tables on one engine. ``outcomes`` is None when not given."""
+    """Canonical, validated tables on one engine. ``outcomes`` and ``assessments`` are None
+    when not given."""
 
     enrolments: ibis.Table
     events: ibis.Table
     surveys: ibis.Table
     outcomes: ibis.Table | None = None
+    assessments: ibis.Table | None = None
 
 
 def find_table(folder: Path, name: str) -> Path | None:
@@ -88,10 +91,29 @@ def canonical_tables(
     for name in ("surveys", "outcomes"):
         if name in typed:
             validation.check_unique_keys(typed[name], sources[name], f"{name[:-1]} row")
+    if "assessments" in raw:
+        typed["assessments"] = _calendar(raw["assessments"], schemas["assessments"],
+                                         sources["assessments"], enrolments)
     surveys = typed.get("surveys")
     if surveys is None:
         surveys = _empty_like(enrolments, schemas["surveys"])
-    return Tables(enrolments, typed["events"], surveys, typed.get("outcomes"))
+    return Tables(enrolments, typed["events"], surveys, typed.get("outcomes"),
+                  typed.get("assessments"))
+
+
+def _calendar(raw: ibis.Table, schema, source: str, enrolments: ibis.Table) -> ibis.Table:
+    """The assessments table, typed; InputError for an assessment listed twice in a run or a
+    run no enrolment has (a calendar for another data set)."""
+    table = validation.canonical_table(raw, schema, source)
+    validation.check_unique(table, source, "assessment", list(ASSESSMENT_KEYS))
+    runs = enrolments.select("course_id", "run_id").distinct()
+    unknown = table.select("course_id", "run_id").distinct().anti_join(runs, ["course_id", "run_id"])
+    found = unknown.order_by(["course_id", "run_id"]).limit(validation.SHOWN_ROWS).to_pandas()
+    if len(found):
+        shown = "; ".join(f"course_id={c} run_id={r}" for c, r in found.itertuples(index=False))
+        raise InputError(f"{source}: assessments of run(s) with no enrolment in the enrolments "
+                         f"table; first: {shown}")
+    return table
 
 
 def _read(con: BaseBackend, path: Path) -> ibis.Table:

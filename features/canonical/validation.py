@@ -196,18 +196,18 @@ def _null_rows(typed: ibis.Table, column: str) -> str:
 
 def check_unique_keys(table: ibis.Table, source: str, what: str) -> None:
     """At most one row per enrolment (learner_id, course_id, run_id)."""
-    dupes = (
-        table.group_by(list(KEYS))
-        .aggregate(rows=_.count())
-        .filter(_.rows > 1)
-        .order_by(list(KEYS))
-    )
+    check_unique(table, source, what, list(KEYS))
+
+
+def check_unique(table: ibis.Table, source: str, what: str, keys: list[str]) -> None:
+    """At most one row per ``keys``; InputError naming the first repeated keys otherwise."""
+    dupes = table.group_by(keys).aggregate(rows=_.count()).filter(_.rows > 1).order_by(keys)
     found = dupes.limit(SHOWN_ROWS).to_pandas()
     if len(found):
         total = dupes.count().to_pandas()
         raise InputError(
-            f"{source}: duplicate {what} — {int(total)} key(s) (learner_id, course_id, run_id) "
-            f"appear more than once; first: {format_keys(found)}"
+            f"{source}: duplicate {what} — {int(total)} key(s) ({', '.join(keys)}) "
+            f"appear more than once; first: {format_keys(found, keys)}"
         )
 
 
@@ -224,9 +224,9 @@ def check_known_enrolments(table: ibis.Table, enrolments: ibis.Table, source: st
         )
 
 
-def format_keys(frame: pd.DataFrame) -> str:
+def format_keys(frame: pd.DataFrame, keys: list[str] | tuple[str, ...] = KEYS) -> str:
     parts = []
     for row in frame.to_dict("records"):
         extra = f" ({row['rows']} rows)" if "rows" in row else ""
-        parts.append(" ".join(f"{k}={row[k]}" for k in KEYS) + extra)
+        parts.append(" ".join(f"{k}={row[k]}" for k in keys) + extra)
     return "; ".join(parts)
