@@ -13,7 +13,14 @@
   site, ``value`` = clicks, at 00:00 of the day (so a day's clicks count from the next as-of
   day). Rows for the same learner, site and day — including the 787,170 exact duplicates of
   the official file — are summed into one event: every logged click is kept, once.
-- studentAssessment → ``assessment`` events with the score, on the day submitted.
+- studentAssessment → ``assessment`` events with the score, on the day submitted;
+  ``object_id`` = ``id_assessment``.
+- assessments → the course calendar (``assessments``): ``assessment_id`` = ``id_assessment``
+  (the submissions' ``object_id``), ``kind`` = ``assessment_type`` (TMA, CMA, Exam),
+  ``due_at`` = the start + ``date`` days at 00:00, the same day arithmetic as the events (a
+  submission on the due day has ``ts`` = ``due_at``: on time), empty where ``date`` is missing
+  (most final exams), ``weight`` = the percent of the module score. Assessments of a
+  presentation not in courses, or without learners, are left out (and counted).
 - final_result → ``certified`` (Pass, Distinction) and ``dropped_out`` (Withdrawn, leaving on
   ``date_unregistration``).
 
@@ -25,11 +32,13 @@ the import uses is checked and cast here, as the dataset documents it:
 - ``?`` (the official marker) and an empty cell both mean missing. Documented missing values:
   ``date_registration`` → the learner enrols at the start; ``date_unregistration`` → never
   unregistered; ``date_submitted`` → not submitted (no event); ``score`` → a submission without
-  a recorded score (an ``assessment`` event without a value); ``imd_band``, ``region``, an
-  exam's ``date`` are not used.
+  a recorded score (an ``assessment`` event without a value); an assessment's ``date`` → no
+  known deadline (empty ``due_at``), its ``weight`` → unknown; ``imd_band`` and ``region`` are
+  not used.
 - Day offsets are whole days from the presentation's start, negative before it (registration
   before the start), within ±3650. Scores run from 0 to 100; clicks, credits and previous
-  attempts are not negative; ``final_result`` is Pass, Distinction, Fail or Withdrawn.
+  attempts are not negative; weights run from 0 to 100 (percent); ``final_result`` is Pass,
+  Distinction, Fail or Withdrawn.
 - Keys lose surrounding blanks and ``\\r`` (files saved on Windows); ids are whole numbers
   (``11391`` and ``11391.0`` are the same learner).
 - Anything else stops the import with an InputError naming the file, the line (CSV, the header
@@ -51,6 +60,7 @@ import duckdb
 
 from mooc_risk.errors import InputError
 from mooc_risk.features.sources.oulad_tables import (
+    ASSESSMENTS,
     ENROLMENTS,
     EVENTS,
     OUTCOMES,
@@ -69,6 +79,10 @@ STEPS = 4
 
 
 def convert(src: Path, stage: Path, step: Callable[[str], None]) -> dict[str, int]:
+    """Write enrolments, surveys, assessments (the calendar), events and outcomes of the OULAD
+    folder ``src`` to ``stage`` as Parquet; return the rows written per table and what was left
+    out (the summary's lines). InputError naming the file, line or row and column for a file
+    that is missing, unreadable or holds a value the checks refuse."""
     require(src, "OULAD folder")
     con = duckdb_connection()
     sources = {name: find_source(src, name) for name in FIELDS}
@@ -84,8 +98,9 @@ def convert(src: Path, stage: Path, step: Callable[[str], None]) -> dict[str, in
     step("read and checked")
     try:
         counts = {"enrolments": copy_to_parquet(con, ENROLMENTS, stage / "enrolments.parquet"),
-                  "surveys": copy_to_parquet(con, SURVEYS, stage / "surveys.parquet")}
-        step("enrolments and surveys")
+                  "surveys": copy_to_parquet(con, SURVEYS, stage / "surveys.parquet"),
+                  "assessments": copy_to_parquet(con, ASSESSMENTS, stage / "assessments.parquet")}
+        step("enrolments, surveys and the calendar")
         counts["events"] = copy_to_parquet(con, EVENTS, stage / "events.parquet")
         if counts["events"] == 0:
             raise InputError(no_events(con, sources))

@@ -1,7 +1,7 @@
 """OULAD's checked tables joined into the canonical ones: each key once, every click of a
 learner enrolled in its presentation, the presentations as runs, and the enrolments, surveys,
-events and outcomes (SQL over the views of ``oulad_values``); an import that would yield no
-enrolments or no events says what the files hold instead.
+events, outcomes and the calendar (``assessments``), as SQL over the views of ``oulad_values``;
+an import that would yield no enrolments or no events says what the files hold instead.
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ def left_out(con: duckdb.DuckDBPyConnection, clicks_without_presentation: int) -
     """What the import leaves out, by the dataset's rules, to be said in its summary (never in
     silence): learners and clicks of presentations not in courses, submissions without a date (the
     documented "no event"), submissions of an unknown assessment or of a learner not enrolled
-    in the assessment's presentation."""
+    in the assessment's presentation, and assessments whose presentation is not in courses or
+    has no learner (the calendar holds only runs the enrolments have)."""
     undated, unknown, unplaced, not_enrolled = con.execute("""
         SELECT count(*) FILTER (WHERE s.date_submitted IS NULL),
                count(*) FILTER (WHERE s.date_submitted IS NOT NULL AND a.id_assessment IS NULL),
@@ -106,12 +107,24 @@ def left_out(con: duckdb.DuckDBPyConnection, clicks_without_presentation: int) -
     learners = con.execute("""SELECT count(*) FROM studentInfo i ANTI JOIN runs r
                                ON r.course_id = i.code_module AND r.run_id = i.code_presentation
                             """).fetchone()[0]
+    unplaced_assessments, unattended = con.execute("""
+        SELECT count(*) FILTER (WHERE r.run_id IS NULL),
+               count(*) FILTER (WHERE r.run_id IS NOT NULL AND i.code_module IS NULL)
+        FROM assessments a
+        LEFT JOIN runs r ON r.course_id = a.code_module AND r.run_id = a.code_presentation
+        LEFT JOIN (SELECT DISTINCT code_module, code_presentation FROM studentInfo) i
+          ON i.code_module = a.code_module AND i.code_presentation = a.code_presentation
+        """).fetchone()
     found = {"studentInfo rows of a presentation not in courses (left out)": learners,
              "clicks of a presentation not in courses (left out)": clicks_without_presentation,
              "submissions without date_submitted (no event, as documented)": undated,
              "submissions of an assessment not in assessments (left out)": unknown,
              "submissions of an assessment of a presentation not in courses (left out)": unplaced,
-             "submissions of a learner not enrolled in that presentation (left out)": not_enrolled}
+             "submissions of a learner not enrolled in that presentation (left out)": not_enrolled,
+             "assessments of a presentation not in courses (left out of the calendar)":
+                 unplaced_assessments,
+             "assessments of a presentation without learners (left out of the calendar)":
+                 unattended}
     return {what: int(n) for what, n in found.items() if n}
 
 
@@ -179,6 +192,18 @@ SURVEYS = """
                AS hours_per_week_planned
     FROM studentInfo i
     JOIN runs r ON r.course_id = i.code_module AND r.run_id = i.code_presentation"""
+
+# the calendar: a deadline at 00:00 of its day, like the events' ts (a submission on the due day
+# has ts = due_at, on time); runs without enrolments are left out (the contract's known runs)
+ASSESSMENTS = f"""
+    SELECT a.code_module AS course_id, a.code_presentation AS run_id,
+           a.id_assessment AS assessment_id, a.assessment_type AS kind,
+           {_DAY.format('a.date')} AS due_at, a.weight
+    FROM assessments a
+    JOIN runs r ON r.course_id = a.code_module AND r.run_id = a.code_presentation
+    WHERE EXISTS (SELECT 1 FROM studentInfo i WHERE i.code_module = a.code_module
+                                                AND i.code_presentation = a.code_presentation)
+    ORDER BY course_id, run_id, due_at NULLS LAST, assessment_id"""
 
 EVENTS = f"""
     SELECT c.id_student AS learner_id, c.code_module AS course_id,

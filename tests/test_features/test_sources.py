@@ -58,7 +58,7 @@ def oulad_files(folder: Path, presentation: str = "2013J") -> Path:
 def test_oulad_maps_runs_clicks_assessments_and_outcomes(tmp_path):
     out = tmp_path / "out"
     counts = convert(oulad, oulad_files(tmp_path / "src"), out)
-    assert counts == {"enrolments": 2, "surveys": 2, "events": 4, "outcomes": 2}
+    assert counts == {"enrolments": 2, "surveys": 2, "assessments": 1, "events": 4, "outcomes": 2}
     e = read(out, "enrolments").set_index("learner_id")
     start = pd.Timestamp("2013-10-01")
     assert e.loc["11", "course_start"] == start and e.loc["11", "run_id"] == "2013J"

@@ -123,7 +123,7 @@ def test_oulad_keys_with_blanks_and_windows_line_ends_do_not_split_courses_or_le
     edit_csv(messy / "studentInfo.csv", 2, "id_student", "11.0")  # an id written as a float
     counts = convert(oulad, clean, tmp_path / "a")
     assert convert(oulad, messy, tmp_path / "b") == counts == {
-        "enrolments": 2, "surveys": 2, "events": 4, "outcomes": 2}
+        "enrolments": 2, "surveys": 2, "assessments": 1, "events": 4, "outcomes": 2}
     assert_same_tables(tmp_path / "a", tmp_path / "b")
 
 
@@ -404,7 +404,7 @@ def test_oulad_says_what_it_leaves_out(tmp_path):
                   {"id_assessment": 7.0, "id_student": 33.0, "date_submitted": 22.0, "is_banked": 0.0, "score": 40.0}]
                  ).to_parquet(src / "studentAssessment.parquet")
     counts = convert(oulad, src, tmp_path / "out")
-    assert counts == {"enrolments": 2, "surveys": 2, "events": 4, "outcomes": 2,
+    assert counts == {"enrolments": 2, "surveys": 2, "assessments": 1, "events": 4, "outcomes": 2,
                       "submissions without date_submitted (no event, as documented)": 1,
                       "submissions of an assessment not in assessments (left out)": 1,
                       "submissions of a learner not enrolled in that presentation (left out)": 1}
