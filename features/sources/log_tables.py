@@ -9,11 +9,14 @@ event name, object, score): an event seen twice (in two files, or twice in one) 
 once, and with ``--append`` the folder's events are kept and not added again. Enrolments and
 outcomes come from all events, through one row per enrolment (``learners``): enrolled at the
 first enrolment event (else the first event), ``dropped_out`` when the last enrolment event
-is an unenrolment, ``certified`` from the last pass/fail event.
+is an unenrolment, ``certified`` from the last pass/fail event. With ``--append`` the
+folder's surveys and course calendar (``assessments``), which no log carries, are kept as they
+are (``keep_tables``).
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -31,6 +34,36 @@ MANIFEST = "import_manifest.json"  # how the folder's ids were made, checked by 
 # 2: xAPI agents by IFI, course keys trimmed and parsed by their grammar (course_keys), voiding
 # 3: edX names mask other users' path segments, edX keys in API paths, Caliper isPartOf as course
 IDENTITY_RULES = 3
+
+
+# the canonical tables a log import never makes, which the folder may hold beside the events
+# (added by hand or by another tool): ``--append`` keeps them as they are, with the instrument
+# that scores the surveys
+KEPT_TABLES = ("surveys", "assessments")
+INSTRUMENT = "instrument.yaml"  # constructs.INSTRUMENT_FILE (not imported here: it loads ibis)
+
+
+def keep_tables(append_to: Path | None, stage: Path) -> list[str]:
+    """On ``--append`` (``append_to`` the folder appended to), copy the folder's ``KEPT_TABLES``
+    (each as ``NAME.parquet``, ``NAME.csv`` or a ``NAME/`` folder of Parquet files, whichever
+    it holds) and its ``instrument.yaml`` into ``stage`` unchanged; return the names of the
+    tables kept. Without ``--append`` nothing is kept: a new import starts from its own files.
+    OSError when a file cannot be copied (the folder is left as it was)."""
+    if append_to is None:
+        return []
+    kept = []
+    for name in KEPT_TABLES:
+        for path in (append_to / f"{name}.parquet", append_to / f"{name}.csv", append_to / name):
+            if path.is_dir():
+                shutil.copytree(path, stage / path.name)
+            elif path.is_file():
+                shutil.copy2(path, stage / path.name)
+            else:
+                continue
+            kept.append(name)
+    if (append_to / INSTRUMENT).is_file():
+        shutil.copy2(append_to / INSTRUMENT, stage / INSTRUMENT)
+    return list(dict.fromkeys(kept))
 
 
 def write_manifest(stage: Path, platform: str) -> None:

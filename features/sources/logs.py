@@ -6,7 +6,8 @@ Parquet part in the work folder (streamed: memory stays flat however large the l
 Then the shared steps run on small tables of what is distinct: event names → the vocabulary,
 user ids → keyed hashes, course keys → course and run. Bad events are counted by file and
 line (``log_problems``); ``--append`` merges with the events already in the folder
-(an event seen twice is kept once), and enrolments and outcomes are derived from all events
+(an event seen twice is kept once, and the folder's surveys and calendar, ``assessments``,
+are kept as they are), and enrolments and outcomes are derived from all events
 (``log_tables``). Log imports know no run dates unless the source gives them (``run_dates``),
 so runs are self-paced (anchored at enrolment).
 
@@ -159,6 +160,7 @@ def convert_logs(job: LogImport, stage: Path, step: Callable[[str], None]) -> tu
                     FROM (SELECT DISTINCT user_raw FROM parsed WHERE bad IS NULL), hmac_keys""")
     counts = log_tables.write_tables(con, stage, job.append_to, vocabulary.lifecycle,
                                      module.PLATFORM, job.final)
+    log_tables.keep_tables(job.append_to, stage)
     if hasattr(module, "finish"):
         module.finish(con, stage)
     log_tables.write_manifest(stage, module.PLATFORM)

@@ -9,7 +9,9 @@ from test_sources import convert, oulad_files, read
 from test_table_imports_input import edit_csv, import_error, oulad_csv
 
 from mooc_risk.features.canonical.tables import read_tables
+from mooc_risk.features.constructs import construct_map_for
 from mooc_risk.features.sources import oulad
+from mooc_risk.features.sources.staging import copy_instrument
 
 START = pd.Timestamp("2013-10-01")  # 2013J
 RUN = ["course_id", "run_id"]
@@ -111,3 +113,40 @@ def test_oulad_assessments_without_the_calendar_columns_are_refused(tmp_path):
     src = oulad_files(tmp_path / "src")
     pd.read_parquet(src / "assessments.parquet").drop(columns=["date"]).to_parquet(src / "assessments.parquet")
     assert import_error(oulad, src, tmp_path / "out").startswith("assessments.parquet: missing column(s) 'date'")
+
+
+# --- log imports: --append keeps the calendar ----------------------------------------------
+@pytest.mark.parametrize("layout", ["parquet", "csv", "folder"])
+def test_append_keeps_the_calendar_surveys_and_instrument_of_the_folder(tmp_path, layout, cmap, duck):
+    from test_log_import import edx_events, run, write_lines
+
+    out = tmp_path / "out"
+    run("edx", [write_lines(tmp_path / "day1.log", edx_events()[:4])], out)
+    runs = pd.read_parquet(out / "enrolments.parquet")[RUN].drop_duplicates()
+    calendar = runs.assign(assessment_id="block-v1:UniX+DS101+2024_T1+type@problem+block@p1",
+                           kind="quiz", due_at=pd.Timestamp("2024-03-05 23:59"), weight=10.0)
+    if layout == "parquet":
+        calendar.to_parquet(out / "assessments.parquet")
+    elif layout == "csv":
+        calendar.to_csv(out / "assessments.csv", index=False)
+    else:
+        (out / "assessments").mkdir()
+        calendar.to_parquet(out / "assessments" / "part-0.parquet")
+    surveys = pd.read_parquet(out / "enrolments.parquet")[["learner_id", *RUN]].assign(gender="F")
+    surveys.to_csv(out / "surveys.csv", index=False)
+    copy_instrument(out, "dataedu_science_motivation")  # the surveys' own instrument
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*")
+              if p.is_file() and (p.name.startswith(("assessments", "surveys", "part-", "instrument")))}
+    assert len(before) == 3
+
+    counts, _ = run("edx", [write_lines(tmp_path / "day2.log", edx_events()[4:])], out, append_to=out)
+    assert counts["events"] == 9  # the append did happen
+    after = {p: (out / p).read_bytes() for p in before if (out / p).is_file()}
+    assert after == before  # kept byte for byte
+    assert construct_map_for(out).instrument != cmap.instrument  # still the folder's own
+    tables = read_tables(out, duck, construct_map_for(out))
+    assert tables.assessments is not None
+    assert tables.assessments.to_pandas().assessment_id.tolist() == calendar.assessment_id.tolist()
+
+    run("edx", [write_lines(tmp_path / "day3.log", edx_events())], out)  # no --append: starts again
+    assert not any(p.name.startswith(("assessments", "surveys")) for p in out.iterdir())
