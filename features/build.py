@@ -9,7 +9,7 @@ import ibis
 import pandas as pd
 
 from mooc_risk.days import DAY_SECONDS
-from mooc_risk.features import clickstream
+from mooc_risk.features import calendar, clickstream
 from mooc_risk.features.canonical.schemas import KEYS, FeatureTable
 from mooc_risk.features.canonical.tables import Tables
 from mooc_risk.features.clickstream import ClickstreamSpec
@@ -18,7 +18,7 @@ from mooc_risk.features.constructs import ConstructMap, construct_scores, load_c
 DEMOGRAPHICS = ("gender", "age_band", "education_level", "employment", "country", "disability")
 CONTEXT_CATEGORICAL = ("platform", "credential_type", "paid_by", "expected_benefits")
 DEFAULT_EVENT_TYPE_LIMIT = 12
-FEATURES_VERSION = 2  # raised whenever a feature's meaning changes (stored feature files expire)
+FEATURES_VERSION = 3  # raised whenever a feature's meaning changes (stored feature files expire)
 DISPLAY_ONLY = ("credential_currency",)  # carried for the words of reasons, never a model input
 
 
@@ -123,12 +123,16 @@ def feature_table(tables: Tables, as_of_days: Sequence[int], spec: FeatureSpec) 
     cs = spec.clickstream
     anchored = clickstream.anchors(tables.enrolments)
     ev = clickstream.event_days(tables.events, anchored, cs)
+    hz = clickstream.horizons(anchored, days)
+    calendar_rows = calendar.calendar_features(
+        hz, calendar.calendar_of_runs(tables.assessments, anchored), calendar.first_submissions(ev))
     click = clickstream.clickstream_features(
-        clickstream.horizons(anchored, days),
+        hz,
         clickstream.daily_activity(ev, cs),
         clickstream.learner_objects(ev),
         clickstream.course_objects(ev),
         cs,
+        calendar_rows,
     )
     context = context_features(tables, spec)
     rows = context.join(click, list(KEYS))

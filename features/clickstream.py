@@ -20,6 +20,7 @@ from ibis import _
 
 from mooc_risk.days import DAY_SECONDS
 from mooc_risk.errors import InputError
+from mooc_risk.features.calendar import CALENDAR_COLUMNS
 from mooc_risk.features.canonical.schemas import KEYS
 
 GROUP = ["eid", "as_of_day"]
@@ -120,19 +121,25 @@ def course_objects(ev: ibis.Table) -> ibis.Table:
 
 
 def activity_as_of(hz: ibis.Table, daily: ibis.Table, spec: ClickstreamSpec) -> ibis.Table:
-    """Sums over the active days before each horizon's cutoff."""
+    """Sums over the active days before each horizon's cutoff; weeks count back from the
+    cutoff (week 1 = the 7 days before it), the first week forward from the anchor."""
     j = hz.join(daily, ["eid", daily.day < hz.as_of_day])
     d = j.as_of_day
-    last7 = j.day >= d - 7
-    prev7 = (j.day >= d - 14) & (j.day < d - 7)
     in_course = j.day >= 0
     types = [*spec.count_columns().values(), "n_other"]
     sums = {c: j[c].sum() for c in types}
+    weeks = {f"events_w{w}": ibis.ifelse((j.day >= d - 7 * w) & (j.day < d - 7 * (w - 1)),
+                                         j.volume, 0.0).sum() for w in (1, 2, 3, 4)}
+    first_week = in_course & (j.day < 7)
     return j.group_by(GROUP).aggregate(
         **sums,
-        active_days_last_7d=ibis.ifelse(last7, 1, 0).sum(),
+        **weeks,
+        active_days_last_7d=ibis.ifelse(j.day >= d - 7, 1, 0).sum(),
         events_total=j.volume.sum(),
         active_days=j.day.count(),
+        active_weeks=ibis.ifelse(in_course, (j.day / 7).floor(), None).nunique(),
+        first_week_events=ibis.ifelse(first_week, j.volume, 0.0).sum(),
+        first_week_active_days=ibis.ifelse(first_week, 1, 0).sum(),
         sessions=j.sessions.sum(),
         assessments_submitted=j.assessments.sum(),
         score_sum=j.score_sum.sum(),
@@ -140,8 +147,6 @@ def activity_as_of(hz: ibis.Table, daily: ibis.Table, spec: ClickstreamSpec) -> 
         first_s=j.first_s.min(),
         last_s=j.last_s.max(),
         longest_gap_days=j.gap_before.max(),
-        events_last_7d=ibis.ifelse(last7, j.volume, 0.0).sum(),
-        events_prev_7d=ibis.ifelse(prev7, j.volume, 0.0).sum(),
         course_volume=ibis.ifelse(in_course, j.volume, 0.0).sum(),
         course_volume_sq=ibis.ifelse(in_course, j.volume * j.volume, 0.0).sum(),
     )
@@ -165,31 +170,45 @@ def objects_as_of(hz: ibis.Table, learner_obj: ibis.Table, course_obj: ibis.Tabl
 
 def clickstream_features(
     hz: ibis.Table, daily: ibis.Table, learner_obj: ibis.Table, course_obj: ibis.Table,
-    spec: ClickstreamSpec,
+    spec: ClickstreamSpec, calendar_rows: ibis.Table | None = None,
 ) -> ibis.Table:
-    """The clickstream feature columns, one row per horizon row (zeros where inactive)."""
+    """The clickstream feature columns, one row per horizon row (zeros where inactive), and the
+    calendar columns (``features.calendar``) when ``calendar_rows`` is given."""
     activity = activity_as_of(hz, daily, spec)
     t = objects_as_of(hz, learner_obj, course_obj).left_join(activity, GROUP)
+    if calendar_rows is not None:
+        t = t.left_join(calendar_rows, GROUP)
     types = [*spec.count_columns().values(), "n_other"]
-    counts = [*types, "events_total", "active_days",
-              "active_days_last_7d", "sessions", "assessments_submitted", "events_last_7d",
-              "events_prev_7d"]
+    weeks = ["events_w1", "events_w2", "events_w3", "events_w4"]
+    counts = [*types, "events_total", "active_days", "active_days_last_7d", "sessions",
+              "assessments_submitted", *weeks, "first_week_events", "first_week_active_days"]
     zeros = {c: t[c].fill_null(0).cast("float64") for c in counts}
     d = t.as_of_day.cast("float64")
     mean = t.course_volume / d
     variance = t.course_volume_sq / d - mean * mean
     cv = ibis.ifelse((d > 0) & (mean > 0), ibis.greatest(variance, 0.0).sqrt() / mean, None)
     touched = t.objects_touched.fill_null(0).cast("float64")
+    log_week = [(zeros[w] + 1).ln() for w in weeks]  # week 1 is the latest
+    elapsed_weeks = (d / 7).ceil()
+    extra = {c: t[c] for c in CALENDAR_COLUMNS} if calendar_rows is not None else {}
     rows = t.select(
         *KEYS,
         "as_of_day",
         "rid",
         "scheduled",
         "cutoff_s",
-        **zeros,
+        **{c: v for c, v in zeros.items() if c not in ("events_w1", "events_w2")},
+        events_last_7d=zeros["events_w1"],
+        events_prev_7d=zeros["events_w2"],
         days_since_last_activity=((t.cutoff_s - t.last_s) / DAY_SECONDS).cast("float64"),
         longest_gap_days=t.longest_gap_days.cast("float64"),
-        trend_7d=((zeros["events_last_7d"] + 1) / (zeros["events_prev_7d"] + 1)).ln(),
+        trend_7d=((zeros["events_w1"] + 1) / (zeros["events_w2"] + 1)).ln(),
+        # least-squares slope of ln(1 + weekly events) over the last 4 weeks, per week
+        activity_slope_4w=((1.5 * log_week[0] + 0.5 * log_week[1] - 0.5 * log_week[2]
+                            - 1.5 * log_week[3]) / 5.0),
+        active_weeks_share=ibis.ifelse(
+            elapsed_weeks > 0, t.active_weeks.fill_null(0).cast("float64") / elapsed_weeks, None
+        ).cast("float64"),
         objects_touched=touched,
         objects_touched_share=ibis.ifelse(
             t.course_objects > 0, touched / t.course_objects, None
@@ -199,34 +218,48 @@ def clickstream_features(
         ),
         days_to_first_activity=((t.first_s - t.enrolled_s) / DAY_SECONDS).cast("float64"),
         daily_activity_cv=cv.cast("float64"),
+        **extra,
     )
-    rows = with_cohort(rows) if spec.cohort else rows
+    rows = with_cohort(rows, calendar=calendar_rows is not None) if spec.cohort else rows
     return rows.drop("rid", "scheduled", "cutoff_s")
 
 
 COHORT_COLUMNS = ("events_vs_cohort", "assessments_vs_cohort", "objects_vs_cohort",
-                  "cohort_active_7d_share")
+                  "cohort_active_7d_share", "last_7d_vs_cohort", "active_days_vs_cohort")
+CALENDAR_COHORT_COLUMNS = ("missed_vs_cohort", "score_due_vs_cohort")
 
 
-def with_cohort(rows: ibis.Table) -> ibis.Table:
-    """The learner against the others of the same run with the same cutoff.
+def with_cohort(rows: ibis.Table, calendar: bool = False) -> ibis.Table:
+    """The learner against the others of the same run at the same as-of day who reached that
+    day no later than they did.
 
-    Only scheduled enrolments take part, grouped by run *and cutoff time*: a learner's cohort
-    is exactly the scheduled learners whose rows use the same "before" instant, so no other
-    learner's later events can reach the row (a run mixing self-paced enrolments or start dates
-    splits into several cohorts). Self-paced rows get empty columns: other learners' day *d*
-    lies at other times. Courses differ a lot in how much activity they ask for; these make
-    activity comparable across courses (a new course, a different platform).
+    The cohort of a row is the rows of the same run, as-of day and kind (scheduled or
+    self-paced) whose cutoff is at or before the row's own (a range window ordered by the
+    cutoff): in a scheduled run with one start that is the whole run; in a self-paced run,
+    by days since enrolment, the learners who enrolled no later. No other learner's events
+    after the row's cutoff can reach it. Courses differ a lot in how much activity they ask
+    for; these make activity comparable across courses (a new course, a different platform).
+    With ``calendar``, also missed deadlines and the score on the weight due.
     """
-    run = ibis.window(group_by=["rid", "cutoff_s", "scheduled"])  # one pass over ``rows``
-    c_events = rows.events_total.mean().over(run)
-    c_assessments = rows.assessments_submitted.mean().over(run)
-    c_objects = rows.objects_touched.mean().over(run)
-    c_active = (rows.events_last_7d > 0).cast("float64").mean().over(run)
-    on = rows.scheduled
-    return rows.mutate(
-        events_vs_cohort=ibis.ifelse(on, ((rows.events_total + 1) / (c_events + 1)).ln(), None),
-        assessments_vs_cohort=ibis.ifelse(on, rows.assessments_submitted - c_assessments, None),
-        objects_vs_cohort=ibis.ifelse(on, ((rows.objects_touched + 1) / (c_objects + 1)).ln(), None),
-        cohort_active_7d_share=ibis.ifelse(on, c_active, None),
-    ).cast({c: "float64" for c in COHORT_COLUMNS})
+    cohort = ibis.range_window(preceding=None, following=0,
+                               group_by=["rid", "as_of_day", "scheduled"], order_by="cutoff_s")
+    c_events = rows.events_total.mean().over(cohort)
+    c_assessments = rows.assessments_submitted.mean().over(cohort)
+    c_objects = rows.objects_touched.mean().over(cohort)
+    c_active = (rows.events_last_7d > 0).cast("float64").mean().over(cohort)
+    c_last7 = rows.events_last_7d.mean().over(cohort)
+    c_days = rows.active_days.mean().over(cohort)
+    columns = {
+        "events_vs_cohort": ((rows.events_total + 1) / (c_events + 1)).ln(),
+        "assessments_vs_cohort": rows.assessments_submitted - c_assessments,
+        "objects_vs_cohort": ((rows.objects_touched + 1) / (c_objects + 1)).ln(),
+        "cohort_active_7d_share": c_active,
+        "last_7d_vs_cohort": ((rows.events_last_7d + 1) / (c_last7 + 1)).ln(),
+        "active_days_vs_cohort": rows.active_days - c_days,
+    }
+    if calendar:
+        columns["missed_vs_cohort"] = (rows.deadlines_missed
+                                       - rows.deadlines_missed.mean().over(cohort))
+        columns["score_due_vs_cohort"] = (rows.score_on_weight_due
+                                          - rows.score_on_weight_due.mean().over(cohort))
+    return rows.mutate(**columns).cast({c: "float64" for c in columns})

@@ -1,4 +1,6 @@
-"""Property: events at or after a row's cutoff never change that row (the as-of rule)."""
+"""Property: events at or after a row's cutoff never change that row (the as-of rule), nor do
+submissions made after it or deadlines moved beyond the row's next deadline (the calendar is
+published in advance, so the next deadline itself is known at the cutoff)."""
 
 import pandas as pd
 import pytest
@@ -45,9 +47,32 @@ def frame(events: list[tuple]) -> pd.DataFrame:
     return out.astype({"ts": "datetime64[us]", "value": "float64", "object_id": "object"})
 
 
+RUNS = {"R1": ("C1", ANCHORS[0]), "S1": ("C2", ANCHORS[2])}  # run → course, its learners' anchor
+
+
+def calendar(dues: dict[str, list[int | None]]) -> pd.DataFrame:
+    """Assessments o1.. of each run, due at the given offsets (seconds from the run's anchor;
+    None: undated), weights 10, 20, 30, ..."""
+    rows = [{"course_id": RUNS[run][0], "run_id": run, "assessment_id": f"o{i + 1}", "kind": "quiz",
+             "due_at": None if due is None else RUNS[run][1] + pd.Timedelta(seconds=due),
+             "weight": 10.0 * (i + 1)}
+            for run, offsets in dues.items() for i, due in enumerate(offsets)]
+    return pd.DataFrame(rows).astype({"due_at": "datetime64[us]"})
+
+
+def moved_beyond_the_next(draw, offsets: list[int | None], cut: int) -> list[int | None]:
+    """The deadlines after the first one at or after ``cut`` moved to other times after it."""
+    upcoming = [o for o in offsets if o is not None and o >= cut]
+    if not upcoming:
+        return offsets
+    first = min(upcoming)
+    return [o if o is None or o <= first else draw(st.integers(first + 1, first + 40 * DAY))
+            for o in offsets]
+
+
 @st.composite
 def histories(draw):
-    """Two event histories that agree on everything before the cutoff of as-of day d."""
+    """Two event histories and calendars that agree on everything known at as-of day d."""
     d = draw(st.sampled_from([0, 1, 3, 7, 14]))
     cut = d * DAY
     past = draw(st.lists(event(st.integers(-5 * DAY, cut - 1)), max_size=25))
@@ -55,11 +80,17 @@ def histories(draw):
     future_1 = draw(st.lists(at_or_after, max_size=10))
     future_2 = draw(st.lists(at_or_after, max_size=10))
     shuffled = draw(st.permutations(past + future_2))
-    return d, past + future_1, shuffled
+    due = st.one_of(st.none(), st.integers(-3 * DAY, 25 * DAY), st.just(cut))
+    dues = {run: draw(st.lists(due, min_size=1, max_size=4)) for run in RUNS}
+    moved = {run: moved_beyond_the_next(draw, offsets, cut) for run, offsets in dues.items()}
+    return d, (past + future_1, dues), (shuffled, moved)
 
 
-def features(events: list[tuple], d: int, cmap) -> pd.DataFrame:
-    tables = tables_from_frames({"enrolments": ENROLMENTS, "events": frame(events)}, cmap)
+def features(events: list[tuple], d: int, cmap, dues=None) -> pd.DataFrame:
+    frames = {"enrolments": ENROLMENTS, "events": frame(events)}
+    if dues is not None:
+        frames["assessments"] = calendar(dues)
+    tables = tables_from_frames(frames, cmap)
     spec = FeatureSpec(ClickstreamSpec(("video", "page", "forum")), cmap)
     return build_features(tables, [d], spec)
 
@@ -69,10 +100,24 @@ def features(events: list[tuple], d: int, cmap) -> pd.DataFrame:
                                                                  HealthCheck.function_scoped_fixture])
 @given(histories())
 def test_events_at_or_after_the_cutoff_never_change_a_row(cmap, history):
-    d, original, changed = history
-    before = features(original, d, cmap)
-    after = features(changed, d, cmap)
+    d, (original, dues), (changed, moved) = history
+    before = features(original, d, cmap, dues)
+    after = features(changed, d, cmap, moved)
     pd.testing.assert_frame_equal(before, after)
+    assert before["deadlines_passed"].notna().all()  # every run has a calendar here
+
+
+def test_a_submission_counts_once_made_and_a_deadline_once_passed(cmap):
+    """Guard against a vacuous calendar property: a submission just before the cutoff, or a
+    deadline moved from after the cutoff to before it, changes the row."""
+    dues = {"R1": [3 * DAY], "S1": [None]}
+    submitted = [(0, 7 * DAY - 1, "assessment", "o1", 50)]
+    late = [(0, 7 * DAY, "assessment", "o1", 50)]
+    on_time = features(submitted, 7, cmap, dues).set_index("learner_id").loc["a"]
+    not_yet = features(late, 7, cmap, dues).set_index("learner_id").loc["a"]
+    assert (on_time.submitted_late, not_yet.deadlines_missed) == (1, 1)
+    later = features(late, 7, cmap, {"R1": [8 * DAY], "S1": [None]}).set_index("learner_id").loc["a"]
+    assert (later.deadlines_passed, later.days_to_next_deadline) == (0, 1)
 
 
 def test_the_property_can_fail_an_event_before_the_cutoff_changes_the_row(cmap):
