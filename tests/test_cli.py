@@ -27,7 +27,8 @@ def test_generate_then_features_then_survey_report(tmp_path, capsys, monkeypatch
                      capsys, monkeypatch)
     assert result.code == 0, result.err
     assert {p.name for p in data.iterdir()} == {
-        "enrolments.parquet", "surveys.parquet", "events.parquet", "outcomes.parquet"}
+        "enrolments.parquet", "surveys.parquet", "events.parquet", "outcomes.parquet",
+        "assessments.parquet"}
 
     result = run_cli(["features", "--data", data, "--as-of", "14,0,7", "--out", out],
                      capsys, monkeypatch)

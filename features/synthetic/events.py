@@ -3,6 +3,12 @@
 Activity is generated per enrolment × course day: whether the learner is active, how many
 actions, in which sessions, on which objects. Intensity falls over the days before a planned
 dropout and stops after it; weekly quizzes are scored from ability and motivation.
+
+Scheduled runs follow their calendar (``calendar``): a quiz due at the end of each course week
+and a final in the last week. A submission comes in the last days before the due date, or late
+(up to ``LATE_P.size - 1`` days after it, never after the run's end or the learner's dropout
+day); learners drifting away (the dropout decay) submit late or miss it more often.
+Self-paced runs have no calendar: a week's quiz is submitted on its last day.
 """
 
 from __future__ import annotations
@@ -15,6 +21,11 @@ TYPES = np.array(["video", "page", "problem", "forum", "other"])
 TYPE_P = np.array([0.36, 0.3, 0.2, 0.07, 0.07])
 OBJECTS_PER_WEEK = 6  # per event type
 DECAY_DAYS = 10.0
+# when a scheduled run's submission comes, in days: on time, j days before the due day
+# (due_at is 00:00 of day D, so on time is up to day D - 1); late, j days after it (day D + j)
+EARLY_P = np.array([0.6, 0.25, 0.15])
+LATE_P = np.array([0.4, 0.25, 0.15, 0.12, 0.08])
+QUIZ_SHARE = 60.0  # of the weights (percent): the weekly quizzes share it, the final has the rest
 
 
 def _segments(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -89,11 +100,20 @@ def window_activity_probability(e: pd.DataFrame, first: np.ndarray, last: np.nda
     started = day >= e["late_days"].to_numpy()[owner]
     decay = _decay(until[owner], dropped[owner], day)
     p_act = np.where(started & (day < end), _p_active(m[owner], certified[owner]) * decay, 0.0)
-    week = day // 7
-    quiz_day = (day % 7 == 6) & (week >= -(-e["late_days"].to_numpy()[owner] // 7)) & (week < end // 7)
-    p_quiz = np.where(quiz_day, _p_submit(m[owner], certified[owner]) * decay, 0.0)
     log_none = np.zeros(len(e))
-    np.add.at(log_none, owner, np.log1p(-np.minimum(p_act, 1 - 1e-12)) + np.log1p(-p_quiz * (1 - 1e-12)))
+    np.add.at(log_none, owner, np.log1p(-np.minimum(p_act, 1 - 1e-12)))
+    q_owner, week = _quiz_weeks(e)
+    q_day = week * 7 + 6
+    if treated and "treated_day" in e:  # a quiz's plan is the one of its due day's eve
+        q_certified, q_dropped, q_until = _state(e, q_owner, q_day)
+    else:
+        q_certified, q_dropped, q_until = (x[q_owner] for x in (certified, dropped, until))
+    engaged = _decay(q_until, q_dropped, q_day)
+    p_submit = _p_submit(m[q_owner], q_certified) * engaged
+    days, p_days = _submission_days(e, q_owner, week, engaged, m[q_owner], q_dropped, q_until)
+    inside = (days >= first[q_owner, None]) & (days < last[q_owner, None])
+    p_quiz = p_submit * (p_days * inside).sum(axis=1)
+    np.add.at(log_none, q_owner, np.log1p(-p_quiz * (1 - 1e-12)))
     return 1.0 - np.exp(log_none)
 
 
@@ -128,26 +148,89 @@ def activity_events(rng: np.random.Generator, e: pd.DataFrame) -> dict[str, np.n
     }
 
 
-def quiz_events(rng: np.random.Generator, e: pd.DataFrame) -> dict[str, np.ndarray]:
-    """A quiz at the end of each course week, submitted while the learner is still engaged."""
-    m, a = e["motivation"].to_numpy(), e["ability"].to_numpy()
+def _quiz_weeks(e: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, course week) of every quiz a learner can take: from the first week that starts
+    after they enrolled to the last week they may be active in."""
     weeks_end = _segment_end(e) // 7
-    owner, week = _segments(-(-e["late_days"].to_numpy() // 7), weeks_end.astype(int))
-    day = week * 7 + 6
-    certified, dropped, until = _state(e, owner, day)
+    return _segments(-(-e["late_days"].to_numpy() // 7), weeks_end.astype(int))
+
+
+def _submission_days(e: pd.DataFrame, owner: np.ndarray, week: np.ndarray, engaged: np.ndarray,
+                     m: np.ndarray, dropped: np.ndarray, until: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The course days a submission of each (owner, week) quiz may come on, and their chances
+    given that it is submitted (a row may sum to less than 1: a late day after the run's end,
+    or on or after a dropout's last day, is a missed quiz). Shape (rows, EARLY_P.size +
+    LATE_P.size). A scheduled run's quiz is due at 00:00 of day D = 7·(week + 1): on time on
+    day D - 1 - j (``EARLY_P``), late on day D + j (``LATE_P``) with a chance that grows as the
+    learner drifts away (``engaged``: the dropout decay on the due day's eve, 1 = engaged) and
+    falls with motivation. A self-paced run's quiz comes on the week's last day."""
+    due = 7 * (week + 1)
+    days = np.concatenate([due[:, None] - 1 - np.arange(EARLY_P.size),
+                           due[:, None] + np.arange(LATE_P.size)], axis=1)
+    p_late = 1 / (1 + np.exp(-(-2.2 - 0.6 * m + 3.0 * (1 - engaged))))
+    p = np.concatenate([(1 - p_late)[:, None] * EARLY_P, p_late[:, None] * LATE_P], axis=1)
+    self_paced = e["self_paced"].to_numpy()[owner]
+    p[self_paced] = 0.0
+    p[self_paced, 0] = 1.0
+    open_until = np.where(dropped, np.minimum(until, e["length_days"].to_numpy()[owner]),
+                          e["length_days"].to_numpy()[owner])
+    return days, np.where(days < open_until[:, None], p, 0.0)
+
+
+def quiz_events(rng: np.random.Generator, e: pd.DataFrame) -> dict[str, np.ndarray]:
+    """A quiz at the end of each course week (the final in a scheduled run's last week),
+    submitted while the learner is still engaged: on time, late (more often as they drift
+    away) or not at all (``_submission_days``)."""
+    m, a = e["motivation"].to_numpy(), e["ability"].to_numpy()
+    owner, week = _quiz_weeks(e)
+    eve = week * 7 + 6
+    certified, dropped, until = _state(e, owner, eve)
+    engaged = _decay(until, dropped, eve)
     p_submit = _p_submit(m[owner], certified)
-    submit = rng.random(len(owner)) < p_submit * _decay(until, dropped, day)
+    submit = rng.random(len(owner)) < p_submit * engaged
+    days, p_days = _submission_days(e, owner, week, engaged, m[owner], dropped, until)
+    cumulative = np.cumsum(p_days, axis=1)
+    slot = (rng.random(len(owner))[:, None] * cumulative[:, -1:] >= cumulative).sum(axis=1)
+    slot = np.minimum(slot, days.shape[1] - 1)
+    # a draw past the row's total is a missed quiz (a late day the course or learner never had)
+    timely = rng.random(len(owner)) < cumulative[:, -1]
+    day = days[np.arange(len(owner)), slot]
+    submit &= timely
     owner, week, day, certified = owner[submit], week[submit], day[submit], certified[submit]
     score = 52 + 10 * a[owner] + 5 * m[owner] + 10 * certified
     score = np.clip(np.round(score + rng.normal(0, 12, len(owner))), 0, 100)
     offset = rng.uniform(9, 23, len(owner)) * 3600
+    weeks = (e["length_days"].to_numpy() // 7)[owner]
+    final = (week == weeks - 1) & ~e["self_paced"].to_numpy()[owner]
     return {
         "owner": owner,
         "seconds": _anchor_seconds(e)[owner] + day * 86400 + offset.astype("int64"),
         "kind": np.full(len(owner), len(TYPES)),  # index len(TYPES) = assessment
-        "object": _object_codes(e, owner, week, np.full(len(owner), len(TYPES)), np.zeros_like(owner)),
+        "object": _object_codes(e, owner, week, np.full(len(owner), len(TYPES)), final.astype(int)),
         "value": score,
     }
+
+
+def calendar(runs: pd.DataFrame) -> pd.DataFrame:
+    """The canonical ``assessments`` table of the scheduled runs (``population.make_runs``; a
+    self-paced run has none): a quiz due at the end of each course week (00:00 of the next
+    week's first day), sharing ``QUIZ_SHARE`` percent of the weight, and the final due at the
+    run's end with the rest; ids as the submissions' ``object_id`` (``C001-w03-quiz1``,
+    ``C001-w08-final``)."""
+    rows = []
+    for run in runs[~runs["self_paced"]].itertuples(index=False):
+        weeks = run.length_days // 7
+        quiz = round(QUIZ_SHARE / (weeks - 1), 2)
+        for w in range(weeks):
+            last = w == weeks - 1
+            rows.append({"course_id": run.course_id, "run_id": run.run_id,
+                         "assessment_id": f"{run.course_id}-w{w + 1:02d}-{'final' if last else 'quiz1'}",
+                         "kind": "exam" if last else "quiz",
+                         "due_at": run.course_start + pd.Timedelta(days=7 * (w + 1)),
+                         "weight": round(100 - quiz * (weeks - 1), 2) if last else quiz})
+    columns = ["course_id", "run_id", "assessment_id", "kind", "due_at", "weight"]
+    return pd.DataFrame(rows, columns=columns).astype({"due_at": "datetime64[us]", "weight": float})
 
 
 def _object_codes(e, owner, week, kind, k) -> np.ndarray:
@@ -164,7 +247,8 @@ def _object_names(codes: np.ndarray, course_ids: np.ndarray) -> tuple[np.ndarray
     week = unique // OBJECTS_PER_WEEK // (len(TYPES) + 1) % 64
     course = unique // OBJECTS_PER_WEEK // (len(TYPES) + 1) // 64
     names = [*TYPES, "quiz"]
-    labels = [f"{course_ids[c]}-w{w + 1:02d}-{names[t]}{i + 1}"
+    labels = [f"{course_ids[c]}-w{w + 1:02d}-final" if t == len(TYPES) and i == 1
+              else f"{course_ids[c]}-w{w + 1:02d}-{names[t]}{i + 1}"
               for c, w, t, i in zip(course, week, kind, k, strict=True)]
     return inverse.astype("int32"), labels
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mooc_risk.features.constructs import ConstructMap
-from mooc_risk.features.synthetic.events import make_events
+from mooc_risk.features.synthetic.events import calendar, make_events
 from mooc_risk.features.synthetic.interventions import InterventionPlan, plant
 from mooc_risk.features.synthetic.population import make_population
 from mooc_risk.features.synthetic.surveys import make_surveys
@@ -48,7 +48,9 @@ def generate(
     on_step: Callable[[str], None] | None = None,
     interventions: InterventionPlan | None = None,
 ) -> dict[str, int]:
-    """Write enrolments, surveys, events and outcomes to ``out``; return row counts.
+    """Write enrolments, surveys, events, outcomes and the scheduled runs' calendar
+    (``assessments``: weekly quizzes and a final, ``events.calendar``) to ``out``; return row
+    counts.
 
     With ``interventions`` (default: none, and the tables are byte-identical to a run without
     the option for the same seed), a course team acts at the plan's as-of day with the planted
@@ -79,6 +81,7 @@ def generate(
         "surveys": surveys,
         "events": events,
         "outcomes": outcomes,
+        "assessments": calendar(population.runs),
     }
     if planted is not None:
         tables.update(interventions=planted.interventions, at_risk=planted.at_risk,

@@ -150,3 +150,77 @@ def test_append_keeps_the_calendar_surveys_and_instrument_of_the_folder(tmp_path
 
     run("edx", [write_lines(tmp_path / "day3.log", edx_events())], out)  # no --append: starts again
     assert not any(p.name.startswith(("assessments", "surveys")) for p in out.iterdir())
+
+
+# --- the synthetic generator ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def generated(synthetic):
+    folder = synthetic(6000, 8, 11)
+    frames = {n: pd.read_parquet(folder / f"{n}.parquet")
+              for n in ("enrolments", "events", "outcomes", "assessments")}
+    for frame in frames.values():
+        for column in ("learner_id", *RUN, "object_id", "event_type"):
+            if column in frame:
+                frame[column] = frame[column].astype(str)
+    return folder, frames
+
+
+def test_generator_gives_each_scheduled_run_a_calendar_and_self_paced_runs_none(generated, cmap, duck):
+    folder, f = generated
+    runs = f["enrolments"].drop_duplicates(RUN)
+    calendar = f["assessments"].merge(runs, on=RUN, how="left", validate="m:1", indicator=True)
+    assert (calendar._merge == "both").all()  # no run the enrolments lack
+    assert calendar.course_end.notna().all()  # self-paced runs have no calendar
+    scheduled = runs[runs.course_end.notna()]
+    assert set(zip(calendar.course_id, calendar.run_id, strict=True)) == set(
+        zip(scheduled.course_id, scheduled.run_id, strict=True))
+    per_run = calendar.groupby(RUN)
+    assert per_run.weight.sum().round(6).eq(100).all()
+    assert (per_run.kind.apply(list).map(lambda k: k[-1] == "exam" and set(k[:-1]) == {"quiz"})).all()
+    assert (calendar.due_at > calendar.course_start).all() and (calendar.due_at <= calendar.course_end).all()
+    assert per_run.due_at.max().eq(per_run.course_end.max()).all()  # the final is due at the end
+    assert read_tables(folder, duck, cmap).assessments is not None
+
+
+def test_generator_submissions_name_calendar_ids(generated):
+    _, f = generated
+    scheduled = f["enrolments"].loc[f["enrolments"].course_end.notna(), ["learner_id", *RUN]]
+    subs = submissions_of(f).merge(scheduled)
+    joined = subs.merge(f["assessments"], left_on=[*RUN, "object_id"], right_on=[*RUN, "assessment_id"],
+                        how="left", validate="m:1")
+    assert len(joined) > 1000 and joined.assessment_id.notna().all()
+    assert set(f["assessments"].assessment_id) == set(joined.assessment_id)  # each one submitted
+
+
+def submissions_of(f) -> pd.DataFrame:
+    return f["events"][f["events"].event_type == "assessment"]
+
+
+def test_generator_learners_drifting_away_submit_late_or_miss_more_often(generated):
+    _, f = generated
+    keys = ["learner_id", *RUN]
+    subs = submissions_of(f).merge(f["assessments"], left_on=[*RUN, "object_id"],
+                                   right_on=[*RUN, "assessment_id"]).merge(f["outcomes"], on=keys)
+    late = (subs.ts > subs.due_at).groupby(subs.dropped_out).mean()
+    on_due_day = subs.ts.dt.floor("D") == subs.due_at - pd.Timedelta(days=1)
+    assert 0.02 < late[False] < late[True] < 0.4
+    assert on_due_day.mean() > 0.3  # most submit on the last day, as in OULAD
+    ends = subs.merge(f["enrolments"], on=keys)
+    assert (ends.ts < ends.course_end).all()  # never after the run has ended
+    due = f["enrolments"].merge(f["assessments"], on=RUN)
+    due = due[due.due_at - pd.Timedelta(days=7) >= due.enrolled_at]  # enrolled before its week
+    done = subs[[*keys, "assessment_id"]].drop_duplicates().assign(done=True)
+    due = due.merge(done, how="left", on=[*keys, "assessment_id"]).merge(f["outcomes"], on=keys)
+    missed = due.done.isna().groupby(due.dropped_out).mean()
+    assert missed[True] > missed[False] + 0.3
+
+
+def test_generator_calendar_is_deterministic_and_follows_the_format(tmp_path, cmap, duck):
+    from mooc_risk.features.synthetic.generate import generate
+
+    generate(tmp_path / "a", 200, 4, seed=3, cmap=cmap)
+    generate(tmp_path / "b", 200, 4, seed=3, cmap=cmap, fmt="csv")
+    a = pd.read_parquet(tmp_path / "a" / "assessments.parquet")
+    b = read_tables(tmp_path / "b", duck, cmap).assessments.to_pandas()
+    pd.testing.assert_frame_equal(a[["assessment_id", "kind", "weight"]], b[["assessment_id", "kind", "weight"]])
+    assert (a.due_at.astype("datetime64[us]") == b.due_at.astype("datetime64[us]")).all()
