@@ -33,15 +33,18 @@ from pydantic import (
 
 from mooc_risk.errors import validation_problems
 from mooc_risk.features.build import FeatureSpec
+from mooc_risk.models.confidence import VennAbersByDay
 from mooc_risk.models.estimators import (
     PROBABILITY_EPS,
     FeatureRowClassifier,
     as_model_input,
+    positive_proba,
     served_probability,
 )
 from mooc_risk.models.targets import Target
 
-BUNDLE_FORMAT = 2  # 2: the stored model is a FeatureRowClassifier (feature rows in, P out)
+BUNDLE_FORMAT = 3  # 2: the stored model is a FeatureRowClassifier (feature rows in, P out);
+# 3: it carries Venn-Abers calibrators by day, the metadata the training courses (cold start)
 NOT_ROW_COLUMNS = ("label", "run_start", "cutoff_s")  # training's columns beside a feature row
 SKOPS_TRUSTED = [  # the classes a bundle may contain beyond sklearn's own (skops refuses others)
     "collections.OrderedDict",
@@ -51,7 +54,10 @@ SKOPS_TRUSTED = [  # the classes a bundle may contain beyond sklearn's own (skop
     "sklearn.calibration._SigmoidCalibration",
     "mooc_risk.models.horizons.PerHorizonClassifier",
     "mooc_risk.models.estimators.FeatureRowClassifier",
+    "mooc_risk.models.confidence.VennAbers",
+    "mooc_risk.models.confidence.VennAbersByDay",
 ]
+COLD_START_MIN_LEARNERS = 100  # see BundleMetadata.cold_start_min_learners
 
 
 class BundleError(LookupError):
@@ -104,6 +110,14 @@ class BundleMetadata(BaseModel):
     data_hash: str
     trained_at: str  # ISO 8601, UTC
     sensitive_attributes: list[str] = []  # never worded as reasons, even when model features
+    # course id → distinct learners of the course in the rows the model was fitted and
+    # calibrated on (training and validation sides of the split), recorded at training time
+    training_courses: dict[str, int] = {}
+    # a course with fewer training learners than this (or none) is a cold start: with 100
+    # learners a course's own rate is known to ±5 points at best (the binomial standard error
+    # at p = 0.5 is 0.5/√100 = 0.05, the ECE ceiling of the gate), so below it the model has
+    # barely seen the course. Config key ``cold_start_min_learners``.
+    cold_start_min_learners: int = Field(COLD_START_MIN_LEARNERS, ge=1)
 
     @field_validator("bundle_format")
     @classmethod
@@ -121,14 +135,23 @@ class BundleMetadata(BaseModel):
     def registered_name(self) -> str:
         return self.target.registered_name
 
+    def cold_start(self, course_ids) -> np.ndarray:
+        """True for each course id (shape (n,)) the model was trained on fewer than
+        ``cold_start_min_learners`` learners of (none: a course absent from training)."""
+        known = {c for c, n in self.training_courses.items() if n >= self.cold_start_min_learners}
+        return ~pd.Series(np.asarray(course_ids, dtype=object)).isin(known).to_numpy()
+
 
 @dataclass(frozen=True)
 class ModelBundle:
-    """A fitted estimator with its metadata; ``version`` is its registry version, if any."""
+    """A fitted estimator with its metadata; ``version`` is its registry version, if any;
+    ``confidence`` the Venn-Abers calibrators by as-of day (None: a bundle built in memory
+    without them, whose interval is the probability itself)."""
 
     estimator: Any
     metadata: BundleMetadata
     version: str | None = None
+    confidence: VennAbersByDay | None = None
 
     @property
     def name(self) -> str:
@@ -165,12 +188,24 @@ class ModelBundle:
 
     def probability_of_inputs(self, X: pd.DataFrame) -> np.ndarray:
         """``probability`` for rows already in the estimator's input form (``inputs``)."""
-        return served_probability(self.estimator, X)
+        return served_probability(self.estimator, X, confidence=self.confidence)
+
+    def interval_of_inputs(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The Venn-Abers interval (p0, p1) of P(label) per row of ``X`` (``inputs`` form,
+        with ``as_of_day``), shapes (n,), ε ≤ p0 ≤ ``probability`` ≤ p1 ≤ 1 − ε: each row
+        is placed among its as-of day's calibration rows (``models.confidence``). Without
+        calibrators (a bundle built in memory), (p, p)."""
+        if self.confidence is None:
+            p = self.probability_of_inputs(X)
+            return p, p.copy()
+        p0, p1 = self.confidence.interval(positive_proba(self.estimator, X), X["as_of_day"].to_numpy())
+        return np.clip(p0, PROBABILITY_EPS, 1 - PROBABILITY_EPS), np.clip(p1, PROBABILITY_EPS,
+                                                                          1 - PROBABILITY_EPS)
 
     def feature_row_model(self) -> FeatureRowClassifier:
         """The estimator as MLflow stores it: it takes feature rows, ``predict`` → P(label)."""
         return FeatureRowClassifier(self.estimator, self.feature_columns, self.categorical_columns,
-                                    PROBABILITY_EPS).fit()
+                                    PROBABILITY_EPS, self.confidence).fit()
 
     def save(self, path: Path | str, input_example: pd.DataFrame) -> Path:
         """Write the bundle to a new folder ``path`` (an MLflow model); return the path."""
@@ -247,5 +282,8 @@ class ModelBundle:
         if not isinstance(loaded, FeatureRowClassifier):
             raise BundleFormatError(f"cannot load {uri}: it holds a {type(loaded).__name__}, not the "
                                     f"FeatureRowClassifier of bundle format {BUNDLE_FORMAT}: retrain")
-        return cls(loaded.estimator, metadata, version)
+        if getattr(loaded, "confidence", None) is None:
+            raise BundleFormatError(f"cannot load {uri}: its model has no Venn-Abers calibrators, "
+                                    f"which bundle format {BUNDLE_FORMAT} carries: retrain")
+        return cls(loaded.estimator, metadata, version, loaded.confidence)
 

@@ -30,14 +30,18 @@ class FeatureRowClassifier(ClassifierMixin, BaseEstimator):
     """What MLflow stores: a fitted classifier behind the rows ``build_features`` writes (and
     ``mooc-risk features`` saves). ``predict`` gives the calibrated P(label) per row, shape
     (n,), clipped to [``eps``, 1 − ``eps``]; extra columns (keys, display-only) are ignored.
-    So ``mlflow.pyfunc.load_model(uri).predict(feature_rows)`` answers as the service does."""
+    So ``mlflow.pyfunc.load_model(uri).predict(feature_rows)`` answers as the service does.
+    ``confidence``: the bundle's Venn-Abers calibrators by day (``models.confidence``), stored
+    with the estimator: the probability is their point estimate (``served_probability``)."""
 
     def __init__(self, estimator=None, feature_columns: list[str] | None = None,
-                 categorical_columns: list[str] | None = None, eps: float = PROBABILITY_EPS):
+                 categorical_columns: list[str] | None = None, eps: float = PROBABILITY_EPS,
+                 confidence=None):
         self.estimator = estimator
         self.feature_columns = feature_columns
         self.categorical_columns = categorical_columns
         self.eps = eps
+        self.confidence = confidence
 
     def fit(self, X=None, y=None):  # wraps an estimator fitted elsewhere
         self.classes_ = np.array([0, 1])
@@ -48,17 +52,25 @@ class FeatureRowClassifier(ClassifierMixin, BaseEstimator):
         if missing:
             raise ValueError(f"feature rows lack the model's column(s) {missing}")
         inputs = as_model_input(X, self.feature_columns, self.categorical_columns)
-        p = served_probability(self.estimator, inputs, self.eps)
+        p = served_probability(self.estimator, inputs, self.eps, self.confidence)
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.predict_proba(X)[:, 1]
 
 
-def served_probability(model, X: pd.DataFrame, eps: float = PROBABILITY_EPS) -> np.ndarray:
+def served_probability(model, X: pd.DataFrame, eps: float = PROBABILITY_EPS,
+                       confidence=None) -> np.ndarray:
     """P(label) per row of the model's input frame, within [``eps``, 1 − ``eps``]: a served
-    probability is never exactly 0 or 1. Shape (n,)."""
-    return np.clip(positive_proba(model, X), eps, 1 - eps)
+    probability is never exactly 0 or 1. Shape (n,).
+
+    With ``confidence`` (a ``models.confidence.VennAbersByDay``), the probability is the
+    Venn-Abers point estimate of the row's as-of day (``X["as_of_day"]``; KeyError without
+    it) on top of the model's calibrated score — why, in ``models.confidence``."""
+    p = positive_proba(model, X)
+    if confidence is not None:
+        p = confidence.point(p, X["as_of_day"].to_numpy())
+    return np.clip(p, eps, 1 - eps)
 
 
 def fitted_pipeline(model: CalibratedClassifierCV | Pipeline) -> Pipeline:

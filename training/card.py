@@ -58,6 +58,47 @@ def band_shares(trained: Trained) -> str:
             "in each band:\n\n" + markdown_table(shares.reset_index(), 3))
 
 
+BASELINE_TOLERANCE = 0.005  # AUC: the gate's auc_tolerance default, "as good" within it
+
+
+def baseline_comparison(trained: Trained, tolerance: float = BASELINE_TOLERANCE) -> str:
+    """Per as-of day, LightGBM vs the logistic baseline on the test runs (AUC, ECE), and a
+    sentence for each day where the baseline's AUC is within ``tolerance`` of LightGBM's (or
+    above it): serving the baseline there would be a valid, simpler choice."""
+    by_day = trained.assessment.by_day.pivot(index="as_of_day", columns="model", values=["auc", "ece"])
+    table = pd.DataFrame({"as_of_day": by_day.index,
+                          "LightGBM AUC": by_day[("auc", "lightgbm")].to_numpy(),
+                          "baseline AUC": by_day[("auc", "baseline")].to_numpy(),
+                          "LightGBM ECE": by_day[("ece", "lightgbm")].to_numpy(),
+                          "baseline ECE": by_day[("ece", "baseline")].to_numpy()})
+    table["AUC difference"] = table["LightGBM AUC"] - table["baseline AUC"]
+    as_good = table[table["AUC difference"] <= tolerance]
+    sentences = "".join(
+        f"- The logistic baseline is as good at day {int(row['as_of_day'])} (AUC "
+        f"{row['baseline AUC']:.4f} vs {row['LightGBM AUC']:.4f}): serving it would be a valid, "
+        "simpler choice.\n" for _, row in as_good.iterrows())
+    verdict = sentences or (f"- LightGBM is ahead by more than {tolerance} AUC at every as-of day.\n")
+    return (markdown_table(table, 4) + f"\n\"As good\": a baseline AUC within {tolerance} of "
+            "LightGBM's (the gate's default AUC tolerance) or above it.\n\n" + verdict)
+
+
+def confidence_summary(trained: Trained) -> str:
+    """Coverage of the 90% conformal sets and the Venn-Abers interval width by as-of day."""
+    by_day = trained.assessment.by_day
+    if "coverage_90" not in by_day:
+        return "Not measured.\n"
+    table = by_day[by_day["model"] == "lightgbm"][["as_of_day", "coverage_90", "set_size_90",
+                                                    "interval_width"]]
+    return ("The served probability is the Venn-Abers point estimate of the row's as-of day "
+            "(one calibrator per trained day, on the validation learners; why: "
+            "`models/confidence.py`); each prediction carries its Venn-Abers interval "
+            "(`risk_low`, `risk_high`). On the test runs: `coverage_90`, the share of rows "
+            "whose outcome is in their 90% class-conditional conformal set (Mondrian by day "
+            "and outcome; nominal 0.90, the goal within 3 points); `set_size_90`, labels per "
+            "set (1: a confident answer); `interval_width`, the mean width of the interval.\n\n"
+            + markdown_table(table.reset_index(drop=True), 4))
+
+
 def sensitive_policy(config) -> str:
     """The model card's statement of how sensitive attributes were used."""
     names = ", ".join(f"`{a}`" for a in config.sensitive_attributes) or "none"
@@ -132,11 +173,20 @@ intervention capacity of one in ten).
 
 ### By as-of day
 {markdown_table(by_day.reset_index())}
+### LightGBM or the logistic baseline?
+{baseline_comparison(trained)}
 ## Calibration
 {calibration_choice(trained)}
 
 On the test runs: ECE {ev.metrics["test_ece"]:.4f}, Brier {ev.metrics["test_brier"]:.4f} (plot:
 `plots/calibration.png` in the run).
+
+### Confidence
+{confidence_summary(trained)}
+### Cold start
+A learner is flagged `cold_start` when their course had fewer than
+{c.cold_start_min_learners} learners in the rows the model was fitted on (config
+`cold_start_min_learners`); {len(trained.training_courses())} course(s) were in the training runs.
 
 ### Risk bands
 {band_shares(trained)}

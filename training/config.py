@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, model_validator
 
 from mooc_risk.errors import InputError, validation_problems
-from mooc_risk.models.bundle import Thresholds
+from mooc_risk.models.bundle import COLD_START_MIN_LEARNERS, Thresholds
 from mooc_risk.models.targets import LABELS, Target
 from mooc_risk.training.fairness import GROUP_COLUMNS
 
@@ -59,6 +59,9 @@ class TrainConfig(_Section):
     calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
     thresholds: Thresholds
     gate: GateConfig = GateConfig()
+    # a course with fewer learners than this in the training data is flagged cold_start when
+    # scored (the reason for 100: models.bundle.BundleMetadata.cold_start_min_learners)
+    cold_start_min_learners: int = Field(COLD_START_MIN_LEARNERS, ge=1)
 
     @model_validator(mode="after")
     def _days(self) -> TrainConfig:

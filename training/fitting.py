@@ -18,6 +18,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from mooc_risk.models.confidence import VennAbersByDay
+
 MISSING = -1  # LightGBM treats negative categorical codes as missing
 
 
@@ -66,6 +68,13 @@ def fit_baseline(X_train: pd.DataFrame, y_train: np.ndarray, categorical: list[s
 def calibrate(model: Pipeline, X: pd.DataFrame, y: np.ndarray, method: str) -> CalibratedClassifierCV:
     """Calibrate a fitted model on held-out rows without refitting it."""
     return CalibratedClassifierCV(FrozenEstimator(model), method=method).fit(X, y)
+
+
+def fit_venn_abers(p: np.ndarray, y: np.ndarray, days: np.ndarray) -> VennAbersByDay:
+    """Venn-Abers calibrators by as-of day (Mondrian by day) on held-out rows: ``p`` the
+    calibrated model's P(label) of the validation rows, ``y`` their 0/1 labels, ``days``
+    their as-of days, shapes (n,). Why their point estimate is served: ``models.confidence``."""
+    return VennAbersByDay.fitted(p, y, days)
 
 
 CALIBRATIONS = ("sigmoid", "isotonic")

@@ -110,7 +110,7 @@ def reference_sample(trained: Trained, rows_per_day: int = REFERENCE_ROWS_PER_DA
     sample = shuffled[shuffled.groupby("as_of_day").cumcount() < rows_per_day].sort_index()
     out = sample[columns].reset_index(drop=True)
     out["as_of_day"] = out["as_of_day"].astype("int64")
-    out["probability"] = est.positive_proba(trained.model, est.as_model_input(
+    out["probability"] = trained.probability(est.as_model_input(
         sample, rows.feature_columns, rows.categorical_columns))
     return out
 
@@ -204,7 +204,7 @@ def scorecards_on_the_same_rows(champion: ModelBundle, trained: Trained,
     theirs = test[[*ROW_KEYS, "label"]].merge(features, on=list(ROW_KEYS), how="inner")
     ours = theirs[list(ROW_KEYS)].merge(test, on=list(ROW_KEYS), how="left")
     cards = []
-    for rows, p in ((ours, est.positive_proba(trained.model, est.as_model_input(
+    for rows, p in ((ours, trained.probability(est.as_model_input(
             ours, trained.rows.feature_columns, trained.rows.categorical_columns))),
                     (theirs, champion.probability(theirs))):
         ev = assess(rows, {"model": p}, trained.config.risk_of, trained.config.audited_groups)

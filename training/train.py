@@ -17,8 +17,9 @@ from mooc_risk.features.canonical.schemas import ROW_KEYS
 from mooc_risk.features.canonical.tables import Tables
 from mooc_risk.models import estimators as est
 from mooc_risk.models.bundle import BundleMetadata, ModelBundle
+from mooc_risk.models.confidence import VennAbersByDay
 from mooc_risk.models.horizons import PerHorizonClassifier
-from mooc_risk.training import fitting
+from mooc_risk.training import conformal, fitting
 from mooc_risk.training.assessment import Assessment, assess
 from mooc_risk.training.config import TrainConfig
 from mooc_risk.training.dataset import LabelledRows, labelled_rows
@@ -43,10 +44,23 @@ class Trained:
     data_hash: str
     skipped_days: dict[int, str] = field(default_factory=dict)  # as-of day → why it was left out
     calibration: pd.DataFrame | None = None  # each method on the validation rows (model card)
+    confidence: VennAbersByDay | None = None  # Venn-Abers by day, on the validation rows
 
     @property
     def test(self) -> pd.DataFrame:
         return self.rows.frame[self.split.test]
+
+    def probability(self, X: pd.DataFrame) -> np.ndarray:
+        """The served P(label) of rows in the model's input form, shape (n,): the Venn-Abers
+        point estimate of each row's day on the calibrated model (``models.confidence``)."""
+        return est.served_probability(self.model, X, confidence=self.confidence)
+
+    def training_courses(self) -> dict[str, int]:
+        """Course id → distinct learners in the rows the model was fitted and calibrated on
+        (training and validation sides), for cold start."""
+        fitted = self.rows.frame[self.split.train | self.split.valid]
+        counts = fitted.groupby("course_id", observed=True)["learner_id"].nunique()
+        return {str(c): int(n) for c, n in counts.items()}
 
     def inputs(self, mask: np.ndarray) -> pd.DataFrame:
         return est.as_model_input(self.rows.frame[mask], self.rows.feature_columns,
@@ -62,7 +76,9 @@ class Trained:
             thresholds=c.thresholds, reference=self._reference(), data_hash=self.data_hash,
             sensitive_attributes=c.sensitive_attributes,
             test_metrics={k: v for k, v in metrics.items() if np.isfinite(v) and "_day_" not in k},
-            trained_at=datetime.now(UTC).isoformat(timespec="seconds")))
+            trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            training_courses=self.training_courses(),
+            cold_start_min_learners=c.cold_start_min_learners), confidence=self.confidence)
 
     def _reference(self) -> dict:
         """Medians of the numeric features among training learners with the good outcome."""
@@ -97,19 +113,41 @@ def fit_and_assess(
     model, calibration = candidates[config.horizon_strategy]
     candidates = {name: fitted for name, (fitted, _) in candidates.items()}
     on_step("LightGBM fitted and calibrated")
-    tr, te = split.train, split.test
+    tr, va, te = split.train, split.valid, split.test
+    days = rows.frame["as_of_day"].to_numpy()
+    p_valid, p_test = est.positive_proba(model, X[va]), est.positive_proba(model, X[te])
+    confidence = fitting.fit_venn_abers(p_valid, y[va], days[va])
     baseline = fitting.fit_baseline(X[tr], y[tr], rows.categorical_columns)
     on_step("baseline fitted")
-    scores = {"lightgbm": est.positive_proba(model, X[te]),
+    scores = {"lightgbm": est.served_probability(model, X[te], confidence=confidence),
               "baseline": est.positive_proba(baseline, X[te])}
     assessment = assess(rows.frame[te], scores, config.risk_of, config.audited_groups)
+    sets = conformal.prediction_sets(p_valid, y[va], days[va], p_test, days[te])
+    assessment = with_confidence(assessment, conformal.confidence_by_day(
+        days[te], y[te], sets, *confidence.interval(p_test, days[te])))
     horizons = None
     if len(candidates) == 2:
         horizons = compare_horizons(rows.frame[te], {n: est.positive_proba(m, X[te])
                                                       for n, m in candidates.items()}, config)
     on_step("evaluated")
     return Trained(config, spec, rows, split, model, baseline, scores, assessment, horizons,
-                   data_hash(rows), skipped, pd.DataFrame(calibration))
+                   data_hash(rows), skipped, pd.DataFrame(calibration), confidence)
+
+
+def with_confidence(assessment: Assessment, by_day: pd.DataFrame) -> Assessment:
+    """The assessment with ``conformal.COLUMNS`` per as-of day on the LightGBM rows of
+    ``by_day`` (NaN for the baseline) and as metrics ``test_<column>_day_<d>``, plus their
+    means over the test rows' days as ``test_<column>``."""
+    table = assessment.by_day.drop(columns=[c for c in conformal.COLUMNS if c in assessment.by_day])
+    main = table["model"] == table["model"].iloc[0]
+    merged = table[main].merge(by_day, on="as_of_day", how="left")
+    table = pd.concat([merged, table[~main]], ignore_index=True)
+    metrics = dict(assessment.metrics)
+    for column in conformal.COLUMNS:
+        metrics[f"test_{column}"] = float(by_day[column].mean())
+        metrics.update({f"test_{column}_day_{int(d)}": float(v)
+                        for d, v in zip(by_day["as_of_day"], by_day[column], strict=True)})
+    return replace(assessment, metrics=metrics, by_day=table)
 
 
 def days_to_skip(rows: LabelledRows, split: Split, config: TrainConfig) -> dict[int, str]:
