@@ -18,7 +18,7 @@ from mooc_risk.features.canonical.tables import Tables
 from mooc_risk.files import folder_replacing, write_table
 from mooc_risk.settings import TrackingSettings
 from mooc_risk.training import plots
-from mooc_risk.training.card import sensitive_policy
+from mooc_risk.training.card import baseline_comparison, confidence_summary, sensitive_policy
 from mooc_risk.training.config import TrainConfig
 from mooc_risk.training.markdown import markdown_table
 from mooc_risk.training.tracking import experiment_id, log_datasets, log_test_metrics
@@ -115,6 +115,10 @@ before the day (the hard, actionable subset: those already gone quiet are easy t
 `group_gap`: the largest AUC difference between groups of one audited attribute with at least
 30 test rows.
 
+## Confidence (test side)
+{confidence_summary(trained)}
+## LightGBM or the logistic baseline?
+{baseline_comparison(trained)}
 ## Overall (all as-of days pooled)
 {markdown_table(overall)}
 ## Groups (all days pooled, LightGBM)
