@@ -467,15 +467,17 @@ def target_score(row: dict, explain: bool, top_k: int) -> schemas.TargetScore:
                                           rest=float(row["rest"]) + skipped)
     return schemas.TargetScore(
         probability=float(row["probability"]), risk=float(row["risk"]), risk_band=row["risk_band"],
-        intervention=row["intervention"], model=row["model"], model_version=str(row["model_version"]),
+        risk_low=float(row["risk_low"]), risk_high=float(row["risk_high"]),
+        cold_start=bool(row["cold_start"]), intervention=row["intervention"], model=row["model"],
+        model_version=str(row["model_version"]),
         explanation=explanation)
 
 
 def flat_rows(frame: pd.DataFrame, explain: bool, top_k: int) -> pd.DataFrame:
     """A scored frame as dashboard rows: keys, risk, band, intervention, top-k reason texts."""
     columns = ["learner_id", "course_id", "run_id", "as_of_day", "status", "inactive_days",
-               "probability", "risk",
-               "risk_band", "intervention", "model", "model_version"]
+               "probability", "risk", "risk_band", "risk_low", "risk_high", "cold_start",
+               "intervention", "model", "model_version"]
     if explain:
         columns += [c for n in range(1, top_k + 1)
                     for c in (f"reason_{n}_text", f"reason_{n}_category", f"reason_{n}_contribution")

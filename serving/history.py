@@ -32,6 +32,11 @@ column                        type      what (unit)
 ``risk``                      float64   risk, 0–1 (dropout: ``probability``; certification:
                                         1 − ``probability``)
 ``risk_band``                 string    ``low``, ``medium``, ``high``
+``risk_low``                  float64   lower end of the risk's Venn-Abers interval, 0–1
+                                        (null in files written before it existed)
+``risk_high``                 float64   upper end of that interval, 0–1 (null: likewise)
+``cold_start``                bool      the course had fewer training learners than the
+                                        model's ``cold_start_min_learners`` (null: likewise)
 ``intervention``              string    the one suggested action for the learner that night
                                         (the same in both targets' rows)
 ``reason_<n>_group``          string    n = 1, 2, 3: the n-th strongest reason's group (null:
@@ -82,11 +87,15 @@ SCHEMA = pa.schema([
     ("course_id", pa.string()), ("run_id", pa.string()), ("learner_id", pa.string()),
     ("target", pa.string()), ("as_of_day", pa.int64()), ("status", pa.string()),
     ("inactive_days", pa.int64()), ("probability", pa.float64()), ("risk", pa.float64()),
-    ("risk_band", pa.string()), ("intervention", pa.string()),
+    ("risk_band", pa.string()), ("risk_low", pa.float64()), ("risk_high", pa.float64()),
+    ("cold_start", pa.bool_()), ("intervention", pa.string()),
     *[(f"reason_{n}_{name}", kind) for n in range(1, REASONS + 1) for name, kind in _REASON_FIELDS],
     ("model", pa.string()), ("model_version", pa.string()), ("data_version", pa.string()),
 ])
 ORDER = ["course_id", "run_id", "learner_id", "target"]
+# columns added after the first files were written: optional in a frame to write (null when
+# absent), and read as null from older files (``read_history`` reads with ``SCHEMA``)
+ADDED = ("risk_low", "risk_high", "cold_start")
 _NO_ROOM = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
             errno.EFBIG: "the file size limit was hit"}
 
@@ -118,7 +127,8 @@ def partition(history_dir: Path, day: date) -> Path:
 def write_day(history_dir: Path, day: date, frame: pd.DataFrame) -> Path:
     """Write (or replace) the date's predictions atomically; the file's path.
 
-    ``frame``: ``SCHEMA``'s columns (others are dropped; missing reason columns are null),
+    ``frame``: ``SCHEMA``'s columns (others are dropped; missing reason columns and
+    ``ADDED`` columns are null),
     e.g. ``serving.batch.score_population``'s frame with a ``data_version`` column. The file's
     bytes depend on the rows only (sorted, no timestamps, no pandas metadata), so writing the
     same predictions twice gives the same file.
@@ -127,11 +137,13 @@ def write_day(history_dir: Path, day: date, frame: pd.DataFrame) -> Path:
     cannot be written (the disk is full, a file size limit, …): the date's previous file, if
     any, is left as it was.
     """
-    missing = [c for c in SCHEMA.names if c not in frame.columns and not c.startswith("reason_")]
+    missing = [c for c in SCHEMA.names
+               if c not in frame.columns and not c.startswith("reason_") and c not in ADDED]
     if missing:
         raise ValueError(f"predictions frame lacks column(s) {', '.join(missing)}")
     frame = frame.reindex(columns=SCHEMA.names).sort_values(ORDER, kind="stable", ignore_index=True)
     frame["inactive_days"] = frame["inactive_days"].astype("Int64")
+    frame["cold_start"] = frame["cold_start"].astype("boolean")
     table = pa.Table.from_pandas(frame, schema=SCHEMA, preserve_index=False).replace_schema_metadata(None)
     path = partition(history_dir, day)
     try:

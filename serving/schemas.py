@@ -125,6 +125,13 @@ class TargetScore(BaseModel):
     probability: float = Field(description="calibrated probability of the model's label")
     risk: float = Field(description="P(dropout), or 1 − P(certified)")
     risk_band: Literal["low", "medium", "high"]
+    risk_low: float = Field(description="lower end of the risk's Venn-Abers interval (0–1), "
+                            "from the calibration learners of the same as-of day")
+    risk_high: float = Field(description="upper end of the risk's Venn-Abers interval (0–1); "
+                             "risk_low ≤ risk ≤ risk_high")
+    cold_start: bool = Field(description="the learner's course had no run in the model's "
+                             "training data, or fewer training learners than the model's "
+                             "cold_start_min_learners (default 100): treat the risk with care")
     intervention: str
     model: str
     model_version: str

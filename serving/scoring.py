@@ -42,17 +42,27 @@ class TargetScorer:
         return self.bundle.inputs(features)
 
     def score(self, features: pd.DataFrame, top_k: int) -> pd.DataFrame:
-        """One row per feature row: keys, status, probability, risk, band, the base value, raw
-        score, the top-k reasons (k ≥ 1: the strongest reason chooses the intervention, so it
-        is computed even when a caller shows none) and the rest, and the intervention."""
+        """One row per feature row: keys, status, probability, risk, band, ``risk_low`` and
+        ``risk_high`` (the Venn-Abers interval of the risk, 0–1: for certification, whose risk
+        is 1 − P(label), the interval of P(label) flipped), ``cold_start`` (the course had
+        fewer than the bundle's ``cold_start_min_learners`` training learners, or none), the
+        base value, raw score, the top-k reasons (k ≥ 1: the strongest reason chooses the
+        intervention, so it is computed even when a caller shows none) and the rest, and the
+        intervention."""
         X = self.inputs(features)
         p = self.bundle.probability_of_inputs(X)
-        risk = p if self.bundle.risk_of == "label" else 1.0 - p
+        p0, p1 = self.bundle.interval_of_inputs(X)
+        if self.bundle.risk_of == "label":
+            risk, low, high = p, p0, p1
+        else:
+            risk, low, high = 1.0 - p, 1.0 - p1, 1.0 - p0
         band = self.bundle.thresholds.band(risk)
         out = features[list(ROW_KEYS)].reset_index(drop=True).copy()
         out["status"] = activity_status(features)
         out["inactive_days"] = inactive_days(features).to_numpy()
         out["probability"], out["risk"], out["risk_band"] = p, risk, band
+        out["risk_low"], out["risk_high"] = low, high
+        out["cold_start"] = self.bundle.metadata.cold_start(features["course_id"].to_numpy())
         out["model"], out["model_version"] = self.bundle.name, self.bundle.version
         contributions, base, raw = tree_contributions(self.bundle.estimator, X)
         days = features["as_of_day"].to_numpy()
