@@ -103,6 +103,9 @@ bench-serving: $(STAMP) ## benchmark the HTTP service and the batch scorer (loop
 bench-real: $(STAMP) ## evaluate on the real data sets in REAL_DATA (oulad/parquet, kddcup2015-daily, dataedu-online-science)
 	$(BIN)/python -m bench.real_data --shared $(REAL_DATA)
 
+bench-dev: $(STAMP) ## the development split of bench/protocol.md (after bench-real has imported the data) → bench/development.md
+	$(BIN)/python -m bench.development
+
 bench-ingest: $(STAMP) ## benchmark importing a 5M-event Open edX tracking log
 	$(BIN)/python -m bench.ingest
 
@@ -129,4 +132,4 @@ clean: ## remove the venv, generated data and caches (keeps mlruns/)
 	rm -rf $(VENV) data .pytest_cache .hypothesis
 
 
-.PHONY: help install demo app checks checks-images screenshots test test-fast wheel-check lint bench-features bench-serving bench-real bench-ingest bench-refresh bench-soak bench-throughput lock clean
+.PHONY: help install demo app checks checks-images screenshots test test-fast wheel-check lint bench-features bench-serving bench-real bench-dev bench-ingest bench-refresh bench-soak bench-throughput lock clean
