@@ -11,7 +11,7 @@ from mooc_risk.features.build import build_features
 from mooc_risk.features.canonical.tables import tables_from_frames
 from mooc_risk.models import registry
 from mooc_risk.models.contributions import tree_contributions
-from mooc_risk.models.estimators import as_model_input, positive_proba
+from mooc_risk.models.estimators import as_model_input, served_probability
 from mooc_risk.serving.raw import raw_frames
 from mooc_risk.serving.schemas import RawLearner
 
@@ -56,7 +56,8 @@ def test_raw_request_probability_equals_the_in_memory_pipeline(client, served):
     frames = raw_frames([RawLearner.model_validate(x) for x in body["learners"]])
     features = build_features(tables_from_frames(frames, model.spec.constructs), [14], model.spec)
     X = as_model_input(features, model.feature_columns, model.categorical_columns)
-    expected = dict(zip(features.learner_id, positive_proba(model.estimator, X), strict=True))
+    expected = dict(zip(features.learner_id, served_probability(model.estimator, X, confidence=model.confidence),
+                        strict=True))
     assert served_p.keys() == expected.keys()
     for learner_id, p in expected.items():
         assert served_p[learner_id] == pytest.approx(p, abs=1e-12), learner_id
