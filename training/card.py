@@ -41,7 +41,10 @@ def calibration_choice(trained: Trained) -> str:
                       "ranked list has no ties the model did not make",
            "isotonic": "chosen in the config; its steps tie learners with different scores and "
                        "can reach exactly 0 or 1, so ranked lists break ties by the raw score"}
-    return (f"Method: **{c.calibration}** — {why[c.calibration]}. Each method on the validation "
+    return (f"Method: **{c.calibration}** — {why[c.calibration]}. The served probability is "
+            "then the Venn-Abers point estimate of the row's as-of day on this calibrated score "
+            "(see Confidence): it keeps the order but, a step function, ties learners within a "
+            "step. Each method on the validation "
             "learners of the training runs (5-fold, out of fold; mean over the as-of day models):"
             "\n\n" + markdown_table(pooled.reset_index(), 4))
 

@@ -26,10 +26,12 @@ def test_the_shipped_calibration_keeps_the_order_and_never_says_0_or_1(trained):
     p = bundle.probability(features)
     assert ((p > 0) & (p < 1)).all()
     raw = result.model.calibrated_classifiers_[0].estimator.predict_proba(bundle.inputs(features))[:, 1]
-    # learners the model tells apart keep distinct probabilities, in the model's order
-    assert len(np.unique(p)) == len(np.unique(raw))
+    # the served probability is the Venn-Abers point on the sigmoid (models.confidence): it
+    # keeps the model's order, but as a step function it ties learners within a step
     order = np.argsort(raw, kind="stable")
     assert (np.diff(p[order]) >= 0).all()
+    steps = 2 * len(bundle.confidence.calibrators[21].scores_) + 1
+    assert 1 < len(np.unique(p)) <= steps
 
 
 def test_the_card_compares_the_methods_on_validation_rows_and_shows_band_shares(trained):
