@@ -99,8 +99,9 @@ def run_drift(reference: pd.DataFrame, current: pd.DataFrame, numeric: list[str]
 
     def prepared(frame: pd.DataFrame) -> pd.DataFrame:
         out = frame[[*numeric, *categorical]].copy()
-        for c in numeric:
-            out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
+        for c in numeric:  # rounded: float noise (a cohort mean subtracted, 1e-17) leaves a range
+            # too small for Evidently's histogram bins ("Too many bins for data range")
+            out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64").round(9)
         for c in categorical:
             out[c] = out[c].astype("object").where(out[c].notna(), None).astype(str)
         return out.reset_index(drop=True)
