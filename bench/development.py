@@ -141,7 +141,26 @@ def render(table: pd.DataFrame, kdd_courses: list[str]) -> str:
         for variant, row in wide.iterrows():
             parts.append(f"| {variant} | " + " | ".join(f"{row[d]:.3f}" for d in days) + " |")
         parts.append("")
-    return "\n".join(parts)
+    return "\n".join(parts + choices(table))
+
+
+def choices(table: pd.DataFrame) -> list[str]:
+    """The rules of bench/protocol.md applied to the table: a family stays unless adding it
+    lowers the mean AUC (days, then the three cases); a setting wins when it beats the
+    default's mean by more than 0.003."""
+    mean = table.groupby(["case", "variant"]).auc.mean().unstack("case").mean(axis=1)
+    lines = ["## Choices (the protocol's rules on the table above)", "",
+             "| family or setting | mean AUC over days and cases | vs reference | chosen |",
+             "|---|---:|---:|---|"]
+    for family in FAMILIES:
+        delta = mean[f"+ {family}"] - mean["before #16"]
+        lines.append(f"| + {family} | {mean[f'+ {family}']:.4f} | {delta:+.4f} vs before #16 | "
+                     f"{'kept' if delta >= 0 else 'left out'} |")
+    for setting in SETTINGS:
+        delta = mean[setting] - mean["all"]
+        lines.append(f"| {setting} | {mean[setting]:.4f} | {delta:+.4f} vs the defaults | "
+                     f"{'yes' if delta > 0.003 else 'no'} |")
+    return [*lines, ""]
 
 
 if __name__ == "__main__":
