@@ -72,7 +72,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     days = ",".join(map(str, OULAD_DAYS))
     stats = {}
-    if not (args.reuse_imports and (out / "oulad" / "enrolments.parquet").exists()):
+    reused = [n for n in ("oulad", "kdd", "dataedu")
+              if args.reuse_imports and (out / n / "enrolments.parquet").exists()]
+    if "oulad" not in reused:
         stats["import"] = run(out, "oulad-import", "import", "--source", "oulad", "--in",
                               str(shared / "oulad" / "parquet"), "--out", str(out / "oulad"))
     stats["features"] = run(out, "oulad-features", "features", "--data", str(out / "oulad"),
@@ -82,20 +84,20 @@ def main() -> None:
             out, f"oulad-{target}", "evaluate", "--data", str(out / "oulad"), "--target", target,
             "--split", "by-run", "--test-from", "2014-01-01", "--as-of", days,
             "--out", str(out / f"oulad-{target}"), *chosen())
-    if not (args.reuse_imports and (out / "kdd" / "enrolments.parquet").exists()):
+    if "kdd" not in reused:
         run(out, "kdd-import", "import", "--source", "kddcup2015", "--in",
             str(shared / "kddcup2015-daily"), "--out", str(out / "kdd"))
     run(out, "kdd-dropout", "evaluate", "--data", str(out / "kdd"), "--target", "dropout",
         "--split", "by-course", "--as-of", ",".join(map(str, KDD_DAYS)), "--out", str(out / "kdd-dropout"),
         *chosen())
-    if not (args.reuse_imports and (out / "dataedu" / "enrolments.parquet").exists()):
+    if "dataedu" not in reused:
         run(out, "dataedu-import", "import", "--source", "dataedu", "--in",
             str(shared / "dataedu-online-science"), "--out", str(out / "dataedu"))
     for flag, name in (([], "with"), (["--without-survey"], "without")):
         run(out, f"dataedu-{name}", "evaluate", "--data", str(out / "dataedu"), "--target",
             "certification", "--split", "by-run", "--test-from", "2016-01-01", "--as-of", "0,120",
             "--out", str(out / f"dataedu-{name}"), *flag, *chosen())
-    text = render(out, stats)
+    text = render(out, stats, reused)
     (HERE / "real_data.md").write_text(text)
     print(text)
 
@@ -115,29 +117,45 @@ def _fmt(table: pd.DataFrame, baseline: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _reused(names: list[str]) -> str:
+    if not names:
+        return ""
+    return (f"Imports reused from an earlier run in the same folder (`--reuse-imports`): "
+            f"{', '.join(names)}; OULAD's calendar (`assessments.parquet`) was added to that folder "
+            "with the importer's own query (`features.sources.oulad_tables.ASSESSMENTS`) on the "
+            "release's `assessments.csv`.")
+
+
 def _check(ok: bool, text: str) -> str:
     return f"- {'met' if ok else '**not met**'}: {text}"
 
 
-def render(out: Path, stats: dict) -> str:
+def render(out: Path, stats: dict, reused: list[str] | None = None) -> str:
     od, ob = metrics(out / "oulad-dropout"), metrics(out / "oulad-dropout", "baseline")
     oc, ocb = metrics(out / "oulad-certification"), metrics(out / "oulad-certification", "baseline")
     kd, kdb = metrics(out / "kdd-dropout"), metrics(out / "kdd-dropout", "baseline")
     dw, dwb = metrics(out / "dataedu-with"), metrics(out / "dataedu-with", "baseline")
     dn, dnb = metrics(out / "dataedu-without"), metrics(out / "dataedu-without", "baseline")
     eces = pd.concat([od.ece, oc.ece, kd.ece, dw.ece])
+    coverage = pd.concat([od.coverage_90, oc.coverage_90, kd.coverage_90, dw.coverage_90])
+    off = (coverage - 0.90).abs()
+
+    def at_least(table: pd.DataFrame, goal: dict[int, float], what: str) -> str:
+        both = {d: (table.loc[d, "auc"], table.loc[d, "auc_active_14d"]) for d in goal}
+        ok = all(a >= goal[d] and (pd.isna(b) or b >= goal[d]) for d, (a, b) in both.items())
+        shown = ", ".join(f"d{d} ≥ {goal[d]:.2f}: {a:.3f} (active {b:.3f})"
+                          for d, (a, b) in both.items())
+        return _check(ok, f"{what} — {shown}")
+
     targets = [
-        _check(bool((od.loc[od.index >= 28, "auc"] >= 0.75).all()),
-               "OULAD dropout AUC ≥ 0.75 at every day from 28 — "
-               + ", ".join(f"d{d}: {a:.3f}" for d, a in od.loc[od.index >= 28, "auc"].items())),
-        _check(oc.loc[90, "auc"] >= 0.85,
-               f"OULAD certification AUC ≥ 0.85 at day 90 — {oc.loc[90, 'auc']:.3f}"),
-        _check(oc.loc[180, "auc"] >= 0.93,
-               f"OULAD certification AUC ≥ 0.93 at day 180 — {oc.loc[180, 'auc']:.3f}"),
-        _check(kd.loc[30, "auc"] >= 0.88, f"KDD by-course day-30 AUC ≥ 0.88 — {kd.loc[30, 'auc']:.3f}"),
-        _check(kd.loc[14, "auc"] >= 0.78, f"KDD by-course day-14 AUC ≥ 0.78 — {kd.loc[14, 'auc']:.3f}"),
-        _check(bool((eces <= 0.05).all()), f"ECE ≤ 0.05 everywhere — worst {eces.max():.3f} "
+        at_least(od, {28: 0.73, 90: 0.76, 180: 0.76}, "OULAD dropout AUC"),
+        at_least(oc, {90: 0.86, 180: 0.94}, "OULAD certification AUC"),
+        at_least(kd, {14: 0.80, 30: 0.88}, "KDD by-course dropout AUC"),
+        _check(bool((eces <= 0.05).all()), f"ECE ≤ 0.05 in every cell — worst {eces.max():.3f} "
                f"({(eces > 0.05).sum()} of {len(eces)} day × data set cells above)"),
+        _check(bool((off <= 0.03).all()), f"90% set coverage within 3 points of nominal — "
+               f"{coverage.min():.1%}–{coverage.max():.1%} ({(off > 0.03).sum()} of "
+               f"{len(off)} cells outside 87–93%)"),
     ]
     resources = "\n".join(
         f"| {stage} | {s['seconds']:.1f} | {s['peak_mb']:,.0f} |" for stage, s in stats.items())
@@ -145,8 +163,13 @@ def render(out: Path, stats: dict) -> str:
 
 Produced by `make bench-real` (`.venv/bin/python -m bench.real_data`): each source imported with
 `mooc-risk import`, evaluated with `mooc-risk evaluate` using the default configs in `models/`
-(LightGBM + sigmoid calibration, logistic baseline; sensitive attributes audited, not
-features); nothing is tuned on the test side. **The population at as-of day *d* is every
+with the choices of the development split (`bench/protocol.md`, `bench/development.md`: one
+model for all as-of days, the weekly family left out) — LightGBM, sigmoid then Venn-Abers
+calibration per as-of day, logistic baseline; sensitive attributes audited, not features.
+Nothing is tuned on the test side. "90% set coverage" is the share of test rows whose outcome
+lies in their 90% conformal set (nominal 90%); "interval width" the mean width of the
+Venn-Abers interval. Only OULAD has a course calendar (`assessments`); the KDD Cup copy and
+the dataedu courses carry no deadlines. **The population at as-of day *d* is every
 learner enrolled by *d* and not unenrolled before *d*** (`date_unregistration` in OULAD) — the
 rule serving uses; going quiet removes nobody. AUC is reported on that whole population and on
 the learners active in the 14 days before *d* (the hard, actionable subset). Features use only
@@ -185,8 +208,11 @@ What the survey adds at day 0: AUC {dw.loc[0, 'auc']:.3f} with vs {dn.loc[0, 'au
 (LightGBM), {dwb.loc[0, 'auc']:.3f} vs {dnb.loc[0, 'auc']:.3f} (baseline) — on a test side of
 about 200 enrolments, so ±0.05 is within noise.
 
-## Targets (issue #5)
+## Targets (issue #16; both the whole population and the active subset must reach an AUC goal)
 {chr(10).join(targets)}
+
+What each feature family and setting added on the development split, and what it chose:
+`bench/development.md` (`make bench-dev`). {_reused(reused or [])}
 
 ## OULAD resources (one process per stage, 2 cores)
 | stage | wall s | peak MB |
