@@ -12,8 +12,10 @@ probability and its raw score give the same intervals.
 
 Everything an IVAP can answer depends only on where ``s`` falls among the distinct
 calibration scores (in a gap between two, or on one), so ``fit`` computes ``p0`` and ``p1``
-for each of those 2k + 1 places once (k: distinct calibration scores; O(k²) time, about a
-second for k = 5,000) and serving looks them up (``searchsorted``, O(log k) per row).
+for each of those 2k + 1 places once (k: distinct calibration scores), with the
+``venn-abers`` package's O(k log k) algorithm (ip200/venn-abers; 0.02 s for k = 8,000, where
+a plain isotonic fit per place took 1.2 s and grew as k²), and serving looks them up
+(``searchsorted``, O(log k) per row).
 
 **The served probability is the Venn-Abers point estimate** of the row's as-of day, computed
 on the model's sigmoid-calibrated score (``estimators.served_probability``), not the sigmoid
@@ -42,24 +44,22 @@ fitted objects, which travel inside a bundle's stored model.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator
 
-try:  # sklearn's PAVA in place on contiguous arrays: 5x faster than the public wrapper
-    from sklearn._isotonic import _inplace_contiguous_isotonic_regression as _pava
-except ImportError:  # pragma: no cover - a scikit-learn that moved it: the public function
-    _pava = None
 
-
-def _isotonic(means: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Weighted isotonic (non-decreasing) regression of ``means`` in their order, shape (n,)."""
-    if _pava is None:  # pragma: no cover
-        from sklearn.isotonic import isotonic_regression
-
-        return isotonic_regression(means, sample_weight=weights)
-    fitted = np.ascontiguousarray(means, dtype=np.float64).copy()
-    _pava(fitted, np.ascontiguousarray(weights, dtype=np.float64).copy())
-    return fitted
+def _venn_abers():
+    """The ``venn_abers`` package (ip200/venn-abers, Vovk et al.'s fast IVAP). Its import sets
+    numpy's global error handling (``np.seterr(divide="ignore", invalid="ignore")``); the
+    caller's settings are put back."""
+    before = np.geterr()
+    try:
+        import venn_abers
+    finally:
+        np.seterr(**before)
+    return venn_abers
 
 
 class VennAbers(BaseEstimator):
@@ -79,20 +79,20 @@ class VennAbers(BaseEstimator):
             raise ValueError("Venn-Abers needs calibration scores and labels of the same length (≥ 1)")
         if not np.isin(y, (0.0, 1.0)).all():
             raise ValueError("Venn-Abers labels must be 0 or 1")
-        distinct, inverse = np.unique(scores, return_inverse=True)
-        weights = np.bincount(inverse).astype(np.float64)
-        means = np.bincount(inverse, weights=y) / weights
-        k = len(distinct)
-        gap, tie = np.empty((2, k + 1)), np.empty((2, k))
-        for label in (0, 1):
-            for i in range(k + 1):  # the new row is a block of its own before block i
-                fitted = _isotonic(np.insert(means, i, label), np.insert(weights, i, 1.0))
-                gap[label, i] = fitted[i]
-            for i in range(k):  # the new row joins block i
-                m, w = means.copy(), weights.copy()
-                m[i] = (m[i] * w[i] + label) / (w[i] + 1)
-                w[i] += 1
-                tie[label, i] = _isotonic(m, w)[i]
+        distinct = np.unique(scores)
+        # the 2k + 1 places a new score can fall: below all, between two, above all (gaps) and
+        # on each distinct score (ties); the venn-abers package's O(k log k) algorithm answers
+        # for each place once
+        between = (distinct[:-1] + distinct[1:]) / 2
+        gaps = np.concatenate([[distinct[0] - 1.0], between, [distinct[-1] + 1.0]])
+        with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+            # the package's geometric algorithm divides by zero on purpose (slopes of vertical
+            # segments) and discards those values
+            warnings.simplefilter("ignore", RuntimeWarning)
+            calibrator = _venn_abers().VennAbers().fit(np.column_stack([1 - scores, scores]), y)
+            _, at_gaps = calibrator.predict_proba(np.column_stack([1 - gaps, gaps]))
+            _, at_ties = calibrator.predict_proba(np.column_stack([1 - distinct, distinct]))
+        gap, tie = at_gaps.T.copy(), at_ties.T.copy()
         self.scores_, self.gap_, self.tie_ = distinct, gap, tie
         self.n_calibration_ = len(scores)
         return self
