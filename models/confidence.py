@@ -34,7 +34,8 @@ sigmoid refitted per day, the other option, also leaves 6). The point estimate i
 per day for single-model targets too, and it always lies inside the interval shown next to it,
 which the sigmoid output did for only 12–86% of the rows. The price: like isotonic regression
 it is a step function of the score (at most 2k + 1 values per day), so a few learners share a
-risk the model ranked apart; ranked lists break such ties by learner id. The misses left are
+risk the model ranked apart; ranked lists keep the model's order within such a step
+(``serving.scoring.riskiest_first``). The misses left are
 days where later runs differ from the training runs (OULAD 2014 vs 2013 presentations), which
 no calibration on the training runs' validation learners can see.
 

@@ -26,7 +26,7 @@ from mooc_risk.serving.history import empty_history, read_history
 from mooc_risk.serving.interventions import suggest
 from mooc_risk.serving.keys import KeyRing, Keys
 from mooc_risk.serving.raw import score_raw
-from mooc_risk.serving.scoring import TargetScorer
+from mooc_risk.serving.scoring import TargetScorer, riskiest_first
 from mooc_risk.serving.store import FeatureStore
 from mooc_risk.settings import EngineSettings, PathSettings, ServiceSettings, TrackingSettings
 
@@ -250,13 +250,13 @@ class RiskApp:
         return flat_rows(page, request.explain, request.top_k), len(rows), run_id
 
     def run_rows(self, course_id: str, run_id: str, target: str, day: int) -> pd.DataFrame:
-        """Every listed learner of one run scored at ``day``, riskiest first (ties by learner
-        id, so the order never changes between pages); NotFound / InputError as
-        ``_check_day_reached``."""
+        """Every listed learner of one run scored at ``day``, riskiest first in the model's
+        order (``scoring.riskiest_first``: the order never changes between pages); NotFound /
+        InputError as ``_check_day_reached``."""
         self._check_day_reached(course_id, run_id, day)
         frame = self.scored(target, day).frame
         rows = frame[(frame["course_id"] == course_id) & (frame["run_id"] == run_id)]
-        return rows.sort_values(["risk", "learner_id"], ascending=[False, True]).reset_index(drop=True)
+        return riskiest_first(rows, Target(target))
 
     def runs_of(self, course_id: str) -> list[str]:
         """The course's runs that have started by today, latest start first."""

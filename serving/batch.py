@@ -20,7 +20,7 @@ from mooc_risk.features.canonical.tables import Tables, read_tables
 from mooc_risk.features.constructs import ConstructMap
 from mooc_risk.features.population import in_population, run_calendar, running_runs
 from mooc_risk.serving.interventions import suggest
-from mooc_risk.serving.scoring import TargetScorer
+from mooc_risk.serving.scoring import TargetScorer, riskiest_first
 
 
 def batch_predictions(data: Path, con: BaseBackend, scorers: list[TargetScorer], as_of_day: int,
@@ -85,8 +85,7 @@ def score_population(scorers: list[TargetScorer], population: Callable[[TargetSc
         on_step(f"{scorer.target}: scored")
     # one action per learner over the targets scored together
     scored = suggest(scorers[0].catalogue.interventions, scored)
-    parts = [frame.assign(target=target.value).sort_values(["risk", "learner_id"],
-                                                           ascending=[False, True])
+    parts = [riskiest_first(frame, target).assign(target=target.value)
              for target, frame in scored.items()]
     frame = pd.concat(parts, ignore_index=True)
     if top_k == 0:  # computed for the action, not asked for

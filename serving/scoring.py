@@ -96,3 +96,16 @@ def load_scorers(tracking: TrackingSettings, targets: list[Target],
                 raise
             missing[target] = str(exc)
     return scorers, missing
+
+
+def riskiest_first(frame: pd.DataFrame, target: Target) -> pd.DataFrame:
+    """Scored rows of one target, riskiest first, index reset. The served probability (the
+    Venn-Abers point, ``models.confidence``) is a step function of the model's score, so
+    learners the model ranked apart can share a risk: they keep the model's order (its raw
+    score, log-odds before calibration; lower for certification, where the risk is 1 − p),
+    and only rows equal on both are ordered by learner id, so pages never reshuffle."""
+    order = frame["raw_score"] if target.risk_of == "label" else -frame["raw_score"]
+    return (frame.assign(_model_order=order)
+            .sort_values(["risk", "_model_order", "learner_id"], ascending=[False, False, True],
+                         kind="stable")
+            .drop(columns="_model_order").reset_index(drop=True))
