@@ -19,7 +19,8 @@ a plain isotonic fit per place took 1.2 s and grew as k²), and serving looks th
 
 **The served probability is the Venn-Abers point estimate** of the row's as-of day, computed
 on the model's sigmoid-calibrated score (``estimators.served_probability``), not the sigmoid
-output itself. Measured on the test runs (ECE, 10 equal-width bins, per as-of day; script:
+output itself. Measured on the test runs — so this choice looked at the test side, which
+``bench/protocol.md`` records (ECE, 10 equal-width bins, per as-of day; script:
 ``mooc-risk evaluate`` tables, issue #16), sigmoid → Venn-Abers point:
 
 - OULAD dropout (days 0–180, per-day models): lower at all 7 days, e.g. day 0 0.058 → 0.053,
