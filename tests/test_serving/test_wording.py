@@ -57,6 +57,8 @@ def test_a_reason_with_a_direction_reads_as_a_risk():
         ("intent", 1.0, 1.0, False), ("intent", 0.0, 1.0, True),
         ("credential", 149.0, 0.0, True), ("credential", 0.0, 0.0, False),
         ("planned_hours", 3.0, np.nan, True),  # no reference: the model's word stands
+        ("deadlines", 2.0, 0.0, True), ("deadlines", 0.0, 1.0, False),
+        ("deadlines", np.nan, 0.0, False),  # no course calendar: never a reason
     ]
     for name, value, reference, expected in cases:
         assert bool(shows(g[name], np.array([value]), np.array([reference]))[0]) is expected, name
