@@ -58,7 +58,6 @@ def test_a_reason_with_a_direction_reads_as_a_risk():
         ("credential", 149.0, 0.0, True), ("credential", 0.0, 0.0, False),
         ("planned_hours", 3.0, np.nan, True),  # no reference: the model's word stands
         ("deadlines", 2.0, 0.0, True), ("deadlines", 0.0, 1.0, False),
-        ("deadlines", np.nan, 0.0, False),  # no course calendar: never a reason
     ]
     for name, value, reference, expected in cases:
         assert bool(shows(g[name], np.array([value]), np.array([reference]))[0]) is expected, name
@@ -105,3 +104,19 @@ def test_examples_a_course_team_reads():
     assert sentence(g["usefulness"], None, 3.6, "finish") == "perceived usefulness not reported at enrolment"
     assert sentence(g["planned_hours"], 2.0, 4.5, "finish") == (
         "planned 2 h a week of study; learners who finish planned about 4.5 h a week")
+
+
+def test_missed_deadlines_are_a_reason_only_where_the_course_has_a_calendar():
+    from mooc_risk.models.targets import Target
+    from mooc_risk.serving.reasons import Explainer
+
+    columns = ["deadlines_missed", "days_since_last_activity"]
+    values = pd.DataFrame({"deadlines_missed": [2.0, np.nan], "days_since_last_activity": [3.0, 3.0]})
+    explainer = Explainer(load_catalogue(), columns, Target.DROPOUT, {"deadlines_missed": {0: 0.0}})
+    days = np.zeros(2, dtype=int)
+    table = explainer.top(np.ones((2, len(columns))), 2, values, days)
+    named = [{table.names[j] for j in table.group[row] if j >= 0} for row in range(2)]
+    assert "deadlines" in named[0] and "deadlines" not in named[1]  # row 1: no calendar
+    first = explainer.texts(table, 0, values, days)[3][0]
+    second = explainer.texts(table, 1, values, days)[3][0]
+    assert "missed 2 deadlines so far; learners who finish had missed 0 deadlines" in (first, second)
