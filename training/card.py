@@ -44,7 +44,8 @@ def calibration_choice(trained: Trained) -> str:
     return (f"Method: **{c.calibration}** — {why[c.calibration]}. The served probability is "
             "then the Venn-Abers point estimate of the row's as-of day on this calibrated score "
             "(see Confidence): it keeps the order but, a step function, ties learners within a "
-            "step. Each method on the validation "
+            "step; ranked lists keep the model's order there (by the raw score). Each method on "
+            "the validation "
             "learners of the training runs (5-fold, out of fold; mean over the as-of day models):"
             "\n\n" + markdown_table(pooled.reset_index(), 4))
 
