@@ -116,6 +116,11 @@ def hand_written_sql(folder: Path, event_types: list[str]) -> tuple[pd.DataFrame
              sum(CASE WHEN day >= hz.as_of_day - 7 THEN vol ELSE 0 END) AS last7,
              sum(CASE WHEN day >= hz.as_of_day - 7 THEN 1 ELSE 0 END) AS active7,
              sum(CASE WHEN day >= hz.as_of_day - 14 AND day < hz.as_of_day - 7 THEN vol ELSE 0 END) AS prev7,
+             sum(CASE WHEN day >= hz.as_of_day - 21 AND day < hz.as_of_day - 14 THEN vol ELSE 0 END) AS w3,
+             sum(CASE WHEN day >= hz.as_of_day - 28 AND day < hz.as_of_day - 21 THEN vol ELSE 0 END) AS w4,
+             count(DISTINCT CASE WHEN day >= 0 THEN floor(day / 7) END) AS active_weeks,
+             sum(CASE WHEN day >= 0 AND day < 7 THEN vol ELSE 0 END) AS first_week_events,
+             sum(CASE WHEN day >= 0 AND day < 7 THEN 1 ELSE 0 END) AS first_week_active_days,
              sum(CASE WHEN day >= 0 THEN vol ELSE 0 END) AS cv_sum,
              sum(CASE WHEN day >= 0 THEN vol * vol ELSE 0 END) AS cv_sq
       FROM hz JOIN daily2 d ON d.eid = hz.eid AND d.day < hz.as_of_day
@@ -127,8 +132,44 @@ def hand_written_sql(folder: Path, event_types: list[str]) -> tuple[pd.DataFrame
              FROM (SELECT DISTINCT rid, cutoff_s FROM hz) c
              JOIN cobj o ON o.rid = c.rid AND o.first_s < c.cutoff_s
              GROUP BY c.rid, c.cutoff_s),
+    cal AS (SELECT enr_runs.rid, a.assessment_id, epoch(a.due_at)::BIGINT AS due_s,
+                   coalesce(a.weight, 0) AS weight
+            FROM read_parquet('{folder}/assessments.parquet') a
+            JOIN (SELECT DISTINCT course_id, run_id, rid FROM enr) enr_runs USING (course_id, run_id)),
+    subs AS (SELECT eid, object_id, min(t_s) AS sub_s, arg_min(value, t_s) AS score
+             FROM ev2 WHERE is_a AND object_id IS NOT NULL GROUP BY eid, object_id),
+    calrows AS (
+      SELECT hz.eid, hz.as_of_day, hz.cutoff_s, cal.due_s, cal.weight, subs.score,
+             cal.due_s IS NOT NULL AND cal.due_s < hz.cutoff_s AS due,
+             subs.sub_s IS NOT NULL AND subs.sub_s < hz.cutoff_s AS made, subs.sub_s
+      FROM hz JOIN cal USING (rid)
+      LEFT JOIN subs ON subs.eid = hz.eid AND subs.object_id = cal.assessment_id),
+    calendar AS (
+      SELECT eid, as_of_day,
+             sum(due::INT)::DOUBLE AS deadlines_passed,
+             sum((due AND made AND sub_s <= due_s)::INT)::DOUBLE AS submitted_on_time,
+             sum((due AND made AND sub_s > due_s)::INT)::DOUBLE AS submitted_late,
+             sum((NOT due AND made)::INT)::DOUBLE AS submitted_ahead,
+             (min(CASE WHEN due_s >= cutoff_s THEN due_s END) - max(cutoff_s)) / 86400
+                 AS days_to_next_deadline,
+             sum(CASE WHEN due THEN weight ELSE 0 END) / nullif(sum(weight), 0) AS weight_due_share,
+             sum(CASE WHEN due AND made THEN weight * coalesce(score, 0) ELSE 0 END)
+                 / nullif(sum(CASE WHEN due THEN weight ELSE 0 END), 0) AS score_on_weight_due
+      FROM calrows GROUP BY eid, as_of_day),
     rows AS (
-    SELECT hz.learner_id, hz.course_id, hz.run_id, hz.as_of_day, hz.rid,
+    SELECT hz.learner_id, hz.course_id, hz.run_id, hz.as_of_day, hz.rid, hz.cutoff_s,
+           deadlines_passed, submitted_on_time, submitted_late,
+           deadlines_passed - submitted_on_time - submitted_late AS deadlines_missed,
+           (deadlines_passed - submitted_on_time - submitted_late) / nullif(deadlines_passed, 0)
+               AS deadlines_missed_share,
+           submitted_ahead, days_to_next_deadline, weight_due_share, score_on_weight_due,
+           coalesce(w3, 0) AS events_w3, coalesce(w4, 0) AS events_w4,
+           coalesce(prev7, 0) AS events_prev_7d,
+           (1.5 * ln(coalesce(last7, 0) + 1) + 0.5 * ln(coalesce(prev7, 0) + 1)
+            - 0.5 * ln(coalesce(w3, 0) + 1) - 1.5 * ln(coalesce(w4, 0) + 1)) / 5 AS activity_slope_4w,
+           coalesce(active_weeks, 0) / nullif(ceil(hz.as_of_day / 7), 0) AS active_weeks_share,
+           coalesce(first_week_events, 0) AS first_week_events,
+           coalesce(first_week_active_days, 0) AS first_week_active_days,
            e.course_end IS NOT NULL AS scheduled,
            hz.as_of_day / (epoch(e.course_end) - epoch(e.course_start)) * 86400
                AS course_elapsed_share,
@@ -150,19 +191,30 @@ def hand_written_sql(folder: Path, event_types: list[str]) -> tuple[pd.DataFrame
            CASE WHEN cv_sum > 0 THEN sqrt(greatest(cv_sq / hz.as_of_day
                 - (cv_sum / hz.as_of_day) ^ 2, 0)) / (cv_sum / hz.as_of_day) END AS daily_activity_cv
     FROM hz LEFT JOIN act USING (eid, as_of_day) LEFT JOIN mine USING (eid, as_of_day)
+    LEFT JOIN calendar USING (eid, as_of_day)
     LEFT JOIN seen USING (rid, cutoff_s)
     JOIN read_parquet('{folder}/enrolments.parquet') e USING (learner_id, course_id, run_id)
     LEFT JOIN read_parquet('{folder}/surveys.parquet') s USING (learner_id, course_id, run_id)),
-    cohort AS (
-      SELECT rid, as_of_day, avg(events_total) AS c_events, avg(assessments_submitted) AS c_ass,
-             avg(objects_touched) AS c_obj, avg((events_last_7d > 0)::DOUBLE) AS c_active
-      FROM rows GROUP BY rid, as_of_day)
-    SELECT rows.* EXCLUDE (rid, scheduled),
-           CASE WHEN scheduled THEN ln((events_total + 1) / (c_events + 1)) END AS events_vs_cohort,
-           CASE WHEN scheduled THEN assessments_submitted - c_ass END AS assessments_vs_cohort,
-           CASE WHEN scheduled THEN ln((objects_touched + 1) / (c_obj + 1)) END AS objects_vs_cohort,
-           CASE WHEN scheduled THEN c_active END AS cohort_active_7d_share
-    FROM rows LEFT JOIN cohort USING (rid, as_of_day)
+    cohort AS (  -- the run at the same day, among rows whose cutoff is no later
+      SELECT *,
+        avg(events_total) OVER w AS c_events, avg(assessments_submitted) OVER w AS c_ass,
+        avg(objects_touched) OVER w AS c_obj, avg((events_last_7d > 0)::DOUBLE) OVER w AS c_active,
+        avg(events_last_7d) OVER w AS c_last7, avg(active_days) OVER w AS c_days,
+        avg(deadlines_missed) OVER w AS c_missed, avg(score_on_weight_due) OVER w AS c_score
+      FROM rows
+      WINDOW w AS (PARTITION BY rid, as_of_day, scheduled ORDER BY cutoff_s
+                   RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
+    SELECT * EXCLUDE (rid, scheduled, cutoff_s, c_events, c_ass, c_obj, c_active, c_last7, c_days,
+                      c_missed, c_score),
+           ln((events_total + 1) / (c_events + 1)) AS events_vs_cohort,
+           assessments_submitted - c_ass AS assessments_vs_cohort,
+           ln((objects_touched + 1) / (c_obj + 1)) AS objects_vs_cohort,
+           c_active AS cohort_active_7d_share,
+           ln((events_last_7d + 1) / (c_last7 + 1)) AS last_7d_vs_cohort,
+           active_days - c_days AS active_days_vs_cohort,
+           deadlines_missed - c_missed AS missed_vs_cohort,
+           score_on_weight_due - c_score AS score_due_vs_cohort
+    FROM cohort
     ORDER BY learner_id, course_id, run_id, as_of_day
     """
     con = duckdb.connect()
