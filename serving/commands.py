@@ -99,7 +99,7 @@ def predict(
     from mooc_risk.files import write_table
     from mooc_risk.models.bundle import BundleError
     from mooc_risk.serving.batch import batch_predictions
-    from mooc_risk.serving.scoring import load_scorers
+    from mooc_risk.serving.scoring import load_scorers, no_champion
     from mooc_risk.settings import EngineSettings, ServiceSettings, TrackingSettings
 
     if (course is None) == (not all_courses):
@@ -119,8 +119,7 @@ def predict(
     for skipped, why in missing.items():
         typer.secho(f"warning: {skipped} not predicted: {why}", err=True, fg=typer.colors.YELLOW)
     if not found:
-        typer.secho("error: no target has a @champion model; train one with `mooc-risk train`",
-                    err=True, fg=typer.colors.RED)
+        typer.secho(f"error: {no_champion(missing)}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2)
     scorers = list(found.values())
     with progress_steps(2 + 2 * len(scorers), "predict") as step:

@@ -52,6 +52,7 @@ from mooc_risk.models.targets import Target
 from mooc_risk.serving import history
 from mooc_risk.serving.batch import one_course
 from mooc_risk.serving.drift import run_drift
+from mooc_risk.serving.scoring import no_champion
 from mooc_risk.serving.store import spec_key
 from mooc_risk.settings import Backend, TrackingSettings
 
@@ -341,14 +342,15 @@ def monitor(data: Path, day: date, tracking: TrackingSettings, history_dir: Path
 
     thresholds = thresholds or load_thresholds()
     c = registry.client(tracking)
-    bundles, notes = {}, []
+    bundles, notes, why = {}, [], {}
     for target in targets or list(Target):
         try:
             bundles[target] = registry.load_bundle(tracking, target.registered_name)
         except BundleError as exc:
             notes.append(f"{target.value} not monitored: {exc}")
+            why[target] = str(exc)
     if not bundles:
-        raise InputError("no target has a @champion model; train one with `mooc-risk train`")
+        raise InputError(no_champion(why))
     moment = as_of_moment(day)
     con = connect(backend)
     tables_by_spec: dict[str, Tables] = {}

@@ -97,7 +97,7 @@ def _run(data: Path, night: date, logs: list[Path], source, import_memory: str |
     from mooc_risk.models.targets import Target
     from mooc_risk.serving.holdout import load_configs
     from mooc_risk.serving.refresh import Logs, NightlyRefresh
-    from mooc_risk.serving.scoring import load_scorers
+    from mooc_risk.serving.scoring import load_scorers, no_champion
 
     def warn(text: str) -> None:
         typer.secho(f"warning: {text}", err=True, fg=typer.colors.YELLOW)
@@ -112,7 +112,7 @@ def _run(data: Path, night: date, logs: list[Path], source, import_memory: str |
                         memory_limit=import_memory)
     scorers, missing = load_scorers(tracking, list(Target), skip_missing=True)
     if not scorers:
-        raise InputError("no target has a @champion model; train one with `mooc-risk train`")
+        raise InputError(no_champion(missing))
     holdouts = load_configs(paths.holdout_file)  # InputError for a bad file: before any work
     with NightlyRefresh(data, night, scorers, store_dir=paths.store_dir, history_dir=paths.history_dir,
                         backend=engine.backend, logs=job_logs,

@@ -109,3 +109,11 @@ def riskiest_first(frame: pd.DataFrame, target: Target) -> pd.DataFrame:
             .sort_values(["risk", "_model_order", "learner_id"], ascending=[False, False, True],
                          kind="stable")
             .drop(columns="_model_order").reset_index(drop=True))
+
+
+def no_champion(why: dict[Target, str]) -> str:
+    """The one line for "nothing to score with": each target's reason (no @champion, an
+    unreachable registry, a bundle of an older format that needs retraining)."""
+    reasons = "; ".join(f"{target.value}: {text}" for target, text in why.items())
+    return ("no target has a usable @champion model; train one with `mooc-risk train`"
+            + (f" ({reasons})" if reasons else ""))
