@@ -140,7 +140,8 @@ def hand_written_sql(folder: Path, event_types: list[str]) -> tuple[pd.DataFrame
              FROM ev2 WHERE is_a AND object_id IS NOT NULL GROUP BY eid, object_id),
     calrows AS (
       SELECT hz.eid, hz.as_of_day, hz.cutoff_s, cal.due_s, cal.weight, subs.score,
-             cal.due_s IS NOT NULL AND cal.due_s < hz.cutoff_s AS due,
+             cal.due_s IS NOT NULL AND cal.due_s < hz.cutoff_s AS passed,
+             cal.due_s IS NOT NULL AND cal.due_s < hz.cutoff_s AND cal.due_s >= hz.enrolled_s AS due,
              subs.sub_s IS NOT NULL AND subs.sub_s < hz.cutoff_s AS made, subs.sub_s
       FROM hz JOIN cal USING (rid)
       LEFT JOIN subs ON subs.eid = hz.eid AND subs.object_id = cal.assessment_id),
@@ -152,7 +153,7 @@ def hand_written_sql(folder: Path, event_types: list[str]) -> tuple[pd.DataFrame
              sum((NOT due AND made)::INT)::DOUBLE AS submitted_ahead,
              (min(CASE WHEN due_s >= cutoff_s THEN due_s END) - max(cutoff_s)) / 86400
                  AS days_to_next_deadline,
-             sum(CASE WHEN due THEN weight ELSE 0 END) / nullif(sum(weight), 0) AS weight_due_share,
+             sum(CASE WHEN passed THEN weight ELSE 0 END) / nullif(sum(weight), 0) AS weight_due_share,
              sum(CASE WHEN due AND made THEN weight * coalesce(score, 0) ELSE 0 END)
                  / nullif(sum(CASE WHEN due THEN weight ELSE 0 END), 0) AS score_on_weight_due
       FROM calrows GROUP BY eid, as_of_day),

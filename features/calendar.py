@@ -56,12 +56,21 @@ def first_submissions(ev: ibis.Table) -> ibis.Table:
 def calendar_features(hz: ibis.Table, calendar: ibis.Table, submissions: ibis.Table) -> ibis.Table:
     """The calendar columns (``CALENDAR_COLUMNS``) per horizon row of a run with a calendar,
     keyed ``eid, as_of_day``; days are whole or fractional days (``days_to_next_deadline``
-    counts from the cutoff), shares in [0, 1], the score in the source's units."""
-    rows = hz.select("eid", "rid", "as_of_day", "cutoff_s").join(calendar, "rid")
+    counts from the cutoff), shares in [0, 1], the score in the source's units.
+
+    A learner's deadlines are those due between their enrolment and the cutoff: one that
+    passed before they enrolled is neither missed nor passed for them (``weight_due_share``
+    alone is the run's: the share of the total weight due by the cutoff). ``submitted_ahead``
+    counts submissions of assessments not yet due *or undated* (OULAD's undated exams). A
+    submission without a score scores 0 in ``score_on_weight_due``, like a missed one; when
+    every weight is 0 (or none is given) the two weight columns are empty."""
+    rows = hz.select("eid", "rid", "as_of_day", "cutoff_s", "enrolled_s").join(calendar, "rid")
     rows = rows.left_join(submissions, [rows.eid == submissions.eid,
                                         rows.assessment_id == submissions.object_id])
     made = rows.sub_s.notnull() & (rows.sub_s < rows.cutoff_s)
-    due = rows.due_s.notnull() & (rows.due_s < rows.cutoff_s)
+    passed = rows.due_s.notnull() & (rows.due_s < rows.cutoff_s)  # the run's calendar
+    # the learner's: a deadline that passed before they enrolled was never theirs to miss
+    due = passed & (rows.due_s >= rows.enrolled_s)
     upcoming = rows.due_s.notnull() & (rows.due_s >= rows.cutoff_s)
     done = rows.group_by(GROUP).aggregate(
         deadlines_passed=due.cast("int64").sum(),
@@ -71,6 +80,7 @@ def calendar_features(hz: ibis.Table, calendar: ibis.Table, submissions: ibis.Ta
         next_due_s=ibis.ifelse(upcoming, rows.due_s, None).min(),
         cutoff_s=rows.cutoff_s.max(),
         weight_total=rows.weight.sum(),
+        weight_passed=ibis.ifelse(passed, rows.weight, 0.0).sum(),
         weight_due=ibis.ifelse(due, rows.weight, 0.0).sum(),
         score_weighted=ibis.ifelse(due & made, rows.weight * rows.score.fill_null(0.0), 0.0).sum(),
     )
@@ -86,7 +96,7 @@ def calendar_features(hz: ibis.Table, calendar: ibis.Table, submissions: ibis.Ta
         submitted_ahead=done.submitted_ahead.cast("float64"),
         days_to_next_deadline=((done.next_due_s - done.cutoff_s) / DAY_SECONDS).cast("float64"),
         weight_due_share=ibis.ifelse(
-            done.weight_total > 0, done.weight_due / done.weight_total, None).cast("float64"),
+            done.weight_total > 0, done.weight_passed / done.weight_total, None).cast("float64"),
         score_on_weight_due=ibis.ifelse(
             done.weight_due > 0, done.score_weighted / done.weight_due, None).cast("float64"),
     )

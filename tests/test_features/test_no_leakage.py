@@ -149,3 +149,10 @@ def test_cohort_features_ignore_learners_with_a_later_cutoff_in_the_same_run(cma
         return build_features(tables, [3], spec).set_index("learner_id").loc["a"]
 
     pd.testing.assert_series_equal(a_row([a_event]), a_row([a_event, late_b]))
+
+
+def test_a_deadline_before_the_learner_enrolled_is_not_theirs_to_miss(cmap):
+    """b enrols on day 2 of R1: a deadline on day 1 is not missed by b (it is by a)."""
+    rows = features([], 7, cmap, {"R1": [1 * DAY, 5 * DAY], "S1": [None]}).set_index("learner_id")
+    assert (rows.loc["a", "deadlines_missed"], rows.loc["b", "deadlines_missed"]) == (2, 1)
+    assert rows.loc["a", "weight_due_share"] == rows.loc["b", "weight_due_share"] == 1.0  # the run's
