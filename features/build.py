@@ -144,6 +144,21 @@ def feature_table(tables: Tables, as_of_days: Sequence[int], spec: FeatureSpec) 
     return rows.select(order)
 
 
+def without_run_context(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (``build_features`` rows) with the columns that need the whole run emptied:
+    the cohort columns, the course calendar and the share of the run's material opened. For
+    learners scored from a request alone (raw ``POST /score``): the request holds neither the
+    run's other learners nor its calendar, so computing them from it would give a learner
+    another cohort, and another risk, with every other learner in the request. Empty is what
+    the model sees for a run without a calendar; a copy is returned."""
+    run_wide = ("objects_touched_share",)  # of the objects anyone in the run had opened
+    columns = [c for c in (*clickstream.COHORT_COLUMNS, *clickstream.CALENDAR_COHORT_COLUMNS,
+                           *calendar.CALENDAR_COLUMNS, *run_wide) if c in frame.columns]
+    out = frame.copy()
+    out[columns] = float("nan")
+    return out
+
+
 def build_features(tables: Tables, as_of_days: Sequence[int], spec: FeatureSpec) -> pd.DataFrame:
     """One row per enrolment × as-of day, keyed ``learner_id, course_id, run_id, as_of_day``.
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from mooc_risk.features.build import build_features
+from mooc_risk.features.build import build_features, without_run_context
 from mooc_risk.features.canonical.tables import tables_from_frames
 from mooc_risk.features.population import in_population
 from mooc_risk.serving import schemas
@@ -30,7 +30,7 @@ def score_raw(app: RiskApp, request: schemas.ScoreRequest, key: str | None) -> s
         scorer = app.scorer(target)
         tables = tables_from_frames(frames, scorer.bundle.spec.constructs,
                                     sources={n: f"learners[].{n}" for n in frames})
-        features = build_features(tables, [request.as_of_day], scorer.bundle.spec)
+        features = without_run_context(build_features(tables, [request.as_of_day], scorer.bundle.spec))
         features = features[in_population(features, tables)]
         if len(features):  # else nobody of the request is enrolled by the day yet
             scored[target] = scorer.score(features, top_k=request.top_k)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from http_helpers import auth
 
-from mooc_risk.features.build import build_features
+from mooc_risk.features.build import build_features, without_run_context
 from mooc_risk.features.canonical.tables import tables_from_frames
 from mooc_risk.models import registry
 from mooc_risk.models.contributions import tree_contributions
@@ -54,7 +54,8 @@ def test_raw_request_probability_equals_the_in_memory_pipeline(client, served):
                 for p in response.json()["predictions"]}
     model = registry.load_bundle(served.tracking, "mooc-risk-dropout")
     frames = raw_frames([RawLearner.model_validate(x) for x in body["learners"]])
-    features = build_features(tables_from_frames(frames, model.spec.constructs), [14], model.spec)
+    features = without_run_context(
+        build_features(tables_from_frames(frames, model.spec.constructs), [14], model.spec))
     X = as_model_input(features, model.feature_columns, model.categorical_columns)
     expected = dict(zip(features.learner_id, served_probability(model.estimator, X, confidence=model.confidence),
                         strict=True))
@@ -199,6 +200,35 @@ def test_model_endpoint_and_docs(client):
     paths = client.get("/docs.json").json()["paths"]
     assert {"/score", "/courses/{course_id}/predictions", "/model"} <= set(paths)
     assert client.get("/healthz").status_code == 200
+
+
+def test_a_raw_learners_risk_does_not_depend_on_who_else_is_in_the_request(client, served, learners):
+    """Cohort and calendar columns need the whole run; from a request alone they are empty."""
+    def dropout(learners):
+        body = {"learners": learners, "as_of_day": 14, "explain": False}
+        response = client.post("/score", json=body, headers=auth(served.admin_key))
+        assert response.status_code == 200, response.text
+        return {p["learner_id"]: p["scores"]["dropout"]["probability"] for p in response.json()["predictions"]}
+
+    _, ids = learners  # four learners of one run
+    alone = dropout([raw_learner(served, ids[0])])
+    together = dropout([raw_learner(served, i) for i in ids])
+    assert together[ids[0]] == pytest.approx(alone[ids[0]], abs=1e-12)
+    # and the feature rows the raw path scores: equal on every column, the run's columns empty
+    model = registry.load_bundle(served.tracking, "mooc-risk-dropout")
+
+    def row(group):
+        frames = raw_frames([RawLearner.model_validate(raw_learner(served, i)) for i in group])
+        built = build_features(tables_from_frames(frames, model.spec.constructs), [14], model.spec)
+        return without_run_context(built).set_index("learner_id").loc[ids[0]]
+
+    one, four = row(ids[:1]), row(ids)
+    pd.testing.assert_series_equal(one, four)
+    assert one[["events_vs_cohort", "last_7d_vs_cohort", "deadlines_missed"]].isna().all()
+    raw_rows = build_features(tables_from_frames(
+        raw_frames([RawLearner.model_validate(raw_learner(served, i)) for i in ids]),
+        model.spec.constructs), [14], model.spec).set_index("learner_id")
+    assert raw_rows["events_vs_cohort"].nunique() > 1  # without emptying, the request sets them
 
 
 def test_raw_learner_not_yet_enrolled_is_listed_under_not_found(client, served):
