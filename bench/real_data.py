@@ -67,6 +67,8 @@ def main() -> None:
     parser.add_argument("--reuse-imports", action="store_true",
                         help="keep a data set's folder already imported in --out (its import "
                         "is not re-run; the report says so)")
+    parser.add_argument("--note", help="where reused imports came from, in the runner's words "
+                        "(written under the targets)")
     args = parser.parse_args()
     out, shared = args.out, args.shared
     out.mkdir(parents=True, exist_ok=True)
@@ -97,7 +99,7 @@ def main() -> None:
         run(out, f"dataedu-{name}", "evaluate", "--data", str(out / "dataedu"), "--target",
             "certification", "--split", "by-run", "--test-from", "2016-01-01", "--as-of", "0,120",
             "--out", str(out / f"dataedu-{name}"), *flag, *chosen())
-    text = render(out, stats, reused)
+    text = render(out, stats, reused, args.note)
     (HERE / "real_data.md").write_text(text)
     print(text)
 
@@ -117,20 +119,26 @@ def _fmt(table: pd.DataFrame, baseline: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _reused(names: list[str]) -> str:
+def _reused(names: list[str], note: str | None) -> str:
+    """Which imports were reused, and the runner's own words on where they came from."""
     if not names:
         return ""
-    return (f"Imports reused from an earlier run in the same folder (`--reuse-imports`): "
-            f"{', '.join(names)}; OULAD's calendar (`assessments.parquet`) was added to that folder "
-            "with the importer's own query (`features.sources.oulad_tables.ASSESSMENTS`) on the "
-            "release's `assessments.csv`.")
+    text = (f"\n\n**Imports reused** from an earlier run in the same folder (`--reuse-imports`): "
+            f"{', '.join(names)}.")
+    return text + (f" {note}" if note else "")
+
+
+def _command(reused: list[str] | None) -> str:
+    if reused:
+        return "`.venv/bin/python -m bench.real_data --shared DIR --reuse-imports`"
+    return "`make bench-real` (`.venv/bin/python -m bench.real_data --shared DIR`)"
 
 
 def _check(ok: bool, text: str) -> str:
     return f"- {'met' if ok else '**not met**'}: {text}"
 
 
-def render(out: Path, stats: dict, reused: list[str] | None = None) -> str:
+def render(out: Path, stats: dict, reused: list[str] | None = None, note: str | None = None) -> str:
     od, ob = metrics(out / "oulad-dropout"), metrics(out / "oulad-dropout", "baseline")
     oc, ocb = metrics(out / "oulad-certification"), metrics(out / "oulad-certification", "baseline")
     kd, kdb = metrics(out / "kdd-dropout"), metrics(out / "kdd-dropout", "baseline")
@@ -160,7 +168,7 @@ def render(out: Path, stats: dict, reused: list[str] | None = None) -> str:
         f"| {stage} | {s['seconds']:.1f} | {s['peak_mb']:,.0f} |" for stage, s in stats.items())
     return f"""# mooc-risk on real data ({date.today()})
 
-Produced by `make bench-real` (`.venv/bin/python -m bench.real_data`): each source imported with
+Produced by {_command(reused)}: each source imported with
 `mooc-risk import`, evaluated with `mooc-risk evaluate` using the default configs in `models/`
 with the choices of the development split (`bench/protocol.md`, `bench/development.md`: one
 model for all as-of days, the weekly family left out) — LightGBM, sigmoid then Venn-Abers
@@ -211,7 +219,7 @@ about 200 enrolments, so ±0.05 is within noise.
 {chr(10).join(targets)}
 
 What each feature family and setting added on the development split, and what it chose:
-`bench/development.md` (`make bench-dev`). {_reused(reused or [])}
+`bench/development.md` (`make bench-dev`).{_reused(reused or [], note)}
 
 ## OULAD resources (one process per stage, 2 cores)
 | stage | wall s | peak MB |

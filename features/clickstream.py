@@ -33,7 +33,7 @@ class ClickstreamSpec:
     event_types: tuple[str, ...]
     assessment_types: tuple[str, ...] = ("assessment",)
     session_gap_minutes: int = 30
-    cohort: bool = True  # features relative to the learner's run (scheduled runs only)
+    cohort: bool = True  # features relative to the learner's run at the same as-of day
 
     def count_columns(self) -> dict[str, str]:
         """Event type → feature column (``n_<type>``); every other type counts in ``n_other``."""

@@ -21,7 +21,8 @@ a plain isotonic fit per place took 1.2 s and grew as k²), and serving looks th
 on the model's sigmoid-calibrated score (``estimators.served_probability``), not the sigmoid
 output itself. Measured on the test runs — so this choice looked at the test side, which
 ``bench/protocol.md`` records (ECE, 10 equal-width bins, per as-of day; script:
-``mooc-risk evaluate`` tables, issue #16), sigmoid → Venn-Abers point:
+``mooc-risk evaluate`` tables, issue #16; with per-day models and the features before
+issue #16's — the final figures are in bench/real_data.md), sigmoid → Venn-Abers point:
 
 - OULAD dropout (days 0–180, per-day models): lower at all 7 days, e.g. day 0 0.058 → 0.053,
   day 28 0.040 → 0.032;

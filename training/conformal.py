@@ -8,8 +8,8 @@ among the calibration rows of the same as-of day and the same true label (Mondri
 without smoothing, so the sets are deterministic). On exchangeable rows the true label is in
 the set at least 90% of the time, within each day and label (Vovk, Gammerman and Shafer,
 *Algorithmic Learning in a Random World*, 2005, ch. 4); ``coverage_90`` checks it on the test
-runs, later runs than the calibration rows, where it may fall short when the runs differ.
-"""
+runs, later runs than the calibration rows, where the guarantee no longer holds when the runs
+differ (on real data the misses were over-coverage: bench/real_data.md)."""
 
 from __future__ import annotations
 

@@ -139,7 +139,7 @@ def with_confidence(assessment: Assessment, by_day: pd.DataFrame) -> Assessment:
     ``by_day`` (NaN for the baseline) and as metrics ``test_<column>_day_<d>``, plus their
     means over the test rows' days as ``test_<column>``."""
     table = assessment.by_day.drop(columns=[c for c in conformal.COLUMNS if c in assessment.by_day])
-    main = table["model"] == table["model"].iloc[0]
+    main = table["model"] == "lightgbm"
     merged = table[main].merge(by_day, on="as_of_day", how="left")
     table = pd.concat([merged, table[~main]], ignore_index=True)
     metrics = dict(assessment.metrics)
