@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -75,8 +76,12 @@ def kdd_training_courses(folder: Path, seed: int = 42, share: float = 0.3) -> li
 
 
 def evaluate(out: Path, data: Path, name: str, target: str, days: list[int], split: list[str],
-             excluded: list[str], settings: list[str]) -> pd.DataFrame:
+             excluded: list[str], settings: list[str], reuse: bool = False) -> pd.DataFrame:
+    """One variant's `mooc-risk evaluate` report, rerun unless ``reuse`` and it exists (a
+    report made by older code would otherwise pass for a new one)."""
     report = out / name
+    if not reuse and report.exists():
+        shutil.rmtree(report)
     if not (report / "metrics_by_day.csv").exists():
         sets = [a for s in settings for a in ("--set", s)]
         run(out, name, "evaluate", "--data", str(data), "--target", target, *split,
@@ -90,6 +95,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--imported", type=Path, default=HERE / "out" / "real")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "dev")
+    parser.add_argument("--reuse", action="store_true", help="keep the variants' reports already "
+                        "in --out (only when the code has not changed since they were made)")
     args = parser.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -109,10 +116,12 @@ def main() -> None:
         slug = label.lower().replace(" ", "-")
         for variant, left_out in VARIANTS.items():
             excluded = ALWAYS_EXCLUDED + [c for f in left_out for c in FAMILIES[f]]
-            m = evaluate(out, data, f"{slug}-{_slug(variant)}", target, days, split, excluded, [])
+            m = evaluate(out, data, f"{slug}-{_slug(variant)}", target, days, split, excluded, [],
+                         args.reuse)
             rows += [{"case": label, "variant": variant, "day": d, "auc": a} for d, a in m.auc.items()]
         for setting, sets in SETTINGS.items():
-            m = evaluate(out, data, f"{slug}-{_slug(setting)}", target, days, split, ALWAYS_EXCLUDED, sets)
+            m = evaluate(out, data, f"{slug}-{_slug(setting)}", target, days, split, ALWAYS_EXCLUDED,
+                         sets, args.reuse)
             rows += [{"case": label, "variant": setting, "day": d, "auc": a} for d, a in m.auc.items()]
     table = pd.DataFrame(rows)
     table.to_csv(out / "ablation.csv", index=False)
