@@ -67,6 +67,9 @@ class TrainConfig(_Section):
     def _days(self) -> TrainConfig:
         if min(self.as_of_days) < 0:
             raise ValueError("as_of_days must be ≥ 0")
+        if "as_of_day" in self.exclude_features:
+            raise ValueError("exclude_features cannot hold as_of_day: each row's model and "
+                             "Venn-Abers calibrator are chosen by it")
         self.as_of_days = sorted(set(self.as_of_days))
         return self
 

@@ -56,3 +56,10 @@ def test_a_config_in_the_working_folder_is_used_before_the_shipped_one(tmp_path,
     monkeypatch.chdir(tmp_path)
     assert load_config(None, target="dropout").as_of_days == [3]
     assert load_config(None, target="certification").as_of_days != [3]
+
+
+def test_as_of_day_cannot_be_excluded_from_the_features():
+    """Each row's model and Venn-Abers calibrator are chosen by its as-of day; training without
+    it used to fail later with a KeyError."""
+    with pytest.raises(InputError, match="exclude_features cannot hold as_of_day"):
+        load_config(None, ["exclude_features=[country, as_of_day]"], target="dropout")
