@@ -142,3 +142,29 @@ def test_bad_as_of_days_is_a_usage_error(tmp_path, capsys, monkeypatch):
     result = run_cli(["features", "--data", folder, "--as-of", "seven", "--out",
                       tmp_path / "f.parquet"], capsys, monkeypatch)
     assert result.code == 2 and "seven" in result.err
+
+
+def _calendar(**changes) -> pd.DataFrame:
+    frame = pd.DataFrame({"course_id": ["C1", "C1"], "run_id": ["R1", "R1"],
+                          "assessment_id": ["quiz1", "quiz2"], "kind": ["quiz", "quiz"],
+                          "due_at": ["2024-01-06", "2024-01-20"], "weight": [40.0, 60.0]})
+    for column, values in changes.items():
+        frame[column] = values
+    return frame
+
+
+@pytest.mark.parametrize(("changes", "says"), [
+    ({"assessment_id": ["quiz1", "quiz1"]}, "duplicate assessment"),
+    ({"run_id": ["R1", "R9"]}, "run_id=R9"),
+    ({"weight": [40.0, -1.0]}, "'weight'"),
+    ({"due_at": ["2024-01-06", "soon"]}, "'due_at'"),
+])
+def test_a_bad_course_calendar_names_the_file_and_the_problem(tmp_path, capsys, monkeypatch,
+                                                             changes, says):
+    frames = tiny_frames()
+    frames["assessments"] = _calendar(**changes)
+    folder = write_folder(tmp_path / "data", frames, "csv")
+    result, out = features_cli(folder, tmp_path, capsys, monkeypatch)
+    assert result.code == 2, result.err
+    assert "assessments.csv" in result.err and says in result.err, result.err
+    assert not out.exists()
