@@ -52,6 +52,8 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from mooc_risk.models.horizons import latest_trained_day
+
 
 def _venn_abers():
     """The ``venn_abers`` package (ip200/venn-abers, Vovk et al.'s fast IVAP). Its import sets
@@ -142,9 +144,7 @@ class VennAbersByDay(BaseEstimator):
 
     def route(self, as_of_day) -> np.ndarray:
         """The trained day whose calibrator takes each row, shape (n,)."""
-        days = np.asarray(self.days)
-        index = np.searchsorted(days, np.asarray(as_of_day, dtype=float), side="right") - 1
-        return days[np.clip(index, 0, len(days) - 1)]
+        return latest_trained_day(self.days, as_of_day)
 
     def interval(self, scores: np.ndarray, as_of_day) -> tuple[np.ndarray, np.ndarray]:
         """(p0, p1) of P(label) per row, shapes (n,)."""

@@ -11,6 +11,15 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 
+def latest_trained_day(days: list[int], as_of_day) -> np.ndarray:
+    """For each ``as_of_day`` (shape (n,)), the latest of the trained ``days`` (sorted) at or
+    before it, the earliest for earlier rows: the routing rule of this module, shared with
+    ``models.confidence.VennAbersByDay``."""
+    trained = np.asarray(days)
+    index = np.searchsorted(trained, np.asarray(as_of_day, dtype=float), side="right") - 1
+    return trained[np.clip(index, 0, len(trained) - 1)]
+
+
 class PerHorizonClassifier(ClassifierMixin, BaseEstimator):
     """``models``: as-of day → fitted (calibrated) classifier with ``predict_proba``."""
 
@@ -27,9 +36,7 @@ class PerHorizonClassifier(ClassifierMixin, BaseEstimator):
 
     def route(self, as_of_day) -> np.ndarray:
         """The trained day whose model scores each row."""
-        days = np.asarray(self.days)
-        index = np.searchsorted(days, np.asarray(as_of_day, dtype=float), side="right") - 1
-        return days[np.clip(index, 0, len(days) - 1)]
+        return latest_trained_day(self.days, as_of_day)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         routed = self.route(X["as_of_day"].to_numpy())
