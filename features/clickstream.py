@@ -24,6 +24,7 @@ from mooc_risk.features.calendar import CALENDAR_COLUMNS
 from mooc_risk.features.canonical.schemas import KEYS
 
 GROUP = ["eid", "as_of_day"]
+WEEKS = ("events_last_7d", "events_prev_7d", "events_w3", "events_w4")  # the 4 weeks before d
 
 
 @dataclass(frozen=True)
@@ -128,8 +129,8 @@ def activity_as_of(hz: ibis.Table, daily: ibis.Table, spec: ClickstreamSpec) -> 
     in_course = j.day >= 0
     types = [*spec.count_columns().values(), "n_other"]
     sums = {c: j[c].sum() for c in types}
-    weeks = {f"events_w{w}": ibis.ifelse((j.day >= d - 7 * w) & (j.day < d - 7 * (w - 1)),
-                                         j.volume, 0.0).sum() for w in (1, 2, 3, 4)}
+    weeks = {name: ibis.ifelse((j.day >= d - 7 * w) & (j.day < d - 7 * (w - 1)), j.volume, 0.0).sum()
+             for w, name in enumerate(WEEKS, start=1)}
     first_week = in_course & (j.day < 7)
     return j.group_by(GROUP).aggregate(
         **sums,
@@ -179,16 +180,16 @@ def clickstream_features(
     if calendar_rows is not None:
         t = t.left_join(calendar_rows, GROUP)
     types = [*spec.count_columns().values(), "n_other"]
-    weeks = ["events_w1", "events_w2", "events_w3", "events_w4"]
     counts = [*types, "events_total", "active_days", "active_days_last_7d", "sessions",
-              "assessments_submitted", *weeks, "first_week_events", "first_week_active_days"]
+              "assessments_submitted", *WEEKS[2:], "first_week_events", "first_week_active_days",
+              *WEEKS[:2]]
     zeros = {c: t[c].fill_null(0).cast("float64") for c in counts}
     d = t.as_of_day.cast("float64")
     mean = t.course_volume / d
     variance = t.course_volume_sq / d - mean * mean
     cv = ibis.ifelse((d > 0) & (mean > 0), ibis.greatest(variance, 0.0).sqrt() / mean, None)
     touched = t.objects_touched.fill_null(0).cast("float64")
-    log_week = [(zeros[w] + 1).ln() for w in weeks]  # week 1 is the latest
+    log_week = [(zeros[w] + 1).ln() for w in WEEKS]  # week 1 is the latest
     elapsed_weeks = (d / 7).ceil()
     extra = {c: t[c] for c in CALENDAR_COLUMNS} if calendar_rows is not None else {}
     rows = t.select(
@@ -197,12 +198,10 @@ def clickstream_features(
         "rid",
         "scheduled",
         "cutoff_s",
-        **{c: v for c, v in zeros.items() if c not in ("events_w1", "events_w2")},
-        events_last_7d=zeros["events_w1"],
-        events_prev_7d=zeros["events_w2"],
+        **zeros,
         days_since_last_activity=((t.cutoff_s - t.last_s) / DAY_SECONDS).cast("float64"),
         longest_gap_days=t.longest_gap_days.cast("float64"),
-        trend_7d=((zeros["events_w1"] + 1) / (zeros["events_w2"] + 1)).ln(),
+        trend_7d=((zeros["events_last_7d"] + 1) / (zeros["events_prev_7d"] + 1)).ln(),
         # least-squares slope of ln(1 + weekly events) over the last 4 weeks, per week
         activity_slope_4w=((1.5 * log_week[0] + 0.5 * log_week[1] - 0.5 * log_week[2]
                             - 1.5 * log_week[3]) / 5.0),
