@@ -72,7 +72,7 @@ from mooc_risk.models.targets import Target
 from mooc_risk.serving import history
 from mooc_risk.serving.batch import score_population
 from mooc_risk.serving.data_versions import DataVersion, pin
-from mooc_risk.serving.scoring import TargetScorer
+from mooc_risk.serving.scoring import TargetScorer, no_champion
 from mooc_risk.serving.store import FeatureStore, remove_stale_spill, spec_key, spill_folder
 from mooc_risk.settings import Backend
 
@@ -196,7 +196,7 @@ class NightlyRefresh:
                  warn: Callable[[str], None] = lambda _text: None,
                  draw_holdout: Callable[[pd.DataFrame, datetime], int] | None = None):
         if not scorers:
-            raise InputError("no target has a @champion model; train one with `mooc-risk train`")
+            raise InputError(no_champion({}))
         self.data_dir, self.day, self.scorers = Path(data_dir), day, dict(scorers)
         self.store_dir, self.history_dir = Path(store_dir), Path(history_dir)
         self.backend, self._warn = backend, warn
